@@ -1,0 +1,131 @@
+"""Dispatch throughput on loopback Kafka: calibd (no-op handler) against a raw aiokafka loop.
+
+Both read the same N pre-produced messages from one topic with fresh consumer groups; each
+is timed from its first record to its last (calibd: to the last message committed to SQLite,
+i.e. validated, deduplicated, dispatched and recorded in the ledger). Prints figures; it is
+not a test.   Usage: python bench/dispatch_throughput.py [N]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from calibd.config import load_settings
+from calibd.daemon import Daemon
+from calibd.events.examples import EXAMPLES
+from calibd.logs import configure_logging
+from calibd.registry import HandlerResult, Registry
+from tests.support.brokers import start_tansu
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def produce(bootstrap: str, topic: str, n: int) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks=1)
+    await producer.start()
+    base = EXAMPLES["ctao.acada.weather"]
+    futures = [
+        await producer.send(topic, json.dumps({**base, "id": str(uuid.uuid4())}).encode())
+        for _ in range(n)
+    ]
+    await asyncio.gather(*futures)
+    await producer.stop()
+
+
+async def raw_loop(bootstrap: str, topic: str, n: int) -> float:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"raw-{uuid.uuid4()}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    seen, first = 0, None
+    while seen < n:
+        batch = await consumer.getmany(timeout_ms=500, max_records=500)
+        for records in batch.values():
+            if records and first is None:
+                first = time.perf_counter()
+            seen += len(records)
+    elapsed = time.perf_counter() - first
+    await consumer.commit()
+    await consumer.stop()
+    return elapsed
+
+
+async def calibd_run(bootstrap: str, topic: str, n: int, workdir: Path) -> float:
+    registry = Registry()
+
+    async def noop(event, ctx) -> HandlerResult:
+        return HandlerResult()
+
+    registry.register("ctao.acada.weather", noop)
+    settings = load_settings(
+        None,
+        {
+            "data_dir": str(workdir),
+            "kafka": {
+                "enabled": True,
+                "bootstrap_servers": bootstrap,
+                "topics": [topic],
+                "group_id": f"calibd-{uuid.uuid4()}",
+                "publish": False,
+            },
+        },
+    )
+    async with Daemon(settings, registry=registry) as daemon:
+        runner = asyncio.create_task(daemon.run())
+        pipeline = daemon.pipeline
+        while pipeline.stats.total() == 0 and pipeline.in_flight == 0:
+            await asyncio.sleep(0.001)
+        first = time.perf_counter()
+        while pipeline.stats["done"] < n:
+            await asyncio.sleep(0.005)
+        elapsed = time.perf_counter() - first
+        daemon.stopping.set()
+        await runner
+    return elapsed
+
+
+async def main(n: int) -> None:
+    configure_logging("json", "warning")
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = start_tansu(Path(tmp))
+        try:
+            topic = f"bench.{uuid.uuid4().hex[:8]}"
+            await produce(broker.bootstrap, topic, n)
+            rss0 = rss_mb()
+            raw = await raw_loop(broker.bootstrap, topic, n)
+            rss_raw = rss_mb()
+            cal = await calibd_run(broker.bootstrap, topic, n, Path(tmp) / "calibd")
+            rss_cal = rss_mb()
+            db = (Path(tmp) / "calibd" / "calibd.sqlite").stat().st_size
+        finally:
+            broker.stop()
+    print(f"messages                 {n}")
+    print(f"raw aiokafka loop        {n / raw:10.0f} msg/s   ({raw:.2f} s)")
+    print(f"calibd no-op handler     {n / cal:10.0f} msg/s   ({cal:.2f} s)")
+    print(f"ratio calibd / raw       {raw / cal:10.1%}   (target >= 50 %, >= 5,000 msg/s)")
+    print(
+        f"peak RSS                 {rss_cal:10.1f} MB  (after produce {rss0:.1f}, "
+        f"after raw {rss_raw:.1f})"
+    )
+    print(f"database size            {db / 2**20:10.1f} MB")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000))

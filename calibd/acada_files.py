@@ -1,0 +1,66 @@
+"""ACADA DL0 file names and trigger files.
+
+ACADA closes a DL0 file and creates the symlink ``<file>.trigger`` beside it: the DPPS
+ingestion signal. File names follow (see ../shared/domain.md)::
+
+    <TEL|SUB><id>_<source>_<YYYYmmddTHHMMSS>_SBID<digits>_OBSID<digits>_<TEL|SUB>_
+    <SHOWER|CAL|MUON|SUBARRAY>_CHUNK<3 digits>.fits.fz
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+__all__ = ["DL0FileName", "parse_dl0_name"]
+
+_DL0 = re.compile(
+    r"^(?P<scope>TEL|SUB)(?P<unit>\d+)_(?P<source>[A-Za-z0-9]+)_(?P<ts>\d{8}T\d{6})"
+    r"_SBID(?P<sb_id>\d+)_OBSID(?P<obs_id>\d+)_(?P<scope2>TEL|SUB)"
+    r"_(?P<stream>SHOWER|CAL|MUON|SUBARRAY)_CHUNK(?P<chunk>\d{3})\.fits(?:\.fz)?$"
+)
+
+
+@dataclass(frozen=True)
+class DL0FileName:
+    """The parts of a DL0 file name."""
+
+    scope: str  # TEL or SUB
+    unit_id: int  # telescope id (TEL) or sub-array id (SUB)
+    source: str
+    start: datetime
+    sb_id: int
+    obs_id: int
+    stream: str
+    chunk_id: int
+
+    @property
+    def tel_id(self) -> int | None:
+        return self.unit_id if self.scope == "TEL" else None
+
+
+def parse_dl0_name(name: str) -> DL0FileName:
+    """Parse a DL0 file name; raise ValueError naming what does not match."""
+    m = _DL0.match(name)
+    if m is None:
+        raise ValueError(
+            f"{name!r} is not a DL0 file name (<TEL|SUB><id>_<source>_<time>_SBID"
+            "<n>_OBSID<n>_<TEL|SUB>_<stream>_CHUNK<nnn>.fits.fz)"
+        )
+    if m["scope"] != m["scope2"]:
+        raise ValueError(f"{name!r}: scope {m['scope']} and {m['scope2']} disagree")
+    try:
+        start = datetime.strptime(m["ts"], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"{name!r}: invalid time {m['ts']}") from None
+    return DL0FileName(
+        scope=m["scope"],
+        unit_id=int(m["unit"]),
+        source=m["source"],
+        start=start,
+        sb_id=int(m["sb_id"]),
+        obs_id=int(m["obs_id"]),
+        stream=m["stream"],
+        chunk_id=int(m["chunk"]),
+    )

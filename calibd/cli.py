@@ -1,0 +1,245 @@
+"""The `calibd` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from calibd import __version__
+from calibd.config import Settings, load_settings, parse_overrides
+from calibd.errors import CalibdError, ConfigurationError, StoreError
+
+__all__ = ["main"]
+
+
+def _time(text: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="calibd",
+        description="CTAO DPPS Calibration Pipeline daemon",
+        epilog="Settings: defaults < --config TOML < CALIBD_* environment < --set/options.",
+    )
+    p.add_argument("--version", action="version", version=f"calibd {__version__}")
+    p.add_argument("--config", type=Path, help="TOML configuration file")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting, e.g. --set kafka.enabled=true (repeatable)",
+    )
+    p.add_argument("--data-dir", type=Path, help="data directory (database and defaults)")
+    p.add_argument("--log-format", choices=["json", "console"], help="log format (default json)")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", help="run the daemon on the configured sources")
+    r = sub.add_parser("replay", help="process a JSON-lines file of CloudEvents envelopes")
+    r.add_argument("file", type=Path)
+    d = sub.add_parser("demo", help="a local end-to-end run on embedded defaults")
+    d.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="work in DIR and keep it (default: a temporary directory)",
+    )
+
+    ps = sub.add_parser("products", help="list products")
+    ps.add_argument("--type", dest="product_type")
+    ps.add_argument("--tel", type=int)
+    ps.add_argument("--at", type=_time, help="only products valid at this time, best first")
+    ps.add_argument("--all", action="store_true", help="include superseded products")
+    ps.add_argument("--limit", type=int, default=50)
+    ps.add_argument("--json", action="store_true")
+
+    pr = sub.add_parser("product", help="one product")
+    prs = pr.add_subparsers(dest="action", required=True)
+    show = prs.add_parser("show", help="metadata, payload and provenance of a product")
+    show.add_argument("product_id", help="id or unique prefix")
+
+    dl = sub.add_parser("dead-letters", help="list dead-lettered messages")
+    dl.add_argument("--reason")
+    dl.add_argument("--limit", type=int, default=50)
+    dl.add_argument("--json", action="store_true")
+
+    sc = sub.add_parser("schemas", help="message contracts")
+    scs = sc.add_subparsers(dest="action", required=True)
+    ex = scs.add_parser("export", help="write JSON Schemas, examples and the AsyncAPI document")
+    ex.add_argument("--out", type=Path, default=Path("schemas"))
+    ex.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if the files in --out are stale"
+    )
+    return p
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = parse_overrides(args.overrides)
+    if args.data_dir is not None:
+        overrides["data_dir"] = str(args.data_dir)
+    logging_over = overrides.setdefault("logging", {})
+    if args.log_format:
+        logging_over["format"] = args.log_format
+    if args.log_level:
+        logging_over["level"] = args.log_level
+    if not logging_over:
+        overrides.pop("logging")
+    return load_settings(args.config, overrides)
+
+
+def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    widths = {c: max([len(c), *(len(str(r.get(c, ""))) for r in rows)]) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        print(
+            "  ".join(
+                str(r.get(c, "") if r.get(c) is not None else "-").ljust(widths[c]) for c in columns
+            )
+        )
+
+
+async def _with_store(settings: Settings, fn):
+    from calibd.store import Store
+
+    async with Store(settings.database_path, settings.database.busy_timeout_ms) as store:
+        return await fn(store)
+
+
+async def _cmd_products(settings: Settings, args: argparse.Namespace) -> int:
+    rows = await _with_store(
+        settings,
+        lambda s: s.products(
+            product_type=args.product_type,
+            tel_id=args.tel,
+            at=args.at,
+            include_superseded=args.all,
+            limit=args.limit,
+        ),
+    )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        _print_table(
+            rows,
+            [
+                "id",
+                "product_type",
+                "tel_id",
+                "category",
+                "valid_from",
+                "valid_to",
+                "status",
+                "algorithm",
+            ],
+        )
+    return 0
+
+
+async def _cmd_product_show(settings: Settings, args: argparse.Namespace) -> int:
+    from calibd.pipeline import load_arrays
+
+    prod = await _with_store(settings, lambda s: s.product(args.product_id))
+    if prod is None:
+        print(
+            f"calibd: no product {args.product_id!r} (or the prefix is ambiguous)", file=sys.stderr
+        )
+        return 1
+    arrays = load_arrays(prod.pop("arrays"))
+    prod["arrays"] = {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()}
+    prov = prod["provenance"]
+    if prov:
+        prov["input_message"] = json.loads(prov["input_message"])
+        for k in ("input_files", "config", "software"):
+            prov[k] = json.loads(prov[k])
+    print(json.dumps(prod, indent=2, default=str))
+    return 0
+
+
+async def _cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
+    rows = await _with_store(settings, lambda s: s.dead_letters(args.limit, args.reason))
+    for r in rows:
+        r["payload"] = bytes(r["payload"]).decode("utf-8", "replace")[:200]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        _print_table(rows, ["id", "received_at", "transport", "reason", "event_type", "detail"])
+    return 0
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from calibd.daemon import Daemon, replay
+
+    if args.command == "run":
+
+        async def run() -> int:
+            async with Daemon(settings) as daemon:
+                return await daemon.run()
+
+        return asyncio.run(run())
+    if args.command == "replay":
+        if not args.file.is_file():
+            raise ConfigurationError(f"replay file {args.file} does not exist")
+        counts = asyncio.run(replay(settings, args.file))
+        print(json.dumps({"replayed": args.file.name, **counts}), file=sys.stderr)
+        return 0
+    if args.command == "demo":
+        from calibd.demo import run_demo
+
+        return run_demo(settings, args.keep)
+    if args.command == "products":
+        return asyncio.run(_cmd_products(settings, args))
+    if args.command == "product":
+        return asyncio.run(_cmd_product_show(settings, args))
+    if args.command == "dead-letters":
+        return asyncio.run(_cmd_dead_letters(settings, args))
+    if args.command == "schemas":
+        from calibd.schemas_export import check, export
+
+        if args.check:
+            stale = check(args.out)
+            for line in stale:
+                print(f"stale: {line}", file=sys.stderr)
+            return 1 if stale else 0
+        for path in export(args.out):
+            print(path)
+        return 0
+    raise AssertionError(args.command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        from calibd.logs import configure_logging
+        from calibd.offline import configure_offline_astropy
+
+        configure_logging(settings.logging.format, settings.logging.level)
+        configure_offline_astropy()
+        return _run(settings, args)
+    except ConfigurationError as exc:
+        print(f"calibd: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"calibd: {exc}", file=sys.stderr)
+        return 3
+    except CalibdError as exc:
+        print(f"calibd: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""calibd settings: defaults < TOML file (`--config`) < environment (`CALIBD_...`) < CLI overrides.
+
+Nested keys use `__` in the environment (`CALIBD_KAFKA__BOOTSTRAP_SERVERS=host:9092`) and dots
+on the command line (`--set kafka.enabled=true`). Every invalid value is reported as one line
+naming its dotted key. The defaults run on one machine with no set-up: an SQLite file under
+the data dir and no broker (`replay` and `demo` need none).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from calibd.errors import ConfigurationError
+
+__all__ = ["Settings", "config_hash", "load_settings", "parse_overrides"]
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("STATE_DIRECTORY") or os.environ.get("XDG_DATA_HOME")
+    return Path(base) / "calibd" if base else Path.home() / ".local" / "share" / "calibd"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SecretFile(Section):
+    """A secret read from a file (e.g. a systemd credential); the value is never logged."""
+
+    path: Path
+
+    def read(self) -> str:
+        try:
+            return self.path.read_text().strip()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read secret file {self.path}: {exc}") from None
+
+
+class DatabaseSettings(Section):
+    path: Path | None = Field(default=None, description="Default: <data_dir>/calibd.sqlite")
+    busy_timeout_ms: int = Field(default=10_000, ge=0)
+
+
+class KafkaSettings(Section):
+    enabled: bool = False
+    consume: bool = Field(default=True, description="Consume `topics` (False: publish only)")
+    bootstrap_servers: str = "localhost:9092"
+    group_id: str = "calibd"
+    client_id: str = "calibd"
+    topics: list[str] = Field(
+        default=[
+            "acada.calibration",
+            "acada.monitoring",
+            "simpipe.productions",
+            "qualpipe.assessments",
+            "calibpipe.control",
+        ],
+        min_length=1,
+    )
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    commit_interval_s: float = Field(default=1.0, gt=0)
+    max_poll_records: int = Field(default=500, ge=1)
+    max_poll_interval_ms: int = Field(default=600_000, ge=10_000)
+    session_timeout_ms: int = Field(default=30_000, ge=6_000)
+    publish: bool = Field(default=True, description="Publish notifications to Kafka")
+    products_topic: str = "calibpipe.products"
+    quality_topic: str = "calibpipe.quality_requests"
+    reports_topic: str = "calibpipe.reports"
+    dlq_topic: str = "calibpipe.dlq"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password_file: Path | None = None
+    ssl_cafile: Path | None = None
+
+
+class MqttSettings(Section):
+    enabled: bool = False
+    consume: bool = Field(default=True, description="Subscribe to `topic_filters`")
+    host: str = "localhost"
+    port: int = Field(default=1883, ge=1, le=65535)
+    client_id: str = Field(default="calibd", min_length=1)
+    topic_filters: list[str] = Field(
+        default=["ctao/acada/#", "ctao/simpipe/#", "ctao/qualpipe/#", "ctao/calibpipe/control/#"],
+        min_length=1,
+    )
+    keepalive_s: int = Field(default=30, ge=5)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=30.0, gt=0)
+    publish: bool = Field(default=True, description="Publish notifications over MQTT")
+    products_topic_prefix: str = "ctao/calibpipe/products"
+    quality_topic: str = "ctao/calibpipe/quality_requests"
+    reports_topic: str = "ctao/calibpipe/reports"
+    dlq_topic: str = "ctao/calibpipe/dlq"
+    username: str | None = None
+    password_file: Path | None = None
+    tls: bool = False
+    ca_file: Path | None = None
+
+
+class AcadaTriggerSettings(Section):
+    enabled: bool = False
+    directories: list[Path] = Field(default_factory=list)
+    poll_interval_s: float = Field(default=2.0, gt=0)
+    streams: dict[str, str] = Field(
+        default={"CAL": "auto", "MUON": "ctao.acada.muon_data"},
+        description=(
+            "DL0 stream -> event type. 'auto' reads the file's RUNTYPE header "
+            "(PEDESTAL/FLATFIELD). Streams not listed are recorded and ignored."
+        ),
+    )
+    source: str = "ctao.acada/dl0-triggers"
+
+
+class PipelineSettings(Section):
+    max_in_flight: int = Field(default=256, ge=1, description="Messages processed at once")
+    workers: int = Field(default=max(1, (os.cpu_count() or 2) - 1), ge=1, le=256)
+    commit_batch_max: int = Field(default=500, ge=1)
+    handler_modules: list[str] = Field(
+        default=["calibd.handlers"],
+        description="Modules imported at start-up that register handlers; later ones may replace",
+    )
+    retry_attempts: int = Field(default=3, ge=0)
+    retry_backoff_s: float = Field(default=0.5, gt=0)
+    max_message_bytes: int = Field(default=16 * 2**20, ge=1024)
+
+
+class OutboxSettings(Section):
+    batch_size: int = Field(default=500, ge=1)
+    retry_min_s: float = Field(default=0.2, gt=0)
+    retry_max_s: float = Field(default=30.0, gt=0)
+
+
+class LoggingSettings(Section):
+    format: Literal["json", "console"] = "json"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Settings(BaseSettings):
+    """Every setting of calibd. See the README's configuration reference."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CALIBD_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_assignment=True,
+        toml_file=None,
+    )
+
+    instance: str = Field(default_factory=socket.gethostname, min_length=1)
+    site: Literal["CTAO-North", "CTAO-South"] = "CTAO-North"
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    data_roots: list[Path] = Field(
+        default_factory=list,
+        description="Files named by messages must resolve inside one of these (default: data_dir)",
+    )
+    default_category: Literal["A", "B", "C"] = "B"
+    database: DatabaseSettings = DatabaseSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    mqtt: MqttSettings = MqttSettings()
+    acada_triggers: AcadaTriggerSettings = AcadaTriggerSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    logging: LoggingSettings = LoggingSettings()
+    handlers: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-handler settings, keyed by handler name"
+    )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        return v.expanduser().absolute()
+
+    @property
+    def database_path(self) -> Path:
+        return self.database.path or self.data_dir / "calibd.sqlite"
+
+    @property
+    def effective_data_roots(self) -> list[Path]:
+        return [p.expanduser().resolve() for p in (self.data_roots or [self.data_dir])]
+
+    @property
+    def source_uri(self) -> str:
+        """The CloudEvents `source` of every event this instance emits."""
+        return f"ctao.calibpipe/{self.instance}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_TOML_FILE.get("path"))
+        return (init_settings, env_settings, toml)
+
+
+_TOML_FILE: dict[str, Path | None] = {}
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """`["kafka.enabled=true", "pipeline.workers=2"]` -> nested dict. Values are JSON or strings."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(f"invalid override {item!r}: expected KEY=VALUE")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = out
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigurationError(f"invalid override {item!r}: {part} is not a section")
+        node[leaf] = value
+    return out
+
+
+def _format_errors(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_url=False):
+        key = ".".join(str(p) for p in err["loc"]) or "<root>"
+        given = err.get("input")
+        shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
+        lines.append(f"  {key}: {err['msg']}{shown}")
+    return "invalid configuration:\n" + "\n".join(lines)
+
+
+def load_settings(
+    config_file: Path | None = None, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Build the settings from all sources; raise ConfigurationError naming each bad key."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigurationError(f"configuration file {config_file} does not exist")
+        try:
+            tomllib.loads(config_file.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"configuration file {config_file}: {exc}") from None
+    _TOML_FILE["path"] = config_file
+    try:
+        return Settings(**(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigurationError(_format_errors(exc)) from None
+    finally:
+        _TOML_FILE.pop("path", None)
+
+
+def config_hash(config: Any) -> str:
+    """sha256 of a configuration's canonical JSON (sorted keys)."""
+    blob = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()

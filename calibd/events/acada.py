@@ -1,0 +1,224 @@
+"""Events sent by ACADA (array control and data acquisition) to CalibPipe.
+
+Sender: ACADA on site (or calibd's own ACADA trigger-file watcher). Receiver: calibd.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from calibd.events.common import DataFile, StrictModel, TelId
+from calibd.events.envelope import CloudEvent
+
+__all__ = [
+    "CalibrationRun",
+    "FlatFieldRunEvent",
+    "FramData",
+    "FramDataEvent",
+    "FramDown",
+    "FramDownEvent",
+    "FramMeasurement",
+    "GroundWeather",
+    "MuonData",
+    "MuonDataEvent",
+    "MuonRing",
+    "PedestalRunEvent",
+    "ProfileLevel",
+    "TelescopeRate",
+    "TriggerRates",
+    "TriggerRatesEvent",
+    "Weather",
+    "WeatherEvent",
+]
+
+
+class CalibrationRun(StrictModel):
+    """A pedestal or flat-field run of one telescope: its files and time span."""
+
+    tel_id: TelId
+    obs_id: int = Field(ge=0)
+    sb_id: int | None = Field(default=None, ge=0, description="Scheduling block id")
+    run_start: AwareDatetime
+    run_end: AwareDatetime | None = Field(
+        default=None, description="End of the run; unknown when the run came from a trigger file"
+    )
+    files: list[DataFile] = Field(min_length=1, max_length=1000)
+    chunk_id: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _span(self) -> Self:
+        if self.run_end is not None and self.run_end < self.run_start:
+            raise ValueError("run_end is before run_start")
+        return self
+
+
+class PedestalRunEvent(CloudEvent):
+    """A pedestal run is complete. ACADA -> calibd; yields the camera pedestal product."""
+
+    type: Literal["ctao.acada.pedestal_run"] = "ctao.acada.pedestal_run"
+    data: CalibrationRun
+
+
+class FlatFieldRunEvent(CloudEvent):
+    """A flat-field run is complete. ACADA -> calibd; paired with a pedestal it yields the
+    camera calibration coefficients."""
+
+    type: Literal["ctao.acada.flatfield_run"] = "ctao.acada.flatfield_run"
+    data: CalibrationRun
+
+
+class FramMeasurement(StrictModel):
+    """One FRAM image's aerosol optical depth along its line of sight."""
+
+    timestamp: AwareDatetime
+    ra_deg: float = Field(ge=0, lt=360)
+    dec_deg: float = Field(ge=-90, le=90)
+    aod: float = Field(ge=0, allow_inf_nan=False)
+    aod_err: float = Field(gt=0, allow_inf_nan=False)
+    peak_wavelength_nm: float = Field(gt=0, allow_inf_nan=False)
+    zero_point: float | None = None
+    img_id: int | None = None
+    observation_id: int | None = None
+
+
+class FramData(StrictModel):
+    """FRAM measurements for a period, inline or as ACADA DL0 monitoring FITS files."""
+
+    period_start: AwareDatetime
+    period_end: AwareDatetime
+    site: Literal["CTAO-North", "CTAO-South"] | None = None
+    measurements: list[FramMeasurement] | None = Field(default=None, max_length=100_000)
+    files: list[DataFile] | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _has_input(self) -> Self:
+        if not self.measurements and not self.files:
+            raise ValueError("either measurements or files must be given")
+        if self.period_end <= self.period_start:
+            raise ValueError("period_end must be after period_start")
+        return self
+
+
+class FramDataEvent(CloudEvent):
+    """FRAM aerosol measurements. ACADA -> calibd; yields the aerosol calibration."""
+
+    type: Literal["ctao.acada.fram_data"] = "ctao.acada.fram_data"
+    data: FramData
+
+
+class FramDown(StrictModel):
+    """FRAM is not delivering data for a period (the seed's "FRAM down" scenario)."""
+
+    period_start: AwareDatetime
+    period_end: AwareDatetime
+    site: Literal["CTAO-North", "CTAO-South"] | None = None
+    reason: str | None = Field(default=None, max_length=2000)
+    reported_by: str | None = Field(default=None, description="e.g. SOSS, ACADA")
+
+    @model_validator(mode="after")
+    def _span(self) -> Self:
+        if self.period_end <= self.period_start:
+            raise ValueError("period_end must be after period_start")
+        return self
+
+
+class FramDownEvent(CloudEvent):
+    """FRAM data are missing. ACADA/SOSS -> calibd; runs the alternative extinction procedure."""
+
+    type: Literal["ctao.acada.fram_down"] = "ctao.acada.fram_down"
+    data: FramDown
+
+
+class TelescopeRate(StrictModel):
+    """Cosmic-ray trigger rate of one telescope with its muon efficiency and gain factor."""
+
+    tel_id: TelId
+    rate_hz: float = Field(gt=0, allow_inf_nan=False)
+    muon_efficiency: float = Field(gt=0, allow_inf_nan=False)
+    gain_factor: float = Field(gt=0, allow_inf_nan=False)
+    zenith_deg: float | None = Field(default=None, ge=0, lt=90)
+
+
+class TriggerRates(StrictModel):
+    """Per-telescope trigger rates over one interval."""
+
+    interval_start: AwareDatetime
+    interval_end: AwareDatetime
+    telescopes: list[TelescopeRate] = Field(min_length=1, max_length=200)
+
+
+class TriggerRatesEvent(CloudEvent):
+    """Trigger rates. ACADA -> calibd; yields the Cherenkov transparency coefficient and the
+    relative optical throughput."""
+
+    type: Literal["ctao.acada.trigger_rates"] = "ctao.acada.trigger_rates"
+    data: TriggerRates
+
+
+class MuonRing(StrictModel):
+    """Ring parameters of one muon."""
+
+    time: AwareDatetime
+    optical_efficiency: float = Field(allow_inf_nan=False)
+    impact_m: float = Field(ge=0, allow_inf_nan=False)
+    fit_valid: bool
+    at_limit: bool = False
+
+
+class MuonData(StrictModel):
+    """Muon ring parameters of one telescope, inline or as FITS tables."""
+
+    tel_id: TelId
+    obs_id: int = Field(ge=0)
+    rings: list[MuonRing] | None = Field(default=None, max_length=1_000_000)
+    files: list[DataFile] | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _has_input(self) -> Self:
+        if not self.rings and not self.files:
+            raise ValueError("either rings or files must be given")
+        return self
+
+
+class MuonDataEvent(CloudEvent):
+    """Muon data. ACADA -> calibd; yields the telescope optical throughput."""
+
+    type: Literal["ctao.acada.muon_data"] = "ctao.acada.muon_data"
+    data: MuonData
+
+
+class ProfileLevel(StrictModel):
+    """One level of a vertical atmospheric profile."""
+
+    altitude_m: float = Field(allow_inf_nan=False)
+    pressure_hpa: float = Field(gt=0, allow_inf_nan=False)
+    temperature_k: float = Field(gt=0, allow_inf_nan=False)
+    relative_humidity_pct: float = Field(default=0.0, ge=0, le=100)
+
+
+class GroundWeather(ProfileLevel):
+    """A weather-station reading at the site, extended with a reference atmosphere."""
+
+
+class Weather(StrictModel):
+    """A vertical profile or a ground reading."""
+
+    time: AwareDatetime
+    site: Literal["CTAO-North", "CTAO-South"] | None = None
+    profile: list[ProfileLevel] | None = Field(default=None, min_length=2, max_length=10_000)
+    ground: GroundWeather | None = None
+
+    @model_validator(mode="after")
+    def _one_input(self) -> Self:
+        if (self.profile is None) == (self.ground is None):
+            raise ValueError("exactly one of profile or ground must be given")
+        return self
+
+
+class WeatherEvent(CloudEvent):
+    """Weather data. ACADA -> calibd; yields molecular density and Rayleigh extinction."""
+
+    type: Literal["ctao.acada.weather"] = "ctao.acada.weather"
+    data: Weather

@@ -1,0 +1,163 @@
+"""Events of CalibPipe itself: control requests it receives and notifications it sends."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Self
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from calibd.events.common import StrictModel, TelId
+from calibd.events.envelope import CloudEvent
+
+__all__ = [
+    "CalibrationReady",
+    "CalibrationReadyEvent",
+    "ConfigChange",
+    "ConfigChangeEvent",
+    "DeadLetter",
+    "DeadLetterEvent",
+    "QualityRequest",
+    "QualityRequestEvent",
+    "Report",
+    "ReportEvent",
+    "ReprocessRequest",
+    "ReprocessRequestEvent",
+    "SettingChange",
+]
+
+Category = Literal["A", "B", "C"]
+
+
+# --- inbound -------------------------------------------------------------------------------
+
+
+class ReprocessRequest(StrictModel):
+    """Re-run the handlers on archived inputs of a period to make Cat-C products."""
+
+    time_start: AwareDatetime
+    time_end: AwareDatetime
+    product_types: list[str] | None = Field(default=None, description="None: every type")
+    tel_ids: list[TelId] | None = Field(default=None, description="None: every telescope")
+    requested_by: str = Field(min_length=1)
+    reason: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _span(self) -> Self:
+        if self.time_end <= self.time_start:
+            raise ValueError("time_end must be after time_start")
+        return self
+
+
+class ReprocessRequestEvent(CloudEvent):
+    """A reprocessing request. Operators/SOSS -> calibd."""
+
+    type: Literal["ctao.calibpipe.reprocess_request"] = "ctao.calibpipe.reprocess_request"
+    data: ReprocessRequest
+
+
+class SettingChange(StrictModel):
+    """One action/state pair: set the setting at dotted `key` to `value`."""
+
+    key: str = Field(
+        min_length=1, pattern=r"^[a-z_][a-z0-9_]*(\.[a-z0-9_]+)*$", examples=["handlers.x.y"]
+    )
+    value: Any
+
+
+class ConfigChange(StrictModel):
+    """A run-time configuration change, applied atomically and recorded with who and why."""
+
+    changes: list[SettingChange] = Field(min_length=1, max_length=100)
+    requested_by: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ConfigChangeEvent(CloudEvent):
+    """A configuration change request. Operators -> calibd."""
+
+    type: Literal["ctao.calibpipe.config_change"] = "ctao.calibpipe.config_change"
+    data: ConfigChange
+
+
+# --- outbound ------------------------------------------------------------------------------
+
+
+class CalibrationReady(StrictModel):
+    """A calibration product is stored and can be used."""
+
+    product_id: str
+    product_type: str
+    tel_id: TelId | None = None
+    category: Category
+    valid_from: AwareDatetime
+    valid_to: AwareDatetime | None = None
+    algorithm: str
+    algorithm_version: str
+    config_hash: str = Field(description="sha256 of the configuration the product was made with")
+    input_event_id: str = Field(description="Envelope id of the message that led to the product")
+    summary: dict[str, Any] = Field(default_factory=dict)
+
+
+class CalibrationReadyEvent(CloudEvent):
+    """A product is ready. calibd -> DataPipe, QualPipe, anyone listening."""
+
+    type: Literal["ctao.calibpipe.calibration_ready"] = "ctao.calibpipe.calibration_ready"
+    data: CalibrationReady
+
+
+class QualityRequest(StrictModel):
+    """Ask QualPipe to assess a product; QualPipe answers with ctao.qualpipe.assessment
+    quoting this envelope's id as request_id."""
+
+    product_id: str
+    product_type: str
+    tel_id: TelId | None = None
+    reason: str = Field(min_length=1)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    respond_by: AwareDatetime | None = None
+
+
+class QualityRequestEvent(CloudEvent):
+    """A quality request. calibd -> QualPipe."""
+
+    type: Literal["ctao.calibpipe.quality_request"] = "ctao.calibpipe.quality_request"
+    data: QualityRequest
+
+
+class Report(StrictModel):
+    """A report for the operations side (SOSS/TOSS)."""
+
+    report_type: str = Field(min_length=1, examples=["fram_down"])
+    title: str
+    period_start: AwareDatetime | None = None
+    period_end: AwareDatetime | None = None
+    product_ids: list[str] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReportEvent(CloudEvent):
+    """A report. calibd -> SOSS/TOSS."""
+
+    type: Literal["ctao.calibpipe.report"] = "ctao.calibpipe.report"
+    data: Report
+
+
+class DeadLetter(StrictModel):
+    """A message calibd could not process, published to the dead-letter channel."""
+
+    dead_letter_id: int
+    reason: str = Field(description="malformed, unknown_type, schema_violation, bad_input, ...")
+    detail: str
+    transport: str
+    origin: str = Field(description="Where it came from: topic/partition/offset, MQTT topic, file")
+    event_id: str | None = None
+    event_type: str | None = None
+    payload: str = Field(description="The message as received (UTF-8, or base64 if binary)")
+    payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+
+
+class DeadLetterEvent(CloudEvent):
+    """A dead letter. calibd -> operators' dead-letter channel."""
+
+    type: Literal["ctao.calibpipe.dead_letter"] = "ctao.calibpipe.dead_letter"
+    data: DeadLetter

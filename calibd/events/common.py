@@ -1,0 +1,31 @@
+"""Value objects shared by several event types."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["DataFile", "Sha256", "StrictModel", "TelId"]
+
+TelId = Annotated[int, Field(ge=1, le=9999, description="Telescope id (tel_id)")]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="sha256, lowercase hex")]
+
+
+class StrictModel(BaseModel):
+    """Base of every `data` model: unknown fields are a schema violation, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataFile(StrictModel):
+    """A data file a message refers to; it must lie inside one of calibd's data roots."""
+
+    uri: str = Field(
+        min_length=1,
+        description="Absolute path, path relative to the first data root, or file:// URI",
+    )
+    sha256: Sha256 | None = Field(
+        default=None, description="Checksum to verify before use; recorded in provenance"
+    )
+    size_bytes: int | None = Field(default=None, ge=0)

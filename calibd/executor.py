@@ -1,0 +1,65 @@
+"""The worker process pool where handlers run CPU-heavy algorithms, off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import multiprocessing
+import signal
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from calibd.errors import RetriableError
+
+__all__ = ["CpuPool", "configure_worker"]
+
+
+def configure_worker() -> None:
+    """Initialiser of each worker: offline astropy, and leave SIGINT/SIGTERM to the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    from calibd.offline import configure_offline_astropy
+
+    configure_offline_astropy()
+
+
+class CpuPool:
+    """A lazily started ProcessPoolExecutor (forkserver: no fork of the threaded parent).
+
+    A crashed worker breaks the pool; the pool is replaced and the call raises
+    RetriableError so the pipeline tries the message again.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _ensure(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            method = (
+                "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+            )
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context(method),
+                initializer=configure_worker,
+            )
+        return self._pool
+
+    async def run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        pool = self._ensure()
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(pool, functools.partial(fn, *args, **kwargs))
+        except BrokenProcessPool:
+            if self._pool is pool:
+                self._pool = None
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise RetriableError("a worker process died during the computation") from None
+
+    def shutdown(self, wait: bool = True) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=True)
+            self._pool = None

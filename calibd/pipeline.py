@@ -1,0 +1,679 @@
+"""The path of one message: validate -> dedup -> dispatch -> handler -> one transaction.
+
+    source --submit--> decode (codec) --poison--> dead letter ----------------+
+                         |                                                  |
+                         +-- (source, id) done before? --> duplicate ------+
+                         |                                                  |
+                         +-- handler(event, ctx) --> products, messages ---+--> Committer
+                                (CPU work in the process pool)                (group commit:
+                                                                               ledger, products,
+                                                                               provenance, outbox,
+                                                                               dead letters)
+The future `submit` returns resolves only after the commit; sources acknowledge then
+(Kafka offset commit, MQTT inbox row removal). Nothing is acknowledged before it is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import platform
+import socket
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import structlog
+from pydantic import BaseModel, ValidationError
+
+import calibd
+from calibd import codec
+from calibd.config import Settings, config_hash
+from calibd.datafiles import InputFile, resolve_data_file
+from calibd.errors import (
+    MessageError,
+    PoisonMessage,
+    RetriableError,
+    StoreError,
+    UnknownEventType,
+)
+from calibd.events import OUTBOUND_MODELS, CloudEvent
+from calibd.events.calibpipe import (
+    CalibrationReady,
+    CalibrationReadyEvent,
+    DeadLetter,
+    DeadLetterEvent,
+)
+from calibd.events.common import DataFile
+from calibd.events.envelope import new_event_id
+from calibd.executor import CpuPool
+from calibd.ids import new_product_id
+from calibd.jsonable import to_jsonable
+from calibd.registry import Handler, HandlerResult, OutgoingMessage, ProductDraft, Registry
+from calibd.sources.base import RawMessage
+from calibd.store import (
+    Completion,
+    DeadLetterRecord,
+    OutboxRecord,
+    ProductRecord,
+    Store,
+    format_time,
+)
+
+__all__ = ["Outcome", "Pipeline"]
+
+log = structlog.get_logger("calibd.pipeline")
+
+CHANNEL_OF_TYPE = {
+    "ctao.calibpipe.calibration_ready": "products",
+    "ctao.calibpipe.quality_request": "quality",
+    "ctao.calibpipe.report": "reports",
+    "ctao.calibpipe.dead_letter": "dlq",
+}
+
+
+@dataclass
+class Outcome:
+    """What became of a message."""
+
+    status: str  # done | dead | duplicate | ignored
+    event_id: str | None = None
+    event_type: str | None = None
+    product_ids: list[str] = field(default_factory=list)
+    reason: str | None = None
+    dead_letter_id: int | None = None
+
+
+def _software() -> str:
+    import astropy
+    import pydantic
+
+    return json.dumps(
+        {
+            "calibd": calibd.__version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "astropy": astropy.__version__,
+            "pydantic": pydantic.__version__,
+        },
+        sort_keys=True,
+    )
+
+
+def _arrays_blob(arrays: dict[str, np.ndarray]) -> bytes | None:
+    if not arrays:
+        return None
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)  # uncompressed: bit-exact and fast
+    return buf.getvalue()
+
+
+def load_arrays(blob: bytes | None) -> dict[str, np.ndarray]:
+    """Inverse of the arrays column encoding."""
+    if not blob:
+        return {}
+    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+class _Context:
+    """The HandlerContext the pipeline passes to a handler."""
+
+    def __init__(self, pipeline: Pipeline, handler: Handler, config: BaseModel, bound_log) -> None:
+        self._pipeline = pipeline
+        self.handler = handler
+        self.config = config
+        self.settings = pipeline.settings
+        self.log = bound_log
+        self.store = pipeline.store
+        self.inputs: list[InputFile] = []
+
+    async def run_cpu(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        return await self._pipeline.pool.run(fn, *args, **kwargs)
+
+    async def resolve_file(self, ref: DataFile | str, sha256: str | None = None) -> Path:
+        uri, expected = (ref, sha256) if isinstance(ref, str) else (ref.uri, ref.sha256 or sha256)
+        found = await asyncio.to_thread(
+            resolve_data_file, uri, self.settings.effective_data_roots, expected
+        )
+        self.inputs.append(found)
+        return Path(found.path)
+
+
+class _DedupLookup:
+    """Batches `processed?` queries of concurrently arriving messages into one SELECT."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._pending: dict[tuple[str, str], list[asyncio.Future[bool]]] = {}
+        self._scheduled = False
+
+    async def seen(self, key: tuple[str, str]) -> bool:
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(key, []).append(fut)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._flush()))
+        return await fut
+
+    async def _flush(self) -> None:
+        pending, self._pending, self._scheduled = self._pending, {}, False
+        try:
+            found = await self._store.processed(list(pending))
+        except Exception as exc:
+            for futs in pending.values():
+                for f in futs:
+                    if not f.done():
+                        f.set_exception(exc)
+            return
+        for key, futs in pending.items():
+            for f in futs:
+                if not f.done():
+                    f.set_result(key in found)
+
+
+class _Committer:
+    """Collects completions and writes them in group transactions (one writer task)."""
+
+    def __init__(self, store: Store, batch_max: int) -> None:
+        self._store = store
+        self._batch_max = batch_max
+        self._queue: asyncio.Queue[tuple[Completion, asyncio.Future[None]]] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+        self.on_commit: Callable[[], None] = lambda: None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="calibd-committer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            await self._queue.join()
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def commit(self, completion: Completion) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put((completion, fut))
+        await fut
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._batch_max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._commit_with_retry([c for c, _ in batch])
+            except Exception as exc:
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(StoreError(f"database write failed: {exc}"))
+            else:
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_result(None)
+                self.on_commit()
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _commit_with_retry(self, items: list[Completion], attempts: int = 5) -> None:
+        for attempt in range(attempts):
+            try:
+                await self._store.commit(items)
+                return
+            except Exception as exc:
+                if attempt == attempts - 1 or "locked" not in str(exc).lower():
+                    raise
+                await asyncio.sleep(0.1 * 2**attempt)
+
+
+class Pipeline:
+    """Validates, deduplicates and dispatches messages; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: Registry,
+        sinks: tuple[str, ...] = (),
+        pool: CpuPool | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.sinks = sinks
+        self.pool = pool or CpuPool(settings.pipeline.workers)
+        self._configs = {h.name: h.load_config(settings.handlers.get(h.name)) for h in registry}
+        self._config_cache: dict[str, tuple[str, str]] = {}
+        unknown = set(settings.handlers) - set(self._configs)
+        if unknown:
+            from calibd.errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"invalid configuration: handlers.{sorted(unknown)[0]}: no such handler "
+                f"(registered: {', '.join(sorted(self._configs)) or 'none'})"
+            )
+        self._slots = asyncio.Semaphore(settings.pipeline.max_in_flight)
+        self._inflight: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
+        self._dedup = _DedupLookup(store)
+        self._committer = _Committer(store, settings.pipeline.commit_batch_max)
+        self._tasks: set[asyncio.Task] = set()
+        self._software = _software()
+        self._host = socket.gethostname()
+        self.on_fatal: Callable[[BaseException], None] = lambda exc: None
+        self.stats: Counter[str] = Counter()
+        self.by_type: Counter[str] = Counter()
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._committer.start()
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after every successful group commit (the outbox relay's wake-up)."""
+        self._committer.on_commit = callback
+
+    async def drain(self) -> None:
+        """Wait until every submitted message is committed."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def stop(self) -> None:
+        await self.drain()
+        await self._committer.stop()
+        self.pool.shutdown()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    # --- intake ---------------------------------------------------------------------------
+
+    async def submit(self, raw: RawMessage) -> asyncio.Future[Outcome]:
+        """Start processing `raw`; waits while max_in_flight messages are in progress.
+
+        The returned future resolves with the Outcome once the result is committed.
+        """
+        await self._slots.acquire()
+        done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(self._process(raw, done))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return done
+
+    async def process(self, raw: RawMessage) -> Outcome:
+        """Submit and wait for the outcome."""
+        return await (await self.submit(raw))
+
+    async def _process(self, raw: RawMessage, done: asyncio.Future[Outcome]) -> None:
+        started = time.perf_counter()
+        structlog.contextvars.bind_contextvars(transport=raw.transport, origin=raw.origin)
+        try:
+            outcome = await self._process_inner(raw)
+        except Exception as exc:  # commit failed: the message is NOT acknowledged
+            log.error("message not committed", error=str(exc))
+            self.on_fatal(exc)
+            if not done.done():
+                done.set_exception(exc)
+            return
+        finally:
+            self._slots.release()
+        self.stats[outcome.status] += 1
+        if outcome.event_type:
+            self.by_type[f"{outcome.event_type}:{outcome.status}"] += 1
+        log.info(
+            "message processed",
+            outcome=outcome.status,
+            product_ids=outcome.product_ids,
+            reason=outcome.reason,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        if not done.done():
+            done.set_result(outcome)
+
+    async def _process_inner(self, raw: RawMessage) -> Outcome:
+        if len(raw.payload) > self.settings.pipeline.max_message_bytes:
+            return await self._dead_letter(
+                raw,
+                PoisonMessage(
+                    f"message of {len(raw.payload)} bytes exceeds "
+                    f"pipeline.max_message_bytes={self.settings.pipeline.max_message_bytes}",
+                    reason="too_large",
+                ),
+            )
+        try:
+            event = codec.decode(raw.payload, raw.headers)
+        except PoisonMessage as exc:
+            return await self._dead_letter(raw, exc)
+        key = (event.source, event.id)
+        structlog.contextvars.bind_contextvars(
+            event_id=event.id, event_type=event.type, event_source=event.source
+        )
+        first = self._inflight.get(key)
+        if first is not None:  # the same event is being processed right now
+            await asyncio.shield(first)
+            return await self._duplicate(raw, event)
+        mine: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = mine
+        try:
+            if await self._dedup.seen(key):
+                outcome = await self._duplicate(raw, event)
+            else:
+                outcome = await self._dispatch(raw, event)
+            mine.set_result(outcome)
+            return outcome
+        except BaseException as exc:
+            mine.set_exception(exc)
+            mine.exception()  # mark retrieved
+            raise
+        finally:
+            del self._inflight[key]
+
+    async def _duplicate(self, raw: RawMessage, event: CloudEvent) -> Outcome:
+        log.info("duplicate message skipped")
+        if raw.inbox_id is not None:
+            await self._committer.commit(
+                Completion(status="duplicate", transport=raw.transport, inbox_id=raw.inbox_id)
+            )
+        return Outcome(status="duplicate", event_id=event.id, event_type=event.type)
+
+    # --- dispatch -------------------------------------------------------------------------
+
+    async def _dispatch(self, raw: RawMessage, event: CloudEvent) -> Outcome:
+        handler = self.registry.get(event.type)
+        if handler is None:
+            return await self._dead_letter(
+                raw, UnknownEventType(f"no handler is registered for {event.type!r}"), event
+            )
+        config = self._configs[handler.name]
+        bound = log.bind(handler=handler.name)
+        attempts = self.settings.pipeline.retry_attempts
+        for attempt in range(attempts + 1):
+            ctx = _Context(self, handler, config, bound)
+            started_at = datetime.now(UTC)
+            try:
+                result = await handler.fn(event, ctx)
+                if not isinstance(result, HandlerResult):
+                    raise TypeError(
+                        f"handler {handler.name} returned {type(result).__name__}, "
+                        "not HandlerResult"
+                    )
+                completion = self._completion(raw, event, handler, config, ctx, result, started_at)
+                break
+            except PoisonMessage as exc:
+                return await self._dead_letter(raw, exc, event)
+            except RetriableError as exc:
+                if attempt == attempts:
+                    exc.detail = f"{exc.detail} (after {attempts + 1} attempts)"
+                    return await self._dead_letter(raw, exc, event)
+                delay = self.settings.pipeline.retry_backoff_s * 2**attempt
+                bound.warning(
+                    "retrying message", error=exc.detail, attempt=attempt + 1, delay_s=delay
+                )
+                await asyncio.sleep(delay)
+            except Exception as exc:
+                summary = "".join(traceback.format_exception(exc, limit=-3)).strip()
+                err = MessageError(
+                    f"{type(exc).__name__}: {exc}\n{summary}", reason="handler_failed"
+                )
+                return await self._dead_letter(raw, err, event)
+        await self._committer.commit(completion)
+        return Outcome(
+            status=completion.status,
+            event_id=event.id,
+            event_type=event.type,
+            product_ids=[p.id for p in completion.products] if not completion.was_duplicate else [],
+        )
+
+    def _completion(
+        self,
+        raw: RawMessage,
+        event: CloudEvent,
+        handler: Handler,
+        config: BaseModel,
+        ctx: _Context,
+        result: HandlerResult,
+        started_at: datetime,
+    ) -> Completion:
+        products: list[ProductRecord] = []
+        outbox: list[OutboxRecord] = []
+        if result.products:
+            config_json, chash = self._config_record(handler)
+            finished_at = format_time(datetime.now(UTC))
+            input_files = json.dumps([f.__dict__ for f in ctx.inputs])
+        for draft in result.products:
+            record = self._product_record(draft, event, handler, chash)
+            record.provenance = {
+                "input_message": raw.payload,
+                "input_transport": raw.transport,
+                "input_origin": raw.origin,
+                "input_files": input_files,
+                "algorithm": record.algorithm,
+                "algorithm_version": record.algorithm_version,
+                "handler": handler.name,
+                "config": config_json,
+                "config_hash": chash,
+                "software": self._software,
+                "host": self._host,
+                "started_at": format_time(started_at),
+                "finished_at": finished_at,
+            }
+            products.append(record)
+            outbox.append(self._ready_notice(record, draft))
+        for message in result.messages:
+            outbox.append(self._outgoing(message))
+        return Completion(
+            status="done",
+            transport=raw.transport,
+            source=event.source,
+            event_id=event.id,
+            event_type=event.type,
+            products=products,
+            outbox=outbox,
+            inbox_id=raw.inbox_id,
+        )
+
+    def _config_record(self, handler: Handler) -> tuple[str, str]:
+        """The configuration a handler's products record (JSON) and its sha256."""
+        cached = self._config_cache.get(handler.name)
+        if cached is None:
+            doc = {
+                "handler": handler.name,
+                "handler_config": self._configs[handler.name].model_dump(mode="json"),
+                "default_category": self.settings.default_category,
+                "site": self.settings.site,
+            }
+            cached = (json.dumps(doc, sort_keys=True), config_hash(doc))
+            self._config_cache[handler.name] = cached
+        return cached
+
+    def _product_record(
+        self, draft: ProductDraft, event: CloudEvent, handler: Handler, chash: str
+    ) -> ProductRecord:
+        return ProductRecord(
+            id=new_product_id(),
+            product_type=draft.product_type,
+            tel_id=draft.tel_id,
+            category=draft.category or self.settings.default_category,
+            valid_from=format_time(draft.valid_from),  # type: ignore[arg-type]
+            valid_to=format_time(draft.valid_to),
+            created_at=format_time(datetime.now(UTC)),  # type: ignore[arg-type]
+            input_source=event.source,
+            input_event_id=event.id,
+            algorithm=draft.algorithm or handler.algorithm,
+            algorithm_version=draft.algorithm_version or handler.version,
+            config_hash=chash,
+            payload=json.dumps(to_jsonable(draft.payload)),
+            summary=json.dumps(to_jsonable(draft.summary)),
+            arrays=_arrays_blob(draft.arrays),
+            provenance={},
+        )
+
+    def _ready_notice(self, record: ProductRecord, draft: ProductDraft) -> OutboxRecord:
+        event = CalibrationReadyEvent(
+            id=new_event_id(),
+            source=self.settings.source_uri,
+            time=datetime.now(UTC),
+            subject=record.id,
+            data=CalibrationReady(
+                product_id=record.id,
+                product_type=record.product_type,
+                tel_id=record.tel_id,
+                category=record.category,  # type: ignore[arg-type]
+                valid_from=draft.valid_from,
+                valid_to=draft.valid_to,
+                algorithm=record.algorithm,
+                algorithm_version=record.algorithm_version,
+                config_hash=record.config_hash,
+                input_event_id=record.input_event_id,
+                summary=json.loads(record.summary),
+            ),
+        )
+        return self._outbox_record(
+            event, subtopic=record.product_type, key=f"{record.product_type}/{record.tel_id}"
+        )
+
+    def _outgoing(self, message: OutgoingMessage) -> OutboxRecord:
+        model = OUTBOUND_MODELS.get(message.type)
+        if model is None or message.type not in CHANNEL_OF_TYPE:
+            raise TypeError(f"{message.type!r} is not an outbound event type")
+        data = (
+            message.data.model_dump(mode="json")
+            if isinstance(message.data, BaseModel)
+            else to_jsonable(message.data)
+        )
+        try:
+            event = model(
+                id=new_event_id(),
+                source=self.settings.source_uri,
+                time=datetime.now(UTC),
+                subject=message.subject,
+                data=data,
+            )
+        except ValidationError as exc:
+            raise TypeError(f"invalid outgoing {message.type}: {exc}") from None
+        return self._outbox_record(event, key=message.subject)
+
+    def _outbox_record(
+        self, event: CloudEvent, subtopic: str | None = None, key: str | None = None
+    ) -> OutboxRecord:
+        return OutboxRecord(
+            event_id=event.id,
+            event_type=event.type,
+            channel=CHANNEL_OF_TYPE[event.type],
+            envelope=codec.encode(event),
+            sinks=self.sinks,
+            subtopic=subtopic,
+            key=key,
+        )
+
+    # --- for sources that judge a message before it has an envelope ------------------------
+
+    async def reject(
+        self, raw: RawMessage, error: MessageError, key: tuple[str, str] | None = None
+    ) -> Outcome:
+        """Dead-letter `raw` (e.g. an unparsable trigger file); `key` enters it in the ledger."""
+        return await self._dead_letter(raw, error, key=key)
+
+    async def record_ignored(self, key: tuple[str, str], transport: str, why: str) -> None:
+        """Enter a message calibd does not act on in the ledger, so it is never looked at again."""
+        log.info("message ignored", event_source=key[0], event_id=key[1], why=why)
+        await self._committer.commit(
+            Completion(status="ignored", transport=transport, source=key[0], event_id=key[1])
+        )
+        self.stats["ignored"] += 1
+
+    # --- dead letters ---------------------------------------------------------------------
+
+    async def _dead_letter(
+        self,
+        raw: RawMessage,
+        error: MessageError,
+        event: CloudEvent | None = None,
+        key: tuple[str, str] | None = None,
+    ) -> Outcome:
+        info = (
+            {"id": event.id, "type": event.type, "source": event.source}
+            if event is not None
+            else codec.peek(raw.payload, raw.headers)
+        )
+        if key is not None and event is None:
+            info = {"source": key[0], "id": key[1], **info}
+        log.error(
+            "message dead-lettered",
+            reason=error.reason,
+            detail=error.detail,
+            event_id=info.get("id"),
+            event_type=info.get("type"),
+        )
+        headers = (
+            json.dumps({k: v.decode("utf-8", "replace") for k, v in raw.headers})
+            if raw.headers
+            else None
+        )
+        record = DeadLetterRecord(
+            origin_key=raw.origin_key,
+            transport=raw.transport,
+            origin=raw.origin,
+            reason=error.reason,
+            detail=error.detail,
+            payload=raw.payload,
+            headers=headers,
+            event_id=info.get("id"),
+            event_type=info.get("type"),
+            event_source=info.get("source"),
+        )
+
+        def dlq(dead_letter_id: int) -> OutboxRecord:
+            try:
+                text, encoding = raw.payload.decode("utf-8"), "utf-8"
+            except UnicodeDecodeError:
+                text, encoding = base64.b64encode(raw.payload).decode(), "base64"
+            notice = DeadLetterEvent(
+                id=new_event_id(),
+                source=self.settings.source_uri,
+                time=datetime.now(UTC),
+                subject=str(dead_letter_id),
+                data=DeadLetter(
+                    dead_letter_id=dead_letter_id,
+                    reason=error.reason,
+                    detail=error.detail,
+                    transport=raw.transport,
+                    origin=raw.origin,
+                    event_id=info.get("id"),
+                    event_type=info.get("type"),
+                    payload=text,
+                    payload_encoding=encoding,  # type: ignore[arg-type]
+                ),
+            )
+            return self._outbox_record(notice, key=info.get("type"))
+
+        # a message with a valid envelope is also entered in the ledger, so a redelivery
+        # of it is recognised as a duplicate instead of being dead-lettered again
+        completion = Completion(
+            status="dead",
+            transport=raw.transport,
+            source=info.get("source") if (event or key) else None,
+            event_id=info.get("id") if (event or key) else None,
+            event_type=info.get("type"),
+            dead_letter=record,
+            dlq=dlq,
+            inbox_id=raw.inbox_id,
+        )
+        await self._committer.commit(completion)
+        return Outcome(
+            status="duplicate" if completion.was_duplicate else "dead",
+            event_id=info.get("id"),
+            event_type=info.get("type"),
+            reason=error.reason,
+            dead_letter_id=completion.dead_letter_id,
+        )

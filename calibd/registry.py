@@ -1,0 +1,247 @@
+"""Handler registration: which coroutine turns an event of a given `type` into products.
+
+A handler is an async function registered with :func:`handler`::
+
+    class PedestalConfig(BaseModel):
+        sigma_clip: float = 4.0
+
+    @handler("ctao.acada.pedestal_run", name="camera.pedestal", config=PedestalConfig,
+             algorithm="pedestal-sigma-clipped", version="1.0")
+    async def pedestal_run(event: PedestalRunEvent, ctx: HandlerContext) -> HandlerResult:
+        path = await ctx.resolve_file(event.data.files[0])          # data roots, sha256, provenance
+        stats = await ctx.run_cpu(compute_pedestal, path, ctx.config.sigma_clip)  # process pool
+        return HandlerResult(products=[ProductDraft(product_type="camera_pedestal", ...)])
+
+Misconfiguration (an unknown event type, a duplicate registration, a config model without
+defaults) raises :class:`~calibd.errors.ConfigurationError` at registration, not at the first
+message. The pipeline owns everything around the call: validation, dedup, the transaction with
+product, provenance and outbox rows, and the calibration-ready notification.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+from calibd.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from calibd.events.common import DataFile
+
+__all__ = [
+    "Category",
+    "Handler",
+    "HandlerContext",
+    "HandlerResult",
+    "NoConfig",
+    "OutgoingMessage",
+    "ProductDraft",
+    "Registry",
+    "default_registry",
+    "handler",
+]
+
+Category = Literal["A", "B", "C"]
+
+
+class NoConfig(BaseModel):
+    """Config model of handlers that take no settings."""
+
+
+@dataclass
+class ProductDraft:
+    """A calibration product as a handler returns it; the pipeline stores it with provenance.
+
+    `payload` holds JSON-serialisable results and metadata, `arrays` numpy arrays stored
+    bit-exact, `summary` the few figures copied into the calibration-ready notification.
+    `category` None means the handler's configured default (B unless configured).
+    """
+
+    product_type: str
+    valid_from: datetime
+    valid_to: datetime | None = None
+    tel_id: int | None = None
+    category: Category | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    algorithm: str | None = None
+    algorithm_version: str | None = None
+
+
+@dataclass
+class OutgoingMessage:
+    """A message a handler asks calibd to publish (e.g. a quality request or a report).
+
+    It goes through the outbox, in the same transaction as the products.
+    `data` is a pydantic model of the outgoing type or a plain dict validated against it.
+    """
+
+    type: str
+    data: BaseModel | dict[str, Any]
+    subject: str | None = None
+
+
+@dataclass
+class HandlerResult:
+    """What a handler returns: products (may be empty) and extra messages to publish."""
+
+    products: list[ProductDraft] = field(default_factory=list)
+    messages: list[OutgoingMessage] = field(default_factory=list)
+
+
+class ProductReader(Protocol):
+    """Read-only store queries a handler may make."""
+
+    async def best_product(
+        self, product_type: str, tel_id: int | None, at: datetime
+    ) -> dict[str, Any] | None: ...
+
+    async def product(self, product_id: str) -> dict[str, Any] | None: ...
+
+    async def products(self, **filters: Any) -> list[dict[str, Any]]: ...
+
+
+class HandlerContext(Protocol):
+    """What a handler gets besides its event. Implemented by the pipeline."""
+
+    config: Any
+    """The handler's validated config model instance."""
+    log: Any
+    """A structlog logger bound to the message's id, type and source."""
+    store: ProductReader
+
+    async def run_cpu(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Run a picklable CPU-heavy function in the worker process pool."""
+        ...
+
+    async def resolve_file(self, ref: DataFile | str, sha256: str | None = None) -> Path:
+        """Resolve a data file inside the data roots, check it exists and its sha256.
+
+        Records the file and its checksum in the product provenance. Raises BadInput.
+        """
+        ...
+
+
+HandlerFn = Callable[[Any, HandlerContext], Awaitable[HandlerResult]]
+
+
+@dataclass(frozen=True)
+class Handler:
+    """A registered handler."""
+
+    event_type: str
+    name: str
+    fn: HandlerFn
+    config_model: type[BaseModel]
+    algorithm: str
+    version: str
+
+    def load_config(self, raw: dict[str, Any] | None) -> BaseModel:
+        """Validate this handler's section of the settings; errors name `handlers.<name>.<key>`."""
+        try:
+            return self.config_model.model_validate(raw or {})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"handlers.{self.name}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ConfigurationError(f"invalid configuration: {problems}") from None
+
+
+class Registry:
+    """Maps event types to handlers."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[str, Handler] = {}
+
+    def register(
+        self,
+        event_type: str,
+        fn: HandlerFn,
+        *,
+        name: str | None = None,
+        config: type[BaseModel] = NoConfig,
+        algorithm: str | None = None,
+        version: str = "1",
+        replace: bool = False,
+    ) -> Handler:
+        """Register `fn` for `event_type`; reject misconfiguration at once."""
+        from calibd.events import INBOUND_MODELS
+
+        if event_type not in INBOUND_MODELS:
+            raise ConfigurationError(
+                f"handler {fn.__qualname__}: {event_type!r} is not an inbound event type "
+                f"(known: {', '.join(sorted(INBOUND_MODELS))})"
+            )
+        if not inspect.iscoroutinefunction(fn):
+            raise ConfigurationError(f"handler {fn.__qualname__} must be an async function")
+        if event_type in self._by_type and not replace:
+            other = self._by_type[event_type]
+            raise ConfigurationError(
+                f"{event_type!r} already has handler {other.name!r}; pass replace=True to override"
+            )
+        try:
+            config.model_validate({})
+        except ValidationError as exc:
+            raise ConfigurationError(
+                f"handler {fn.__qualname__}: config model {config.__name__} needs defaults "
+                f"for every field ({exc.error_count()} missing)"
+            ) from None
+        entry = Handler(
+            event_type=event_type,
+            name=name or event_type.rsplit(".", 1)[-1],
+            fn=fn,
+            config_model=config,
+            algorithm=algorithm or fn.__qualname__,
+            version=version,
+        )
+        self._by_type[event_type] = entry
+        return entry
+
+    def get(self, event_type: str) -> Handler | None:
+        return self._by_type.get(event_type)
+
+    def __iter__(self):
+        return iter(self._by_type.values())
+
+    def __len__(self) -> int:
+        return len(self._by_type)
+
+
+default_registry = Registry()
+
+
+def handler(
+    event_type: str,
+    *,
+    name: str | None = None,
+    config: type[BaseModel] = NoConfig,
+    algorithm: str | None = None,
+    version: str = "1",
+    replace: bool = False,
+    registry: Registry | None = None,
+) -> Callable[[HandlerFn], HandlerFn]:
+    """Decorator: register an async handler for `event_type` (see the module docstring)."""
+
+    def decorate(fn: HandlerFn) -> HandlerFn:
+        (registry or default_registry).register(
+            event_type,
+            fn,
+            name=name,
+            config=config,
+            algorithm=algorithm,
+            version=version,
+            replace=replace,
+        )
+        return fn
+
+    return decorate

@@ -1,0 +1,209 @@
+"""`calibd schemas export`: JSON Schemas, examples and the AsyncAPI 3 document in schemas/.
+
+The files are generated from the models; tests fail when the committed files are stale.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from calibd import __version__
+from calibd.config import KafkaSettings, MqttSettings
+from calibd.events import INBOUND_MODELS, OUTBOUND_MODELS
+from calibd.events.examples import EXAMPLES
+
+__all__ = ["check", "export", "render"]
+
+SCHEMA_BASE = "https://ctao.org/dpps/calibpipe/schemas/"
+
+
+def _schema(event_type: str, model: type) -> dict[str, Any]:
+    schema = model.model_json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{SCHEMA_BASE}{event_type}.schema.json",
+        **schema,
+        "title": event_type,
+    }
+
+
+def _channels() -> list[dict[str, Any]]:
+    """(channel id, address, protocol, message types, direction) of every channel."""
+    k, m = KafkaSettings(), MqttSettings()
+    inbound_kafka = {
+        "acada.calibration": [
+            "ctao.acada.pedestal_run",
+            "ctao.acada.flatfield_run",
+            "ctao.acada.muon_data",
+        ],
+        "acada.monitoring": [
+            "ctao.acada.fram_data",
+            "ctao.acada.fram_down",
+            "ctao.acada.trigger_rates",
+            "ctao.acada.weather",
+        ],
+        "simpipe.productions": ["ctao.simpipe.production"],
+        "qualpipe.assessments": ["ctao.qualpipe.assessment"],
+        "calibpipe.control": ["ctao.calibpipe.reprocess_request", "ctao.calibpipe.config_change"],
+    }
+    out = [
+        {"id": f"kafka-{t}", "address": t, "protocol": "kafka", "types": types, "dir": "receive"}
+        for t, types in inbound_kafka.items()
+    ]
+    out += [
+        {
+            "id": "mqtt-acada",
+            "address": "ctao/acada/{path}",
+            "protocol": "mqtt",
+            "dir": "receive",
+            "types": inbound_kafka["acada.calibration"] + inbound_kafka["acada.monitoring"],
+        },
+        {
+            "id": "mqtt-simpipe",
+            "address": "ctao/simpipe/{path}",
+            "protocol": "mqtt",
+            "dir": "receive",
+            "types": ["ctao.simpipe.production"],
+        },
+        {
+            "id": "mqtt-qualpipe",
+            "address": "ctao/qualpipe/{path}",
+            "protocol": "mqtt",
+            "dir": "receive",
+            "types": ["ctao.qualpipe.assessment"],
+        },
+        {
+            "id": "mqtt-control",
+            "address": "ctao/calibpipe/control/{path}",
+            "protocol": "mqtt",
+            "dir": "receive",
+            "types": inbound_kafka["calibpipe.control"],
+        },
+    ]
+    outbound = [
+        (
+            "products",
+            k.products_topic,
+            f"{m.products_topic_prefix}/{{product_type}}",
+            "ctao.calibpipe.calibration_ready",
+        ),
+        ("quality", k.quality_topic, m.quality_topic, "ctao.calibpipe.quality_request"),
+        ("reports", k.reports_topic, m.reports_topic, "ctao.calibpipe.report"),
+        ("dlq", k.dlq_topic, m.dlq_topic, "ctao.calibpipe.dead_letter"),
+    ]
+    for name, ktopic, mtopic, t in outbound:
+        out.append(
+            {
+                "id": f"kafka-{ktopic}",
+                "address": ktopic,
+                "protocol": "kafka",
+                "types": [t],
+                "dir": "send",
+            }
+        )
+        out.append(
+            {
+                "id": f"mqtt-{name}",
+                "address": mtopic,
+                "protocol": "mqtt",
+                "types": [t],
+                "dir": "send",
+            }
+        )
+    return out
+
+
+def _msg_id(event_type: str) -> str:
+    return event_type.replace(".", "_")
+
+
+def asyncapi() -> dict[str, Any]:
+    """The AsyncAPI 3.0 document of calibd's channels."""
+    channels, operations, messages = {}, {}, {}
+    for event_type, model in {**INBOUND_MODELS, **OUTBOUND_MODELS}.items():
+        messages[_msg_id(event_type)] = {
+            "name": event_type,
+            "title": event_type,
+            "summary": (model.__doc__ or "").strip().splitlines()[0],
+            "contentType": "application/cloudevents+json",
+            "payload": {"$ref": f"./json/{event_type}.schema.json"},
+            "examples": [{"payload": EXAMPLES[event_type]}],
+        }
+    for ch in _channels():
+        channel: dict[str, Any] = {
+            "address": ch["address"],
+            "messages": {
+                _msg_id(t): {"$ref": f"#/components/messages/{_msg_id(t)}"} for t in ch["types"]
+            },
+            "bindings": {ch["protocol"]: {}},
+        }
+        if "{path}" in ch["address"] or "{product_type}" in ch["address"]:
+            param = "path" if "{path}" in ch["address"] else "product_type"
+            channel["parameters"] = {param: {"description": f"MQTT topic level(s): {param}"}}
+        channels[ch["id"]] = channel
+        op: dict[str, Any] = {
+            "action": ch["dir"],
+            "channel": {"$ref": f"#/channels/{ch['id']}"},
+            "messages": [
+                {"$ref": f"#/channels/{ch['id']}/messages/{_msg_id(t)}"} for t in ch["types"]
+            ],
+        }
+        if ch["protocol"] == "mqtt":
+            op["bindings"] = {"mqtt": {"qos": 1}}
+        operations[f"{ch['dir']}-{ch['id']}"] = op
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "calibd: CTAO DPPS Calibration Pipeline daemon",
+            "version": __version__,
+            "description": (
+                "Messages calibd consumes and publishes. Every message is a CloudEvents 1.0 "
+                "envelope in JSON structured mode; on Kafka the binary mode (ce_* headers) is "
+                "accepted too. Default topic names; all are configurable."
+            ),
+        },
+        "defaultContentType": "application/cloudevents+json",
+        "servers": {
+            "kafka": {"host": "localhost:9092", "protocol": "kafka"},
+            "mqtt": {"host": "localhost:1883", "protocol": "mqtt"},
+        },
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages},
+    }
+
+
+def render() -> dict[str, str]:
+    """Relative path -> file content of everything `export` writes."""
+    files: dict[str, str] = {}
+    for event_type, model in {**INBOUND_MODELS, **OUTBOUND_MODELS}.items():
+        files[f"json/{event_type}.schema.json"] = _dump(_schema(event_type, model))
+        files[f"examples/{event_type}.json"] = _dump(EXAMPLES[event_type])
+    files["asyncapi.json"] = _dump(asyncapi())
+    return files
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=False) + "\n"
+
+
+def export(out: Path) -> list[Path]:
+    written = []
+    for rel, content in render().items():
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+        written.append(path)
+    return written
+
+
+def check(out: Path) -> list[str]:
+    """Paths under `out` that are missing or differ from what `export` would write."""
+    stale = []
+    for rel, content in render().items():
+        path = out / rel
+        if not path.is_file() or path.read_text() != content:
+            stale.append(str(path))
+    return stale

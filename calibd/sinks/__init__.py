@@ -1,0 +1,1 @@
+"""Where the outbox relay publishes notifications: Kafka and MQTT."""

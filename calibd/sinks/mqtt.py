@@ -1,0 +1,59 @@
+"""Publishing notifications over MQTT (QoS 1; one topic per product type)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import aiomqtt
+
+from calibd.config import MqttSettings
+from calibd.mqtt_common import client_options
+
+__all__ = ["MqttSink"]
+
+
+class MqttSink:
+    name = "mqtt"
+
+    def __init__(self, settings: MqttSettings) -> None:
+        self.settings = settings
+        self._client: aiomqtt.Client | None = None
+
+    def topic(self, row: Any) -> str:
+        s = self.settings
+        channel = row["channel"]
+        if channel == "products":
+            return f"{s.products_topic_prefix}/{row['subtopic']}"
+        return {"quality": s.quality_topic, "reports": s.reports_topic, "dlq": s.dlq_topic}[channel]
+
+    async def _ensure(self) -> aiomqtt.Client:
+        if self._client is None:
+            client = aiomqtt.Client(
+                **client_options(self.settings, self.settings.client_id + "-publisher"),
+                clean_session=True,
+                timeout=10,
+            )
+            async with asyncio.timeout(15):
+                await client.__aenter__()
+            self._client = client
+        return self._client
+
+    async def publish(self, rows: Sequence[Any], delivered: Callable[[str], None]) -> None:
+        client = await self._ensure()
+        try:
+            for row in rows:
+                async with asyncio.timeout(15):
+                    await client.publish(self.topic(row), payload=row["envelope"], qos=1)
+                delivered(row["event_id"])
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            with contextlib.suppress(Exception):  # already disconnected
+                await client.__aexit__(None, None, None)

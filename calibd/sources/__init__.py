@@ -1,0 +1,1 @@
+"""Message sources: Kafka, MQTT, ACADA trigger files and replay files; all feed one pipeline."""

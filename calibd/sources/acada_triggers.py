@@ -1,0 +1,171 @@
+"""ACADA trigger files: `<file>.trigger` symlinks beside closed DL0 files (polling watcher).
+
+Each trigger becomes one event whose id is derived from the trigger's path (UUID5), so the
+ledger guarantees it is processed once, across restarts. The DL0 name gives tel_id, SB and
+observation ids, stream and chunk; `acada_triggers.streams` maps the stream to an event type
+('auto' reads the file's RUNTYPE header: PEDESTAL or FLATFIELD). Streams not mapped are
+recorded as ignored; unusable triggers are dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+
+from calibd.acada_files import parse_dl0_name
+from calibd.config import AcadaTriggerSettings
+from calibd.errors import BadInput
+from calibd.pipeline import Pipeline
+from calibd.sources.base import RawMessage
+from calibd.store import Store
+
+__all__ = ["AcadaTriggerSource", "trigger_event"]
+
+log = structlog.get_logger("calibd.sources.acada_triggers")
+
+SUFFIX = ".trigger"
+RUNTYPE_EVENTS = {"PEDESTAL": "ctao.acada.pedestal_run", "FLATFIELD": "ctao.acada.flatfield_run"}
+
+
+def trigger_event_id(trigger: Path) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, trigger.absolute().as_uri()))
+
+
+def _runtype(path: Path) -> str:
+    from astropy.io import fits
+
+    try:
+        value = fits.getval(path, "RUNTYPE", ext=0)
+    except KeyError:
+        raise BadInput(f"{path}: primary header has no RUNTYPE keyword") from None
+    except Exception as exc:
+        raise BadInput(f"{path}: cannot read the primary header: {exc}") from None
+    if value not in RUNTYPE_EVENTS:
+        raise BadInput(f"{path}: RUNTYPE {value!r} is neither PEDESTAL nor FLATFIELD")
+    return RUNTYPE_EVENTS[value]
+
+
+def trigger_event(trigger: Path, settings: AcadaTriggerSettings) -> bytes | None:
+    """The CloudEvent (JSON bytes) for one trigger, or None when its stream is not for calibd.
+
+    Blocking (may read a FITS header). Raises BadInput for an unusable trigger.
+    """
+    if trigger.is_symlink():
+        target = (trigger.parent / os.readlink(trigger)).absolute()
+    else:
+        target = trigger.with_name(trigger.name[: -len(SUFFIX)]).absolute()
+    try:
+        name = parse_dl0_name(target.name)
+    except ValueError as exc:
+        raise BadInput(f"{trigger}: {exc}") from None
+    event_type = settings.streams.get(name.stream)
+    if event_type is None:
+        return None
+    if not target.is_file():
+        raise BadInput(f"{trigger}: target {target} does not exist")
+    if event_type == "auto":
+        event_type = _runtype(target)
+    if name.tel_id is None:
+        raise BadInput(f"{trigger}: {name.stream} file of a sub-array has no telescope")
+    files = [{"uri": str(target)}]
+    if event_type in RUNTYPE_EVENTS.values():
+        data = {
+            "tel_id": name.tel_id,
+            "obs_id": name.obs_id,
+            "sb_id": name.sb_id,
+            "run_start": name.start.isoformat(),
+            "files": files,
+            "chunk_id": name.chunk_id,
+        }
+    elif event_type == "ctao.acada.muon_data":
+        data = {"tel_id": name.tel_id, "obs_id": name.obs_id, "files": files}
+    else:
+        raise BadInput(
+            f"{trigger}: stream {name.stream} is mapped to {event_type}, "
+            "which a trigger file cannot describe"
+        )
+    mtime = datetime.fromtimestamp(trigger.lstat().st_mtime, UTC)
+    envelope = {
+        "specversion": "1.0",
+        "id": trigger_event_id(trigger),
+        "source": settings.source,
+        "type": event_type,
+        "time": mtime.isoformat(),
+        "subject": target.name,
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    return json.dumps(envelope).encode()
+
+
+class AcadaTriggerSource:
+    name = "acada-triggers"
+
+    def __init__(self, settings: AcadaTriggerSettings, pipeline: Pipeline, store: Store) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.store = store
+        self._seen: set[Path] = set()
+        self.connected = True
+
+    def scan(self) -> list[Path]:
+        """Trigger files under the watched directories, oldest first (blocking)."""
+        found: list[tuple[float, Path]] = []
+        for directory in self.settings.directories:
+            for root, _dirs, files in os.walk(directory):
+                for fname in files:
+                    if fname.endswith(SUFFIX):
+                        path = Path(root, fname)
+                        if path not in self._seen:
+                            try:
+                                found.append((path.lstat().st_mtime, path))
+                            except FileNotFoundError:
+                                continue
+        return [p for _, p in sorted(found)]
+
+    async def run(self) -> None:
+        missing = [str(d) for d in self.settings.directories if not d.is_dir()]
+        if missing:
+            log.warning("trigger directories do not exist (yet)", directories=missing)
+        log.info(
+            "watching for ACADA trigger files",
+            directories=[str(d) for d in self.settings.directories],
+        )
+        while True:
+            for trigger in await asyncio.to_thread(self.scan):
+                await self.handle(trigger)
+            await asyncio.sleep(self.settings.poll_interval_s)
+
+    async def handle(self, trigger: Path) -> None:
+        key = (self.settings.source, trigger_event_id(trigger))
+        self._seen.add(trigger)
+        if await self.store.processed([key]):
+            return
+        try:
+            payload = await asyncio.to_thread(trigger_event, trigger, self.settings)
+        except BadInput as exc:
+            raw = RawMessage(
+                transport="acada-trigger",
+                origin=str(trigger),
+                origin_key=f"trigger:{key[1]}",
+                payload=json.dumps({"trigger": str(trigger)}).encode(),
+            )
+            await self.pipeline.reject(raw, exc, key=key)
+            return
+        if payload is None:
+            await self.pipeline.record_ignored(key, "acada-trigger", "stream not mapped")
+            return
+        await self.pipeline.submit(
+            RawMessage(
+                transport="acada-trigger",
+                origin=str(trigger),
+                origin_key=f"trigger:{key[1]}",
+                payload=payload,
+            )
+        )

@@ -1,0 +1,158 @@
+"""Kafka source (aiokafka consumer group, manual offset commits).
+
+Offsets are committed only past messages whose outcome is committed to the database,
+periodically (`kafka.commit_interval_s`), on partition revocation and at shutdown. A crash
+before an offset commit means redelivery; the ledger turns the redelivery into a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+
+from calibd.config import KafkaSettings
+from calibd.kafka_common import client_options
+from calibd.pipeline import Pipeline
+from calibd.sources.base import RawMessage
+from calibd.sources.offsets import OffsetTracker
+
+__all__ = ["KafkaSource"]
+
+log = structlog.get_logger("calibd.sources.kafka")
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, source: KafkaSource) -> None:
+        self.source = source
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.source.finish_partitions(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info(
+            "kafka partitions assigned",
+            partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned),
+        )
+
+
+class KafkaSource:
+    name = "kafka"
+
+    def __init__(
+        self, settings: KafkaSettings, pipeline: Pipeline, revoke_timeout_s: float = 30
+    ) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.tracker = OffsetTracker()
+        self.revoke_timeout_s = revoke_timeout_s
+        self._inflight: dict[TopicPartition, set[asyncio.Future]] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self.connected = False
+
+    async def run(self) -> None:
+        s = self.settings
+        consumer = AIOKafkaConsumer(
+            group_id=s.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset=s.auto_offset_reset,
+            max_poll_records=s.max_poll_records,
+            max_poll_interval_ms=s.max_poll_interval_ms,
+            session_timeout_ms=s.session_timeout_ms,
+            heartbeat_interval_ms=min(3000, s.session_timeout_ms // 3),
+            **client_options(s),
+        )
+        self._consumer = consumer
+        await self._start(consumer)
+        consumer.subscribe(s.topics, listener=_Rebalance(self))
+        committer = asyncio.create_task(self._commit_periodically(), name="calibd-kafka-commit")
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=500)
+                for tp, records in batches.items():
+                    for rec in records:
+                        await self._submit(tp, rec)
+        finally:
+            committer.cancel()
+            await asyncio.gather(committer, return_exceptions=True)
+
+    async def _start(self, consumer: AIOKafkaConsumer) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await consumer.start()
+                self.connected = True
+                log.info(
+                    "kafka consumer started",
+                    topics=self.settings.topics,
+                    group=self.settings.group_id,
+                )
+                return
+            except KafkaError as exc:
+                log.warning("kafka unavailable, retrying", error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, 30)
+
+    async def _submit(self, tp: TopicPartition, rec) -> None:
+        raw = RawMessage(
+            transport="kafka",
+            origin=f"kafka {rec.topic}[{rec.partition}]@{rec.offset}",
+            origin_key=f"kafka:{rec.topic}:{rec.partition}:{rec.offset}:{rec.timestamp}",
+            payload=rec.value or b"",
+            headers=list(rec.headers or ()),
+        )
+        self.tracker.started(tp, rec.offset)
+        fut = await self.pipeline.submit(raw)
+        inflight = self._inflight.setdefault(tp, set())
+        inflight.add(fut)
+
+        def finished(f: asyncio.Future, tp=tp, offset=rec.offset) -> None:
+            inflight.discard(f)
+            if not f.cancelled() and f.exception() is None:
+                self.tracker.finished(tp, offset)
+
+        fut.add_done_callback(finished)
+
+    async def _commit_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.commit_interval_s)
+            await self.commit()
+
+    async def commit(self, tps=None) -> None:
+        """Commit the committable offsets (all partitions, or only `tps`)."""
+        offsets = self.tracker.take_committable(tps)
+        if not offsets or self._consumer is None:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except KafkaError as exc:
+            # not fatal: the messages are in the DB, a redelivery is deduplicated
+            log.warning("kafka offset commit failed", error=str(exc))
+
+    async def finish_partitions(self, tps: set[TopicPartition]) -> None:
+        """On revoke: let in-flight messages of `tps` finish (bounded), commit, forget them."""
+        futs = [f for tp in tps for f in self._inflight.get(tp, ())]
+        if futs:
+            await asyncio.wait(futs, timeout=self.revoke_timeout_s)
+        await self.commit(tps)
+        self.tracker.forget(tps)
+        for tp in tps:
+            self._inflight.pop(tp, None)
+        log.info(
+            "kafka partitions revoked",
+            partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in tps),
+        )
+
+    async def close(self) -> None:
+        """Commit what is committed in the DB and leave the group."""
+        if self._consumer is None:
+            return
+        await self.commit()
+        try:
+            await self._consumer.stop()
+        finally:
+            self._consumer = None
+            self.connected = False

@@ -1,0 +1,525 @@
+"""The CalibPipe database (SQLite through aiosqlite, WAL mode).
+
+One write connection, serialised by an asyncio lock, and one read connection, so queries never
+wait for a write transaction. `commit` writes a group of finished messages in ONE transaction:
+each message's ledger row, products, provenance, outbox rows and dead letter appear together
+or not at all (a crash loses the whole group, which is then redone from the transports).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from calibd.errors import StoreError
+from calibd.migrations import MIGRATIONS
+
+__all__ = [
+    "Completion",
+    "DeadLetterRecord",
+    "OutboxRecord",
+    "ProductRecord",
+    "Store",
+    "format_time",
+    "parse_time",
+]
+
+CATEGORY_RANK = "CASE category WHEN 'C' THEN 3 WHEN 'B' THEN 2 ELSE 1 END"
+
+
+def format_time(dt: datetime | None) -> str | None:
+    """Sortable UTC text form used in every time column."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        raise ValueError("naive datetime")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+def _now() -> str:
+    return format_time(datetime.now(UTC))  # type: ignore[return-value]
+
+
+@dataclass
+class ProductRecord:
+    """A product and its provenance, ready to insert."""
+
+    id: str
+    product_type: str
+    tel_id: int | None
+    category: str
+    valid_from: str
+    valid_to: str | None
+    created_at: str
+    input_source: str
+    input_event_id: str
+    algorithm: str
+    algorithm_version: str
+    config_hash: str
+    payload: str
+    summary: str
+    arrays: bytes | None
+    provenance: dict[str, Any]
+
+
+@dataclass
+class OutboxRecord:
+    """A notification to publish after commit, to each of `sinks`."""
+
+    event_id: str
+    event_type: str
+    channel: str
+    envelope: bytes
+    sinks: tuple[str, ...]
+    subtopic: str | None = None
+    key: str | None = None
+
+
+@dataclass
+class DeadLetterRecord:
+    origin_key: str
+    transport: str
+    origin: str
+    reason: str
+    detail: str
+    payload: bytes
+    headers: str | None = None
+    event_id: str | None = None
+    event_type: str | None = None
+    event_source: str | None = None
+    received_at: str = field(default_factory=_now)
+
+
+@dataclass
+class Completion:
+    """The outcome of one message, written by `Store.commit`.
+
+    status: done (handled; products may be empty), dead (dead-lettered), ignored (recorded so
+    it is never looked at again), duplicate (nothing to write but the inbox row to clear).
+    `dlq` builds the dead-letter notification once the dead letter's id is known.
+    """
+
+    status: str
+    transport: str
+    source: str | None = None
+    event_id: str | None = None
+    event_type: str | None = None
+    products: list[ProductRecord] = field(default_factory=list)
+    outbox: list[OutboxRecord] = field(default_factory=list)
+    dead_letter: DeadLetterRecord | None = None
+    dlq: Any = None
+    inbox_id: int | None = None
+    # filled by commit
+    was_duplicate: bool = False
+    dead_letter_id: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str] | None:
+        if self.source is None or self.event_id is None:
+            return None
+        return (self.source, self.event_id)
+
+
+class Store:
+    """Async access to the CalibPipe database."""
+
+    def __init__(self, path: Path, busy_timeout_ms: int = 10_000) -> None:
+        self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
+        self._w: aiosqlite.Connection | None = None
+        self._r: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    async def open(self) -> Store:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._w = await self._connect()
+            await self._w.execute("PRAGMA journal_mode=WAL")
+            await self._check_integrity()
+            await self._migrate()
+            self._r = await self._connect()
+        except (sqlite3.Error, OSError) as exc:
+            await self.close()
+            raise StoreError(f"cannot open database {self.path}: {exc}") from None
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            conn.row_factory = aiosqlite.Row
+            await conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
+    async def _check_integrity(self) -> None:
+        assert self._w is not None
+        async with self._w.execute("PRAGMA quick_check") as cur:
+            rows = [r[0] for r in await cur.fetchall()]
+        if rows != ["ok"]:
+            raise StoreError(f"database {self.path} failed its integrity check: {rows[:5]}")
+
+    async def _migrate(self) -> None:
+        assert self._w is not None
+        async with self._w.execute("PRAGMA user_version") as cur:
+            (version,) = await cur.fetchone()  # type: ignore[misc]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"database {self.path} has schema version {version}, newer than this calibd "
+                f"({len(MIGRATIONS)}); upgrade calibd"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await self._w.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        await self._w.execute(statement)
+                await self._w.execute(f"PRAGMA user_version={number}")
+                await self._w.execute("COMMIT")
+            except Exception:
+                await self._w.execute("ROLLBACK")
+                raise
+
+    async def close(self) -> None:
+        for conn in (self._r, self._w):
+            if conn is not None:
+                await conn.close()
+        self._r = self._w = None
+
+    async def __aenter__(self) -> Store:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def w(self) -> aiosqlite.Connection:
+        if self._w is None:
+            raise StoreError("database is not open")
+        return self._w
+
+    @property
+    def r(self) -> aiosqlite.Connection:
+        if self._r is None:
+            raise StoreError("database is not open")
+        return self._r
+
+    # --- writes ---------------------------------------------------------------------------
+
+    async def _write(self, fn, *args):
+        """Run `fn(conn, *args)` in one IMMEDIATE transaction, serialised with other writes."""
+        async with self._lock:
+            await self.w.execute("BEGIN IMMEDIATE")
+            try:
+                result = await fn(self.w, *args)
+                await self.w.execute("COMMIT")
+                return result
+            except BaseException:
+                await self.w.execute("ROLLBACK")
+                raise
+
+    async def add_to_inbox(
+        self, transport: str, origin: str, payload: bytes, headers: str | None = None
+    ) -> int:
+        """Durably record a message before processing it (for transports that ack on receipt)."""
+
+        async def run(conn: aiosqlite.Connection) -> int:
+            cur = await conn.execute(
+                "INSERT INTO inbox (transport, origin, payload, headers, received_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (transport, origin, payload, headers, _now()),
+            )
+            return cur.lastrowid  # type: ignore[return-value]
+
+        return await self._write(run)
+
+    async def inbox(self, transport: str | None = None) -> list[aiosqlite.Row]:
+        """Inbox rows not yet completed (left by a crash or a stop), oldest first."""
+        sql = "SELECT * FROM inbox" + (" WHERE transport = ?" if transport else "") + " ORDER BY id"
+        async with self.r.execute(sql, (transport,) if transport else ()) as cur:
+            return list(await cur.fetchall())
+
+    async def commit(self, items: Sequence[Completion]) -> None:
+        """Write the outcomes of several messages in one transaction (see module docstring)."""
+        await self._write(self._commit, items)
+
+    async def _commit(self, conn: aiosqlite.Connection, items: Sequence[Completion]) -> None:
+        existing = await self._existing_keys(conn, [c.key for c in items if c.key])
+        seen: set[tuple[str, str]] = set()
+        products, outbox, ledger, inbox_done = [], [], [], []
+        for c in items:
+            if c.inbox_id is not None:
+                inbox_done.append((c.inbox_id,))
+            key = c.key
+            if c.status == "duplicate" or (key and (key in existing or key in seen)):
+                c.was_duplicate = True
+                continue
+            if key:
+                seen.add(key)
+            out = list(c.outbox)
+            if c.dead_letter is not None:
+                d = c.dead_letter
+                cur = await conn.execute(
+                    "INSERT OR IGNORE INTO dead_letters (origin_key, transport, origin, "
+                    "received_at, event_id, event_type, event_source, reason, detail, payload, "
+                    "headers) VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+                    (
+                        d.origin_key,
+                        d.transport,
+                        d.origin,
+                        d.received_at,
+                        d.event_id,
+                        d.event_type,
+                        d.event_source,
+                        d.reason,
+                        d.detail,
+                        d.payload,
+                        d.headers,
+                    ),
+                )
+                row = await cur.fetchone()
+                if row is None:  # the same origin was dead-lettered before (a redelivery)
+                    c.was_duplicate = True
+                else:
+                    c.dead_letter_id = row[0]
+                    if c.dlq is not None:
+                        out.append(c.dlq(c.dead_letter_id))
+            products.extend(c.products)
+            outbox.extend(out)
+            if key:
+                ledger.append(
+                    (
+                        key[0],
+                        key[1],
+                        c.event_type,
+                        c.status,
+                        c.transport,
+                        json.dumps([p.id for p in c.products]),
+                        _now(),
+                    )
+                )
+        if products:
+            await conn.executemany(
+                "INSERT INTO products (id, product_type, tel_id, category, valid_from, valid_to, "
+                "created_at, input_source, input_event_id, algorithm, algorithm_version, "
+                "config_hash, payload, summary, arrays) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        p.id,
+                        p.product_type,
+                        p.tel_id,
+                        p.category,
+                        p.valid_from,
+                        p.valid_to,
+                        p.created_at,
+                        p.input_source,
+                        p.input_event_id,
+                        p.algorithm,
+                        p.algorithm_version,
+                        p.config_hash,
+                        p.payload,
+                        p.summary,
+                        p.arrays,
+                    )
+                    for p in products
+                ],
+            )
+            await conn.executemany(
+                "INSERT INTO provenance (product_id, input_message, input_transport, "
+                "input_origin, input_files, algorithm, algorithm_version, handler, config, "
+                "config_hash, software, host, started_at, finished_at) "
+                "VALUES (:product_id, :input_message, :input_transport, :input_origin, "
+                ":input_files, :algorithm, :algorithm_version, :handler, :config, :config_hash, "
+                ":software, :host, :started_at, :finished_at)",
+                [{"product_id": p.id, **p.provenance} for p in products],
+            )
+        if outbox:
+            now = _now()
+            await conn.executemany(
+                "INSERT INTO outbox (event_id, event_type, channel, subtopic, key, envelope, "
+                "created_at) VALUES (?,?,?,?,?,?,?)",
+                [
+                    (o.event_id, o.event_type, o.channel, o.subtopic, o.key, o.envelope, now)
+                    for o in outbox
+                ],
+            )
+            await conn.executemany(
+                "INSERT INTO outbox_deliveries (event_id, sink) VALUES (?, ?)",
+                [(o.event_id, s) for o in outbox for s in o.sinks],
+            )
+        if ledger:
+            await conn.executemany(
+                "INSERT INTO processed (source, event_id, event_type, status, transport, "
+                "product_ids, finished_at) VALUES (?,?,?,?,?,?,?)",
+                ledger,
+            )
+        if inbox_done:
+            await conn.executemany("DELETE FROM inbox WHERE id = ?", inbox_done)
+
+    @staticmethod
+    async def _existing_keys(
+        conn: aiosqlite.Connection, keys: Iterable[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        keys = list(keys)
+        found: set[tuple[str, str]] = set()
+        for i in range(0, len(keys), 400):
+            chunk = keys[i : i + 400]
+            where = " OR ".join(["(source = ? AND event_id = ?)"] * len(chunk))
+            params = [v for k in chunk for v in k]
+            async with conn.execute(
+                f"SELECT source, event_id FROM processed WHERE {where}", params
+            ) as cur:
+                found.update((r[0], r[1]) for r in await cur.fetchall())
+        return found
+
+    async def processed(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (source, id) pairs are already completed."""
+        return await self._existing_keys(self.r, keys)
+
+    # --- outbox ---------------------------------------------------------------------------
+
+    async def pending_deliveries(self, sink: str, limit: int) -> list[aiosqlite.Row]:
+        async with self.r.execute(
+            "SELECT o.seq, o.event_id, o.event_type, o.channel, o.subtopic, o.key, o.envelope "
+            "FROM outbox_deliveries d JOIN outbox o ON o.event_id = d.event_id "
+            "WHERE d.sink = ? AND d.delivered_at IS NULL ORDER BY o.seq LIMIT ?",
+            (sink, limit),
+        ) as cur:
+            return list(await cur.fetchall())
+
+    async def mark_delivered(self, sink: str, event_ids: Sequence[str]) -> None:
+        now = _now()
+
+        async def run(conn: aiosqlite.Connection) -> None:
+            await conn.executemany(
+                "UPDATE outbox_deliveries SET delivered_at = ?, attempts = attempts + 1 "
+                "WHERE event_id = ? AND sink = ?",
+                [(now, e, sink) for e in event_ids],
+            )
+
+        await self._write(run)
+
+    async def mark_failed(self, sink: str, event_ids: Sequence[str], error: str) -> None:
+        async def run(conn: aiosqlite.Connection) -> None:
+            await conn.executemany(
+                "UPDATE outbox_deliveries SET attempts = attempts + 1, last_error = ? "
+                "WHERE event_id = ? AND sink = ?",
+                [(error[:1000], e, sink) for e in event_ids],
+            )
+
+        await self._write(run)
+
+    async def outbox_backlog(self) -> dict[str, int]:
+        async with self.r.execute(
+            "SELECT sink, COUNT(*) FROM outbox_deliveries WHERE delivered_at IS NULL GROUP BY sink"
+        ) as cur:
+            return {r[0]: r[1] for r in await cur.fetchall()}
+
+    # --- queries --------------------------------------------------------------------------
+
+    async def best_product(
+        self, product_type: str, tel_id: int | None, at: datetime
+    ) -> dict[str, Any] | None:
+        """The product of `product_type` for `tel_id` valid at `at`: Cat-C before Cat-B before
+        Cat-A, then the latest validity start, then the newest."""
+        rows = await self.products(product_type=product_type, tel_id=tel_id, at=at, limit=1)
+        return rows[0] if rows else None
+
+    async def products(
+        self,
+        *,
+        product_type: str | None = None,
+        tel_id: int | None = None,
+        at: datetime | None = None,
+        include_superseded: bool = False,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Product metadata (no arrays), best first when `at` is given, else newest first."""
+        where, params = [], []
+        if product_type is not None:
+            where.append("product_type = ?")
+            params.append(product_type)
+        if tel_id is not None:
+            where.append("tel_id = ?")
+            params.append(tel_id)
+        if at is not None:
+            t = format_time(at)
+            where.append("valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)")
+            params += [t, t]
+        if not include_superseded:
+            where.append("status = 'valid'")
+        order = (
+            f"{CATEGORY_RANK} DESC, valid_from DESC, created_at DESC"
+            if at is not None
+            else "created_at DESC"
+        )
+        sql = (
+            "SELECT id, product_type, tel_id, category, valid_from, valid_to, status, "
+            "superseded_by, created_at, input_source, input_event_id, algorithm, "
+            "algorithm_version, config_hash, summary FROM products"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + f" ORDER BY {order} LIMIT ?"
+        )
+        async with self.r.execute(sql, [*params, limit]) as cur:
+            rows = await cur.fetchall()
+        return [{**dict(r), "summary": json.loads(r["summary"])} for r in rows]
+
+    async def product(self, product_id: str) -> dict[str, Any] | None:
+        """One product with payload, arrays blob and provenance; `product_id` may be a prefix."""
+        async with self.r.execute(
+            "SELECT * FROM products WHERE id = ? OR id LIKE ? ORDER BY id = ? DESC LIMIT 2",
+            (product_id, product_id.replace("%", "") + "%", product_id),
+        ) as cur:
+            rows = await cur.fetchall()
+        if not rows or (len(rows) > 1 and rows[0]["id"] != product_id):
+            return None
+        prod = dict(rows[0])
+        async with self.r.execute(
+            "SELECT * FROM provenance WHERE product_id = ?", (prod["id"],)
+        ) as cur:
+            prov = await cur.fetchone()
+        prod["payload"] = json.loads(prod["payload"])
+        prod["summary"] = json.loads(prod["summary"])
+        prod["provenance"] = dict(prov) if prov else None
+        return prod
+
+    async def dead_letters(self, limit: int = 100, reason: str | None = None) -> list[dict]:
+        sql = "SELECT * FROM dead_letters" + (" WHERE reason = ?" if reason else "")
+        async with self.r.execute(
+            sql + " ORDER BY id DESC LIMIT ?", ([reason] if reason else []) + [limit]
+        ) as cur:
+            return [dict(r) for r in await cur.fetchall()]
+
+    async def counts(self) -> dict[str, int]:
+        """Row counts an operator wants to see."""
+        out = {}
+        for name, sql in {
+            "products": "SELECT COUNT(*) FROM products",
+            "processed": "SELECT COUNT(*) FROM processed WHERE status = 'done'",
+            "dead_letters": "SELECT COUNT(*) FROM dead_letters WHERE status = 'dead'",
+            "inbox": "SELECT COUNT(*) FROM inbox",
+            "outbox_pending": "SELECT COUNT(*) FROM outbox_deliveries WHERE delivered_at IS NULL",
+        }.items():
+            async with self.r.execute(sql) as cur:
+                out[name] = (await cur.fetchone())[0]  # type: ignore[index]
+        return out

@@ -1,0 +1,8 @@
+"""Built-in calibration handlers, one module per event family (installed as calibd.handlers).
+
+Importing this package registers every handler with calibd's default registry.
+"""
+
+from calibd.handlers import quality
+
+__all__ = ["quality"]

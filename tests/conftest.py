@@ -1,0 +1,46 @@
+"""Shared fixtures: real brokers for the whole session, fresh names for each test."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.support.brokers import BrokerProcess, start_mosquitto, start_tansu
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "schemas" / "examples"
+
+
+@pytest.fixture(scope="session")
+def broker_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("brokers")
+
+
+@pytest.fixture(scope="session")
+def kafka(broker_dir) -> BrokerProcess:
+    broker = start_tansu(broker_dir)
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def mqtt(broker_dir) -> BrokerProcess:
+    broker = start_mosquitto(broker_dir)
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def uid() -> str:
+    """A short unique suffix for topic, group and client names of one test."""
+    return uuid.uuid4().hex[:10]
+
+
+def example(event_type: str, **changes) -> dict:
+    """The schemas/ example of `event_type` with a fresh id and `changes` applied to data."""
+    env = json.loads((EXAMPLES / f"{event_type}.json").read_text())
+    env["id"] = str(uuid.uuid4())
+    env["data"] = {**env["data"], **changes}
+    return env

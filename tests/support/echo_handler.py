@@ -1,0 +1,70 @@
+"""Test handlers: a product per message, for exercising the daemon path without science code.
+
+Loaded by integration tests through `pipeline.handler_modules`; they replace any built-in
+handler of the same types (replace=True).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+from pydantic import BaseModel
+
+from calibd.registry import HandlerResult, ProductDraft, handler
+
+
+class EchoConfig(BaseModel):
+    cpu_seconds: float = 0.0
+    crash_marker: str | None = None
+
+
+def burn(seconds: float, marker: str | None) -> dict:
+    """CPU work in a worker process; with a marker file present, the worker dies once."""
+    if marker and os.path.exists(marker):
+        os.unlink(marker)
+        os._exit(17)
+    end = time.perf_counter() + seconds
+    n = 0
+    while time.perf_counter() < end:
+        n += 1
+    return {"pid": os.getpid(), "spins": n}
+
+
+async def echo(event, ctx) -> HandlerResult:
+    files = [await ctx.resolve_file(f) for f in (getattr(event.data, "files", None) or [])]
+    worker = None
+    if ctx.config.cpu_seconds > 0 or ctx.config.crash_marker:
+        worker = await ctx.run_cpu(burn, ctx.config.cpu_seconds, ctx.config.crash_marker)
+    valid_from = event.time or getattr(event.data, "run_start", None) or event.data.time
+    draft = ProductDraft(
+        product_type=f"echo_{event.type.rsplit('.', 1)[-1]}",
+        tel_id=getattr(event.data, "tel_id", None),
+        valid_from=valid_from,
+        payload={"data": event.data, "files": [str(f) for f in files], "worker": worker},
+        arrays={"ramp": np.arange(5, dtype=np.float64)},
+        summary={"n_files": len(files)},
+    )
+    return HandlerResult(products=[draft])
+
+
+async def nothing(event, ctx) -> HandlerResult:
+    return HandlerResult()
+
+
+for _type in (
+    "ctao.acada.pedestal_run",
+    "ctao.acada.muon_data",
+    "ctao.acada.weather",
+    "ctao.acada.trigger_rates",
+):
+    handler(
+        _type,
+        name=f"echo_{_type.rsplit('.', 1)[-1]}",
+        config=EchoConfig,
+        algorithm="echo",
+        version="1",
+        replace=True,
+    )(echo)
+handler("ctao.acada.fram_down", name="noop_fram_down", algorithm="noop", replace=True)(nothing)
