@@ -57,7 +57,15 @@ from calibd.events.envelope import new_event_id
 from calibd.executor import CpuPool
 from calibd.ids import new_product_id
 from calibd.jsonable import to_jsonable
-from calibd.registry import Handler, HandlerResult, OutgoingMessage, ProductDraft, Registry
+from calibd.registry import (
+    Handler,
+    HandlerResult,
+    OutgoingMessage,
+    PendingWait,
+    ProductDraft,
+    Registry,
+    product_wait_key,
+)
 from calibd.sources.base import RawMessage
 from calibd.store import (
     Completion,
@@ -66,6 +74,7 @@ from calibd.store import (
     ProductRecord,
     Store,
     format_time,
+    parse_time,
 )
 
 __all__ = ["Outcome", "Pipeline"]
@@ -267,6 +276,9 @@ class Pipeline:
         self._dedup = _DedupLookup(store)
         self._committer = _Committer(store, settings.pipeline.commit_batch_max)
         self._tasks: set[asyncio.Task] = set()
+        self._waits_due = asyncio.Event()
+        self._waits_running: set[int] = set()
+        self._waits_task: asyncio.Task | None = None
         self._software = _software()
         self._host = socket.gethostname()
         self.on_fatal: Callable[[BaseException], None] = lambda exc: None
@@ -275,12 +287,21 @@ class Pipeline:
 
     # --- life cycle -----------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, waits: bool = True) -> None:
         self._committer.start()
+        self._committer.on_commit = self._after_commit
+        if waits:
+            self._waits_task = asyncio.create_task(self._run_waits(), name="calibd-waits")
+
+    def _after_commit(self) -> None:
+        self._waits_due.set()
+        self._commit_listener()
+
+    _commit_listener: Callable[[], None] = staticmethod(lambda: None)
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Call `callback` after every successful group commit (the outbox relay's wake-up)."""
-        self._committer.on_commit = callback
+        self._commit_listener = callback
 
     async def drain(self) -> None:
         """Wait until every submitted message is committed."""
@@ -288,6 +309,9 @@ class Pipeline:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def stop(self) -> None:
+        if self._waits_task is not None:
+            self._waits_task.cancel()
+            await asyncio.gather(self._waits_task, return_exceptions=True)
         await self.drain()
         await self._committer.stop()
         self.pool.shutdown()
@@ -394,6 +418,21 @@ class Pipeline:
             return await self._dead_letter(
                 raw, UnknownEventType(f"no handler is registered for {event.type!r}"), event
             )
+        return await self._invoke(handler, handler.fn, event, raw, event)
+
+    async def _invoke(
+        self,
+        handler: Handler,
+        hook: Callable[..., Any],
+        arg: Any,
+        raw: RawMessage,
+        event: CloudEvent,
+        wait: tuple[int, str] | None = None,
+    ) -> Outcome:
+        """Call `hook(arg, ctx)` with retries; commit its result or dead-letter the message.
+
+        `wait` is (wait id, status to set) when the hook completes a stored wait.
+        """
         config = self._configs[handler.name]
         bound = log.bind(handler=handler.name)
         attempts = self.settings.pipeline.retry_attempts
@@ -401,20 +440,20 @@ class Pipeline:
             ctx = _Context(self, handler, config, bound)
             started_at = datetime.now(UTC)
             try:
-                result = await handler.fn(event, ctx)
+                result = await hook(arg, ctx)
                 if not isinstance(result, HandlerResult):
                     raise TypeError(
                         f"handler {handler.name} returned {type(result).__name__}, "
                         "not HandlerResult"
                     )
-                completion = self._completion(raw, event, handler, config, ctx, result, started_at)
+                completion = self._completion(raw, event, handler, ctx, result, started_at)
                 break
             except PoisonMessage as exc:
-                return await self._dead_letter(raw, exc, event)
+                return await self._dead_letter(raw, exc, event, wait=wait)
             except RetriableError as exc:
                 if attempt == attempts:
                     exc.detail = f"{exc.detail} (after {attempts + 1} attempts)"
-                    return await self._dead_letter(raw, exc, event)
+                    return await self._dead_letter(raw, exc, event, wait=wait)
                 delay = self.settings.pipeline.retry_backoff_s * 2**attempt
                 bound.warning(
                     "retrying message", error=exc.detail, attempt=attempt + 1, delay_s=delay
@@ -425,21 +464,117 @@ class Pipeline:
                 err = MessageError(
                     f"{type(exc).__name__}: {exc}\n{summary}", reason="handler_failed"
                 )
-                return await self._dead_letter(raw, err, event)
+                return await self._dead_letter(raw, err, event, wait=wait)
+        if wait is not None:
+            completion.source = completion.event_id = None  # the message is in the ledger
+            completion.wait_id, completion.wait_status = wait
         await self._committer.commit(completion)
         return Outcome(
-            status=completion.status,
+            status="duplicate" if completion.was_duplicate else completion.status,
             event_id=event.id,
             event_type=event.type,
             product_ids=[p.id for p in completion.products] if not completion.was_duplicate else [],
         )
+
+    # --- waits ----------------------------------------------------------------------------
+
+    def wake_waits(self) -> None:
+        self._waits_due.set()
+
+    async def _run_waits(self) -> None:
+        """Act on ready and expired waits, after each commit and at least every second."""
+        while True:
+            try:
+                async with asyncio.timeout(1.0):
+                    await self._waits_due.wait()
+            except TimeoutError:
+                pass
+            self._waits_due.clear()
+            try:
+                rows = await self.store.due_waits(datetime.now(UTC))
+            except Exception as exc:  # the database went away: the daemon is stopping
+                log.error("cannot read waits", error=str(exc))
+                continue
+            for row in rows:
+                if row["id"] in self._waits_running:
+                    continue
+                self._waits_running.add(row["id"])
+                task = asyncio.create_task(self._act_on_wait(row))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _act_on_wait(self, row: Any) -> None:
+        try:
+            raw = RawMessage(
+                transport=row["input_transport"],
+                origin=row["input_origin"],
+                origin_key=f"wait:{row['id']}",
+                payload=row["input_message"],
+            )
+            event = codec.decode(raw.payload)
+            structlog.contextvars.bind_contextvars(
+                event_id=event.id,
+                event_type=event.type,
+                event_source=event.source,
+                wait_id=row["id"],
+                transport=raw.transport,
+                origin=raw.origin,
+            )
+            ready = row["status"] == "ready"
+            handler = self.registry.by_name(row["handler"])
+            hook = None if handler is None else (handler.resume if ready else handler.expire)
+            pending = PendingWait(
+                id=row["id"],
+                kind=row["kind"],
+                key=row["key"],
+                state=json.loads(row["state"]),
+                event=event,
+                created_at=parse_time(row["created_at"]),
+                deadline=parse_time(row["deadline"]),
+                resolved_by=json.loads(row["resolved_by"]) if row["resolved_by"] else None,
+            )
+            if handler is None or hook is None:
+                status = "failed" if handler is None else "expired"
+                detail = (
+                    f"handler {row['handler']!r} is no longer registered"
+                    if handler is None
+                    else f"deadline passed waiting for {row['kind']} {row['key']}"
+                )
+                log.error("wait ended without a result", status=status, detail=detail)
+                await self._committer.commit(
+                    Completion(
+                        status=status,
+                        transport=raw.transport,
+                        wait_id=row["id"],
+                        wait_status=status,
+                        wait_detail=detail,
+                    )
+                )
+                return
+            outcome = await self._invoke(
+                handler,
+                hook,
+                pending,
+                raw,
+                event,
+                wait=(row["id"], "completed" if ready else "expired"),
+            )
+            log.info(
+                "wait ended",
+                wait_status="completed" if ready else "expired",
+                outcome=outcome.status,
+                product_ids=outcome.product_ids,
+            )
+        except Exception as exc:
+            log.error("wait could not be processed", wait_id=row["id"], error=repr(exc))
+        finally:
+            self._waits_running.discard(row["id"])
 
     def _completion(
         self,
         raw: RawMessage,
         event: CloudEvent,
         handler: Handler,
-        config: BaseModel,
         ctx: _Context,
         result: HandlerResult,
         started_at: datetime,
@@ -471,6 +606,29 @@ class Pipeline:
             outbox.append(self._ready_notice(record, draft))
         for message in result.messages:
             outbox.append(self._outgoing(message))
+        resolves = [
+            (*product_wait_key(p.product_type, p.tel_id), json.dumps({"product_id": p.id}))
+            for p in products
+        ]
+        resolves += [
+            (kind, key, json.dumps({"event_id": event.id, "event_type": event.type}))
+            for kind, key in result.resolves
+        ]
+        waits = [
+            {
+                "handler": handler.name,
+                "kind": w.kind,
+                "key": w.key,
+                "deadline": format_time(w.deadline),
+                "event_source": event.source,
+                "event_id": event.id,
+                "input_message": raw.payload,
+                "input_transport": raw.transport,
+                "input_origin": raw.origin,
+                "state": json.dumps(to_jsonable(w.state)),
+            }
+            for w in result.waits
+        ]
         return Completion(
             status="done",
             transport=raw.transport,
@@ -480,6 +638,8 @@ class Pipeline:
             products=products,
             outbox=outbox,
             inbox_id=raw.inbox_id,
+            waits=waits,
+            resolves=resolves,
         )
 
     def _config_record(self, handler: Handler) -> tuple[str, str]:
@@ -600,6 +760,7 @@ class Pipeline:
         error: MessageError,
         event: CloudEvent | None = None,
         key: tuple[str, str] | None = None,
+        wait: tuple[int, str] | None = None,
     ) -> Outcome:
         info = (
             {"id": event.id, "type": event.type, "source": event.source}
@@ -669,6 +830,10 @@ class Pipeline:
             dlq=dlq,
             inbox_id=raw.inbox_id,
         )
+        if wait is not None:  # the message itself is in the ledger already
+            completion.source = completion.event_id = None
+            completion.wait_id, completion.wait_status = wait[0], "failed"
+            completion.wait_detail = f"{error.reason}: {error.detail}"[:2000]
         await self._committer.commit(completion)
         return Outcome(
             status="duplicate" if completion.was_duplicate else "dead",

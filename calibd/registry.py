@@ -12,6 +12,13 @@ A handler is an async function registered with :func:`handler`::
         stats = await ctx.run_cpu(compute_pedestal, path, ctx.config.sigma_clip)  # process pool
         return HandlerResult(products=[ProductDraft(product_type="camera_pedestal", ...)])
 
+A handler whose result depends on something that has not arrived yet returns a `Wait`
+(e.g. a flat-field run waiting for the pedestal of its telescope). The wait is stored with the
+result; when a product of the awaited kind is committed (kind ``product:<product_type>``, key
+``tel=<tel_id>``), or a handler declares it in `HandlerResult.resolves`, the wait becomes ready
+in that same transaction and the owner's `resume` hook runs; past its deadline, the `expire`
+hook runs. Waits survive restarts.
+
 Misconfiguration (an unknown event type, a duplicate registration, a config model without
 defaults) raises :class:`~calibd.errors.ConfigurationError` at registration, not at the first
 message. The pipeline owns everything around the call: validation, dedup, the transaction with
@@ -43,10 +50,13 @@ __all__ = [
     "HandlerResult",
     "NoConfig",
     "OutgoingMessage",
+    "PendingWait",
     "ProductDraft",
     "Registry",
+    "Wait",
     "default_registry",
     "handler",
+    "product_wait_key",
 ]
 
 Category = Literal["A", "B", "C"]
@@ -90,12 +100,48 @@ class OutgoingMessage:
     subject: str | None = None
 
 
+def product_wait_key(product_type: str, tel_id: int | None) -> tuple[str, str]:
+    """The (kind, key) every committed product resolves automatically."""
+    return (f"product:{product_type}", f"tel={tel_id}")
+
+
+@dataclass
+class Wait:
+    """Park this message's outcome until (kind, key) is resolved or `deadline` passes.
+
+    `state` (JSON-serialisable) is handed back to the `resume`/`expire` hooks.
+    """
+
+    kind: str
+    key: str
+    deadline: datetime
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PendingWait:
+    """A stored wait, as the `resume` and `expire` hooks receive it."""
+
+    id: int
+    kind: str
+    key: str
+    state: dict[str, Any]
+    event: Any
+    """The validated event of the message that waits."""
+    created_at: datetime
+    deadline: datetime
+    resolved_by: dict[str, Any] | None
+
+
 @dataclass
 class HandlerResult:
-    """What a handler returns: products (may be empty) and extra messages to publish."""
+    """What a handler returns: products (may be empty), extra messages to publish, waits to
+    park, and the (kind, key) pairs of other handlers' waits this result resolves."""
 
     products: list[ProductDraft] = field(default_factory=list)
     messages: list[OutgoingMessage] = field(default_factory=list)
+    waits: list[Wait] = field(default_factory=list)
+    resolves: list[tuple[str, str]] = field(default_factory=list)
 
 
 class ProductReader(Protocol):
@@ -132,6 +178,7 @@ class HandlerContext(Protocol):
 
 
 HandlerFn = Callable[[Any, HandlerContext], Awaitable[HandlerResult]]
+WaitHook = Callable[[PendingWait, HandlerContext], Awaitable[HandlerResult]]
 
 
 @dataclass(frozen=True)
@@ -144,6 +191,8 @@ class Handler:
     config_model: type[BaseModel]
     algorithm: str
     version: str
+    resume: WaitHook | None = None
+    expire: WaitHook | None = None
 
     def load_config(self, raw: dict[str, Any] | None) -> BaseModel:
         """Validate this handler's section of the settings; errors name `handlers.<name>.<key>`."""
@@ -173,6 +222,8 @@ class Registry:
         algorithm: str | None = None,
         version: str = "1",
         replace: bool = False,
+        resume: WaitHook | None = None,
+        expire: WaitHook | None = None,
     ) -> Handler:
         """Register `fn` for `event_type`; reject misconfiguration at once."""
         from calibd.events import INBOUND_MODELS
@@ -182,8 +233,9 @@ class Registry:
                 f"handler {fn.__qualname__}: {event_type!r} is not an inbound event type "
                 f"(known: {', '.join(sorted(INBOUND_MODELS))})"
             )
-        if not inspect.iscoroutinefunction(fn):
-            raise ConfigurationError(f"handler {fn.__qualname__} must be an async function")
+        for hook in (fn, resume, expire):
+            if hook is not None and not inspect.iscoroutinefunction(hook):
+                raise ConfigurationError(f"handler {hook.__qualname__} must be an async function")
         if event_type in self._by_type and not replace:
             other = self._by_type[event_type]
             raise ConfigurationError(
@@ -203,12 +255,19 @@ class Registry:
             config_model=config,
             algorithm=algorithm or fn.__qualname__,
             version=version,
+            resume=resume,
+            expire=expire,
         )
+        if any(h.name == entry.name for t, h in self._by_type.items() if t != event_type):
+            raise ConfigurationError(f"handler name {entry.name!r} is already taken")
         self._by_type[event_type] = entry
         return entry
 
     def get(self, event_type: str) -> Handler | None:
         return self._by_type.get(event_type)
+
+    def by_name(self, name: str) -> Handler | None:
+        return next((h for h in self._by_type.values() if h.name == name), None)
 
     def __iter__(self):
         return iter(self._by_type.values())
@@ -229,6 +288,8 @@ def handler(
     version: str = "1",
     replace: bool = False,
     registry: Registry | None = None,
+    resume: WaitHook | None = None,
+    expire: WaitHook | None = None,
 ) -> Callable[[HandlerFn], HandlerFn]:
     """Decorator: register an async handler for `event_type` (see the module docstring)."""
 
@@ -241,6 +302,8 @@ def handler(
             algorithm=algorithm,
             version=version,
             replace=replace,
+            resume=resume,
+            expire=expire,
         )
         return fn
 

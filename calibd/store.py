@@ -121,6 +121,14 @@ class Completion:
     dead_letter: DeadLetterRecord | None = None
     dlq: Any = None
     inbox_id: int | None = None
+    waits: list[dict[str, Any]] = field(default_factory=list)
+    """New waits: rows for the waits table (without id, status, created_at)."""
+    resolves: list[tuple[str, str, str]] = field(default_factory=list)
+    """(kind, key, resolved_by JSON): pending waits that become ready."""
+    wait_id: int | None = None
+    """Set when this completes a stored wait (resume or expire), with its new status."""
+    wait_status: str | None = None
+    wait_detail: str | None = None
     # filled by commit
     was_duplicate: bool = False
     dead_letter_id: int | None = None
@@ -265,15 +273,27 @@ class Store:
 
     async def _commit(self, conn: aiosqlite.Connection, items: Sequence[Completion]) -> None:
         existing = await self._existing_keys(conn, [c.key for c in items if c.key])
+        open_waits = await self._open_waits(conn, [c.wait_id for c in items if c.wait_id])
         seen: set[tuple[str, str]] = set()
         products, outbox, ledger, inbox_done = [], [], [], []
+        waits, resolves, wait_updates = [], [], []
+        now = _now()
         for c in items:
             if c.inbox_id is not None:
                 inbox_done.append((c.inbox_id,))
             key = c.key
-            if c.status == "duplicate" or (key and (key in existing or key in seen)):
+            if (
+                c.status == "duplicate"
+                or (key and (key in existing or key in seen))
+                or (c.wait_id is not None and c.wait_id not in open_waits)
+            ):
                 c.was_duplicate = True
                 continue
+            if c.wait_id is not None:
+                open_waits.discard(c.wait_id)
+                wait_updates.append((c.wait_status, now, c.wait_detail, c.wait_id))
+            waits.extend({**w, "created_at": now} for w in c.waits)
+            resolves.extend((r[2], r[0], r[1]) for r in c.resolves)
             if key:
                 seen.add(key)
             out = list(c.outbox)
@@ -375,6 +395,36 @@ class Store:
             )
         if inbox_done:
             await conn.executemany("DELETE FROM inbox WHERE id = ?", inbox_done)
+        if wait_updates:
+            await conn.executemany(
+                "UPDATE waits SET status = ?, finished_at = ?, detail = ? WHERE id = ?",
+                wait_updates,
+            )
+        if resolves:
+            await conn.executemany(
+                "UPDATE waits SET status = 'ready', resolved_by = ? "
+                "WHERE status = 'pending' AND kind = ? AND key = ?",
+                resolves,
+            )
+        if waits:
+            await conn.executemany(
+                "INSERT INTO waits (handler, kind, key, status, deadline, created_at, "
+                "event_source, event_id, input_message, input_transport, input_origin, state) "
+                "VALUES (:handler, :kind, :key, 'pending', :deadline, :created_at, "
+                ":event_source, :event_id, :input_message, :input_transport, :input_origin, "
+                ":state)",
+                waits,
+            )
+
+    @staticmethod
+    async def _open_waits(conn: aiosqlite.Connection, ids: list[int]) -> set[int]:
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        async with conn.execute(
+            f"SELECT id FROM waits WHERE id IN ({marks}) AND status IN ('pending', 'ready')", ids
+        ) as cur:
+            return {r[0] for r in await cur.fetchall()}
 
     @staticmethod
     async def _existing_keys(
@@ -395,6 +445,24 @@ class Store:
     async def processed(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of these (source, id) pairs are already completed."""
         return await self._existing_keys(self.r, keys)
+
+    # --- waits ----------------------------------------------------------------------------
+
+    async def due_waits(self, now: datetime, limit: int = 50) -> list[aiosqlite.Row]:
+        """Waits to act on: ready ones (resolved) and pending ones past their deadline."""
+        async with self.r.execute(
+            "SELECT * FROM waits WHERE status = 'ready' OR (status = 'pending' AND deadline <= ?) "
+            "ORDER BY id LIMIT ?",
+            (format_time(now), limit),
+        ) as cur:
+            return list(await cur.fetchall())
+
+    async def waits(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM waits" + (" WHERE status = ?" if status else "")
+        async with self.r.execute(
+            sql + " ORDER BY id DESC LIMIT ?", ([status] if status else []) + [limit]
+        ) as cur:
+            return [dict(r) for r in await cur.fetchall()]
 
     # --- outbox ---------------------------------------------------------------------------
 
@@ -518,6 +586,7 @@ class Store:
             "processed": "SELECT COUNT(*) FROM processed WHERE status = 'done'",
             "dead_letters": "SELECT COUNT(*) FROM dead_letters WHERE status = 'dead'",
             "inbox": "SELECT COUNT(*) FROM inbox",
+            "waits_pending": "SELECT COUNT(*) FROM waits WHERE status IN ('pending', 'ready')",
             "outbox_pending": "SELECT COUNT(*) FROM outbox_deliveries WHERE delivered_at IS NULL",
         }.items():
             async with self.r.execute(sql) as cur:

@@ -1,0 +1,163 @@
+"""Waits: a result parked until another product arrives or a deadline passes; restart-safe."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from calibd.config import load_settings
+from calibd.pipeline import Pipeline
+from calibd.registry import (
+    HandlerResult,
+    OutgoingMessage,
+    ProductDraft,
+    Registry,
+    Wait,
+    product_wait_key,
+)
+from calibd.sources.base import RawMessage
+from calibd.store import Store
+from tests.conftest import example
+
+
+def make_registry(deadline: timedelta) -> Registry:
+    registry = Registry()
+
+    async def pedestal(event, ctx):
+        return HandlerResult(
+            products=[
+                ProductDraft(
+                    product_type="pedestal",
+                    tel_id=event.data.tel_id,
+                    valid_from=event.data.run_start,
+                )
+            ]
+        )
+
+    async def flatfield(event, ctx):
+        ped = await ctx.store.best_product("pedestal", event.data.tel_id, event.data.run_start)
+        if ped is None:
+            kind, key = product_wait_key("pedestal", event.data.tel_id)
+            return HandlerResult(
+                waits=[Wait(kind, key, datetime.now(UTC) + deadline, {"run": event.data.obs_id})]
+            )
+        return HandlerResult(products=[coefficients(event, ped["id"])])
+
+    async def resume(wait, ctx):
+        ped = await ctx.store.product(wait.resolved_by["product_id"])
+        assert wait.state == {"run": wait.event.data.obs_id}
+        return HandlerResult(products=[coefficients(wait.event, ped["id"])])
+
+    async def expire(wait, ctx):
+        return HandlerResult(
+            messages=[
+                OutgoingMessage(
+                    "ctao.calibpipe.report",
+                    {
+                        "report_type": "pairing_failed",
+                        "title": f"no pedestal for run {wait.state['run']}",
+                    },
+                )
+            ]
+        )
+
+    registry.register("ctao.acada.pedestal_run", pedestal)
+    registry.register("ctao.acada.flatfield_run", flatfield, resume=resume, expire=expire)
+    return registry
+
+
+def coefficients(event, pedestal_id: str) -> ProductDraft:
+    return ProductDraft(
+        product_type="coefficients",
+        tel_id=event.data.tel_id,
+        valid_from=event.data.run_start,
+        payload={"pedestal": pedestal_id},
+    )
+
+
+def raw(env: dict) -> RawMessage:
+    return RawMessage("test", "t", f"k:{env['id']}", json.dumps(env).encode())
+
+
+async def wait_for(predicate, timeout: float = 10.0):
+    async with asyncio.timeout(timeout):
+        while not (result := await predicate()):
+            await asyncio.sleep(0.05)
+    return result
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return load_settings(None, {"data_dir": str(tmp_path)})
+
+
+async def start(settings, deadline=timedelta(hours=1)):
+    store = await Store(settings.database_path).open()
+    pipeline = Pipeline(settings, store, make_registry(deadline), sinks=("kafka",))
+    pipeline.start()
+    return store, pipeline
+
+
+async def stop(store, pipeline):
+    await pipeline.stop()
+    await store.close()
+
+
+async def test_flatfield_waits_for_its_pedestal_across_a_restart(settings):
+    ff = example("ctao.acada.flatfield_run", tel_id=3)
+    store, pipeline = await start(settings)
+    outcome = await pipeline.process(raw(ff))
+    assert outcome.status == "done" and outcome.product_ids == []
+    (wait,) = await store.waits("pending")
+    assert (wait["kind"], wait["key"]) == ("product:pedestal", "tel=3")
+    await stop(store, pipeline)
+
+    store, pipeline = await start(settings)  # the wait survived the restart
+    other_tel = example("ctao.acada.pedestal_run", tel_id=4)
+    await pipeline.process(raw(other_tel))
+    assert len(await store.waits("pending")) == 1
+    ped = await pipeline.process(raw(example("ctao.acada.pedestal_run", tel_id=3)))
+    coeffs = await wait_for(lambda: store.products(product_type="coefficients"))
+    assert len(coeffs) == 1 and coeffs[0]["tel_id"] == 3
+    full = await store.product(coeffs[0]["id"])
+    assert full["payload"] == {"pedestal": ped.product_ids[0]}
+    assert json.loads(full["provenance"]["input_message"])["id"] == ff["id"]
+    assert (await store.waits())[0]["status"] == "completed"
+    await stop(store, pipeline)
+
+
+async def test_a_ready_wait_left_by_a_crash_is_resumed_at_start(settings):
+    store, pipeline = await start(settings)
+    await pipeline.process(raw(example("ctao.acada.flatfield_run", tel_id=5)))
+    await pipeline.stop()  # no resumer from here on: as if the process died
+    pipeline2 = Pipeline(settings, store, make_registry(timedelta(hours=1)))
+    pipeline2.start(waits=False)
+    await pipeline2.process(raw(example("ctao.acada.pedestal_run", tel_id=5)))
+    assert (await store.waits())[0]["status"] == "ready"  # committed with the pedestal
+    await pipeline2.stop()
+    await store.close()
+
+    store, pipeline = await start(settings)
+    await wait_for(lambda: store.products(product_type="coefficients"))
+    await stop(store, pipeline)
+
+
+async def test_an_expired_wait_runs_the_expire_hook(settings):
+    store, pipeline = await start(settings, deadline=timedelta(seconds=0.3))
+    await pipeline.process(raw(example("ctao.acada.flatfield_run", tel_id=6)))
+
+    async def expired():
+        return [w for w in await store.waits() if w["status"] == "expired"]
+
+    await wait_for(expired)
+    reports = [r for r in await store.pending_deliveries("kafka", 10) if r["channel"] == "reports"]
+    assert len(reports) == 1
+    assert json.loads(reports[0]["envelope"])["data"]["report_type"] == "pairing_failed"
+    # a pedestal arriving after the deadline no longer completes the expired wait
+    await pipeline.process(raw(example("ctao.acada.pedestal_run", tel_id=6)))
+    await asyncio.sleep(0.3)
+    assert await store.products(product_type="coefficients") == []
+    await stop(store, pipeline)
