@@ -69,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     prs = pr.add_subparsers(dest="action", required=True)
     show = prs.add_parser("show", help="metadata, payload and provenance of a product")
     show.add_argument("product_id", help="id or unique prefix")
+    export = prs.add_parser("export", help="write a product to a file (FITS for tables)")
+    export.add_argument("product_id", help="id or unique prefix")
+    export.add_argument("-o", "--output", type=Path, required=True)
+    export.add_argument("--overwrite", action="store_true")
+
+    sim = sub.add_parser("simulate", help="write synthetic inputs with a known truth")
+    sims = sim.add_subparsers(dest="simulator", required=True, metavar="KIND")
+    _add_simulators(sims)
 
     dl = sub.add_parser("dead-letters", help="list dead-lettered messages")
     dl.add_argument("--reason")
@@ -83,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="write nothing; exit 1 if the files in --out are stale"
     )
     return p
+
+
+def _add_simulators(sims) -> None:
+    """Subcommands contributed by the built-in handler modules (calibd.extensions)."""
+    import calibd.handlers  # noqa: F401 - registers the simulators
+    from calibd.extensions import SIMULATORS
+
+    for name, (help_text, setup) in sorted(SIMULATORS.items()):
+        parser = sims.add_parser(name, help=help_text)
+        parser.set_defaults(simulate_run=setup(parser))
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -167,6 +185,35 @@ async def _cmd_product_show(settings: Settings, args: argparse.Namespace) -> int
     return 0
 
 
+async def _cmd_product_export(settings: Settings, args: argparse.Namespace) -> int:
+    from calibd.daemon import load_handlers
+    from calibd.extensions import EXPORTERS
+    from calibd.pipeline import load_arrays
+
+    load_handlers(settings.pipeline.handler_modules)
+    prod = await _with_store(settings, lambda s: s.product(args.product_id))
+    if prod is None:
+        print(
+            f"calibd: no product {args.product_id!r} (or the prefix is ambiguous)", file=sys.stderr
+        )
+        return 1
+    export = EXPORTERS.get(prod["product_type"])
+    if export is None:
+        print(
+            f"calibd: no exporter for product type {prod['product_type']!r} "
+            f"(known: {', '.join(sorted(EXPORTERS)) or 'none'})",
+            file=sys.stderr,
+        )
+        return 1
+    if args.output.exists() and not args.overwrite:
+        print(f"calibd: {args.output} exists (use --overwrite)", file=sys.stderr)
+        return 1
+    arrays = load_arrays(prod.pop("arrays"))
+    await asyncio.to_thread(export, prod, arrays, args.output)
+    print(args.output)
+    return 0
+
+
 async def _cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
     rows = await _with_store(settings, lambda s: s.dead_letters(args.limit, args.reason))
     for r in rows:
@@ -201,7 +248,11 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "products":
         return asyncio.run(_cmd_products(settings, args))
     if args.command == "product":
+        if args.action == "export":
+            return asyncio.run(_cmd_product_export(settings, args))
         return asyncio.run(_cmd_product_show(settings, args))
+    if args.command == "simulate":
+        return args.simulate_run(args)
     if args.command == "dead-letters":
         return asyncio.run(_cmd_dead_letters(settings, args))
     if args.command == "schemas":

@@ -676,6 +676,8 @@ class Pipeline:
             summary=json.dumps(to_jsonable(draft.summary)),
             arrays=_arrays_blob(draft.arrays),
             provenance={},
+            supersedes=list(draft.supersedes),
+            truncates=list(draft.truncates),
         )
 
     def _ready_notice(self, record: ProductRecord, draft: ProductDraft) -> OutboxRecord:

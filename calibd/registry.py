@@ -85,6 +85,10 @@ class ProductDraft:
     summary: dict[str, Any] = field(default_factory=dict)
     algorithm: str | None = None
     algorithm_version: str | None = None
+    supersedes: list[str] = field(default_factory=list)
+    """Ids of products this one replaces outright (status becomes superseded)."""
+    truncates: list[str] = field(default_factory=list)
+    """Ids of products that stay valid only until this one's `valid_from`."""
 
 
 @dataclass

@@ -72,6 +72,8 @@ class ProductRecord:
     summary: str
     arrays: bytes | None
     provenance: dict[str, Any]
+    supersedes: list[str] = field(default_factory=list)
+    truncates: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -395,6 +397,8 @@ class Store:
             )
         if inbox_done:
             await conn.executemany("DELETE FROM inbox WHERE id = ?", inbox_done)
+        for p in products:
+            await self._supersede(conn, p)
         if wait_updates:
             await conn.executemany(
                 "UPDATE waits SET status = ?, finished_at = ?, detail = ? WHERE id = ?",
@@ -414,6 +418,37 @@ class Store:
                 ":event_source, :event_id, :input_message, :input_transport, :input_origin, "
                 ":state)",
                 waits,
+            )
+
+    @staticmethod
+    async def _supersede(conn: aiosqlite.Connection, p: ProductRecord) -> None:
+        """Apply what a new product replaces.
+
+        - a product of a higher category supersedes the valid products of the same type and
+          telescope with a lower category and the same validity start (a Cat-C product made by
+          reprocessing supersedes the Cat-B one);
+        - `supersedes`: these products are superseded outright;
+        - `truncates`: these products stay valid only until the new product's validity start.
+        """
+        rank = "CASE category WHEN 'C' THEN 3 WHEN 'B' THEN 2 ELSE 1 END"
+        new_rank = {"C": 3, "B": 2, "A": 1}[p.category]
+        await conn.execute(
+            f"UPDATE products SET status = 'superseded', superseded_by = ? "
+            f"WHERE product_type = ? AND tel_id IS ? AND valid_from = ? AND status = 'valid' "
+            f"AND {rank} < ? AND id != ?",
+            (p.id, p.product_type, p.tel_id, p.valid_from, new_rank, p.id),
+        )
+        if p.supersedes:
+            await conn.executemany(
+                "UPDATE products SET status = 'superseded', superseded_by = ? "
+                "WHERE id = ? AND status = 'valid'",
+                [(p.id, old) for old in p.supersedes],
+            )
+        if p.truncates:
+            await conn.executemany(
+                "UPDATE products SET valid_to = ? WHERE id = ? "
+                "AND (valid_to IS NULL OR valid_to > ?) AND valid_from < ?",
+                [(p.valid_from, old, p.valid_from, p.valid_from) for old in p.truncates],
             )
 
     @staticmethod

@@ -128,4 +128,31 @@ async def test_best_product_prefers_cat_c_then_latest_start(tmp_path):
         assert await best("2025-12-31T00:00:00") is None
         assert await store.best_product("camera_calibration", 2, t("2026-01-02T00:00:00")) is None
         listed = await store.products(at=t("2026-01-02T12:00:00"))
-        assert [p["id"] for p in listed] == ["c", "b-new", "b-old"]
+        assert [p["id"] for p in listed] == ["c", "b-new"]  # b-old: superseded by c
+        everything = await store.products(at=t("2026-01-02T12:00:00"), include_superseded=True)
+        assert [p["id"] for p in everything] == ["c", "b-new", "b-old"]
+
+
+async def test_cat_c_supersedes_cat_b_of_the_same_interval_and_truncation(tmp_path):
+    async with Store(tmp_path / "db.sqlite") as store:
+        f = lambda s: format_time(t(s))  # noqa: E731
+        b1 = product("b1", "B", f("2026-01-01T00:00:00"))
+        b2 = product("b2", "B", f("2026-01-02T00:00:00"))
+        await store.commit([done("e1", b1), done("e2", b2)])
+        await store.commit([done("e3", product("c1", "C", f("2026-01-01T00:00:00")))])
+        listed = {p["id"]: p for p in await store.products(include_superseded=True)}
+        assert (listed["b1"]["status"], listed["b1"]["superseded_by"]) == ("superseded", "c1")
+        assert listed["b2"]["status"] == "valid"  # another interval: untouched
+        assert {p["id"] for p in await store.products()} == {"c1", "b2"}
+
+        newer = product("b3", "B", f("2026-01-05T00:00:00"))
+        newer.truncates = ["b2"]
+        newer.supersedes = ["c1"]
+        await store.commit([done("e4", newer)])
+        listed = {p["id"]: p for p in await store.products(include_superseded=True)}
+        assert listed["b2"]["valid_to"] == f("2026-01-05T00:00:00")
+        assert listed["c1"]["status"] == "superseded"
+        best = await store.best_product("camera_calibration", 1, t("2026-01-03T00:00:00"))
+        assert best["id"] == "b2"
+        best = await store.best_product("camera_calibration", 1, t("2026-01-06T00:00:00"))
+        assert best["id"] == "b3"
