@@ -74,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", type=Path, required=True)
     export.add_argument("--overwrite", action="store_true")
 
+    cfg = sub.add_parser("config", help="configuration versions")
+    cfgs = cfg.add_subparsers(dest="action", required=True)
+    hist = cfgs.add_parser("history", help="every configuration version: who, why, what changed")
+    hist.add_argument("--limit", type=int, default=50)
+    hist.add_argument("--json", action="store_true")
+    cshow = cfgs.add_parser("show", help="the run-time configuration in force")
+    cshow.add_argument("--at", type=_time, help="in force at this time (default: latest)")
+
     sim = sub.add_parser("simulate", help="write synthetic inputs with a known truth")
     sims = sim.add_subparsers(dest="simulator", required=True, metavar="KIND")
     _add_simulators(sims)
@@ -214,6 +222,52 @@ async def _cmd_product_export(settings: Settings, args: argparse.Namespace) -> i
     return 0
 
 
+async def _cmd_config(settings: Settings, args: argparse.Namespace) -> int:
+    async def query(store):
+        if args.action == "history":
+            return await store.config_versions(args.limit)
+        if args.at is not None:
+            return await store.config_version_at(args.at)
+        rows = await store.config_versions(1)
+        return rows[0] if rows else None
+
+    result = await _with_store(settings, query)
+    if args.action == "history":
+        for r in result:
+            r["changes"] = json.loads(r["changes"])
+            for k in ("overlay", "effective"):
+                r.pop(k)
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            for r in result:
+                changes = (
+                    ", ".join(
+                        f"{c['key']}: {c['previous']!r} -> {c['value']!r}" for c in r["changes"]
+                    )
+                    or "-"
+                )
+                print(
+                    f"v{r['version']}  {r['created_at']}  {r['requested_by']}: {r['reason']}"
+                    f"\n      {changes}"
+                )
+        return 0
+    if result is None:
+        print("calibd: no configuration version recorded at that time", file=sys.stderr)
+        return 1
+    print(
+        json.dumps(
+            {
+                "version": result["version"],
+                "created_at": result["created_at"],
+                "effective": json.loads(result["effective"]),
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
 async def _cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
     rows = await _with_store(settings, lambda s: s.dead_letters(args.limit, args.reason))
     for r in rows:
@@ -251,6 +305,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         if args.action == "export":
             return asyncio.run(_cmd_product_export(settings, args))
         return asyncio.run(_cmd_product_show(settings, args))
+    if args.command == "config":
+        return asyncio.run(_cmd_config(settings, args))
     if args.command == "simulate":
         return args.simulate_run(args)
     if args.command == "dead-letters":

@@ -179,6 +179,10 @@ class Settings(BaseSettings):
     handlers: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-handler settings, keyed by handler name"
     )
+    profiles: dict[Literal["A", "B", "C"], dict[str, dict[str, Any]]] = Field(
+        default_factory=dict,
+        description="Per-category overrides of handler settings: profiles.C.<handler>.<key>",
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -73,7 +73,7 @@ class Daemon:
         self.relay = OutboxRelay(self.store, self.sinks, self.settings.outbox)
         self.pipeline.on_commit(self.relay.wake)
         self.pipeline.on_fatal = self._on_fatal
-        self.pipeline.start()
+        await self.pipeline.start()
         self.relay.start()
         log.info(
             "calibd started",

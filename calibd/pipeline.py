@@ -66,6 +66,7 @@ from calibd.registry import (
     Registry,
     product_wait_key,
 )
+from calibd.runtime_config import ConfigVersion, RuntimeConfig
 from calibd.sources.base import RawMessage
 from calibd.store import (
     Completion,
@@ -136,11 +137,16 @@ def load_arrays(blob: bytes | None) -> dict[str, np.ndarray]:
 class _Context:
     """The HandlerContext the pipeline passes to a handler."""
 
-    def __init__(self, pipeline: Pipeline, handler: Handler, config: BaseModel, bound_log) -> None:
+    def __init__(
+        self, pipeline: Pipeline, handler: Handler, version: ConfigVersion, category: str, bound_log
+    ) -> None:
         self._pipeline = pipeline
         self.handler = handler
-        self.config = config
+        self.category = category
+        self.config_version = version
+        self.config = version.handler_config(handler.name, category)
         self.settings = pipeline.settings
+        self.runtime = pipeline.runtime
         self.log = bound_log
         self.store = pipeline.store
         self.inputs: list[InputFile] = []
@@ -261,16 +267,8 @@ class Pipeline:
         self.registry = registry
         self.sinks = sinks
         self.pool = pool or CpuPool(settings.pipeline.workers)
-        self._configs = {h.name: h.load_config(settings.handlers.get(h.name)) for h in registry}
-        self._config_cache: dict[str, tuple[str, str]] = {}
-        unknown = set(settings.handlers) - set(self._configs)
-        if unknown:
-            from calibd.errors import ConfigurationError
-
-            raise ConfigurationError(
-                f"invalid configuration: handlers.{sorted(unknown)[0]}: no such handler "
-                f"(registered: {', '.join(sorted(self._configs)) or 'none'})"
-            )
+        self.runtime = RuntimeConfig(settings, registry)  # validates every handler's settings
+        self._config_cache: dict[tuple[str, str, int], tuple[str, str]] = {}
         self._slots = asyncio.Semaphore(settings.pipeline.max_in_flight)
         self._inflight: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
         self._dedup = _DedupLookup(store)
@@ -287,7 +285,9 @@ class Pipeline:
 
     # --- life cycle -----------------------------------------------------------------------
 
-    def start(self, waits: bool = True) -> None:
+    async def start(self, waits: bool = True) -> None:
+        """Load the configuration version from the DB and start the committer and waits."""
+        await self.runtime.load(self.store)
         self._committer.start()
         self._committer.on_commit = self._after_commit
         if waits:
@@ -428,16 +428,19 @@ class Pipeline:
         raw: RawMessage,
         event: CloudEvent,
         wait: tuple[int, str] | None = None,
+        category: str | None = None,
     ) -> Outcome:
         """Call `hook(arg, ctx)` with retries; commit its result or dead-letter the message.
 
-        `wait` is (wait id, status to set) when the hook completes a stored wait.
+        `wait` is (wait id, status to set) when the hook completes a stored wait; `category`
+        selects the configuration profile (default: the configured default category).
         """
-        config = self._configs[handler.name]
-        bound = log.bind(handler=handler.name)
+        version = self.runtime.current  # one version for the whole message
+        category = category or version.default_category
+        bound = log.bind(handler=handler.name, config_version=version.version)
         attempts = self.settings.pipeline.retry_attempts
         for attempt in range(attempts + 1):
-            ctx = _Context(self, handler, config, bound)
+            ctx = _Context(self, handler, version, category, bound)
             started_at = datetime.now(UTC)
             try:
                 result = await hook(arg, ctx)
@@ -582,11 +585,11 @@ class Pipeline:
         products: list[ProductRecord] = []
         outbox: list[OutboxRecord] = []
         if result.products:
-            config_json, chash = self._config_record(handler)
+            config_json, chash = self._config_record(handler, ctx)
             finished_at = format_time(datetime.now(UTC))
             input_files = json.dumps([f.__dict__ for f in ctx.inputs])
         for draft in result.products:
-            record = self._product_record(draft, event, handler, chash)
+            record = self._product_record(draft, event, handler, chash, ctx)
             record.provenance = {
                 "input_message": raw.payload,
                 "input_transport": raw.transport,
@@ -642,28 +645,30 @@ class Pipeline:
             resolves=resolves,
         )
 
-    def _config_record(self, handler: Handler) -> tuple[str, str]:
-        """The configuration a handler's products record (JSON) and its sha256."""
-        cached = self._config_cache.get(handler.name)
+    def _config_record(self, handler: Handler, ctx: _Context) -> tuple[str, str]:
+        """The configuration a product records (JSON) and its sha256."""
+        key = (handler.name, ctx.category, ctx.config_version.version)
+        cached = self._config_cache.get(key)
         if cached is None:
             doc = {
+                "config_version": ctx.config_version.version,
                 "handler": handler.name,
-                "handler_config": self._configs[handler.name].model_dump(mode="json"),
-                "default_category": self.settings.default_category,
+                "category": ctx.category,
+                "handler_config": ctx.config.model_dump(mode="json"),
                 "site": self.settings.site,
             }
             cached = (json.dumps(doc, sort_keys=True), config_hash(doc))
-            self._config_cache[handler.name] = cached
+            self._config_cache[key] = cached
         return cached
 
     def _product_record(
-        self, draft: ProductDraft, event: CloudEvent, handler: Handler, chash: str
+        self, draft: ProductDraft, event: CloudEvent, handler: Handler, chash: str, ctx: _Context
     ) -> ProductRecord:
         return ProductRecord(
             id=new_product_id(),
             product_type=draft.product_type,
             tel_id=draft.tel_id,
-            category=draft.category or self.settings.default_category,
+            category=draft.category or ctx.category,
             valid_from=format_time(draft.valid_from),  # type: ignore[arg-type]
             valid_to=format_time(draft.valid_to),
             created_at=format_time(datetime.now(UTC)),  # type: ignore[arg-type]
@@ -676,6 +681,7 @@ class Pipeline:
             summary=json.dumps(to_jsonable(draft.summary)),
             arrays=_arrays_blob(draft.arrays),
             provenance={},
+            config_version=ctx.config_version.version,
             supersedes=list(draft.supersedes),
             truncates=list(draft.truncates),
         )

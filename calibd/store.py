@@ -72,6 +72,7 @@ class ProductRecord:
     summary: str
     arrays: bytes | None
     provenance: dict[str, Any]
+    config_version: int | None = None
     supersedes: list[str] = field(default_factory=list)
     truncates: list[str] = field(default_factory=list)
 
@@ -344,7 +345,8 @@ class Store:
             await conn.executemany(
                 "INSERT INTO products (id, product_type, tel_id, category, valid_from, valid_to, "
                 "created_at, input_source, input_event_id, algorithm, algorithm_version, "
-                "config_hash, payload, summary, arrays) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "config_hash, payload, summary, arrays, config_version) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         p.id,
@@ -362,6 +364,7 @@ class Store:
                         p.payload,
                         p.summary,
                         p.arrays,
+                        p.config_version,
                     )
                     for p in products
                 ],
@@ -481,6 +484,64 @@ class Store:
         """Which of these (source, id) pairs are already completed."""
         return await self._existing_keys(self.r, keys)
 
+    # --- configuration versions -------------------------------------------------------------
+
+    async def latest_config_version(self) -> aiosqlite.Row | None:
+        async with self.r.execute(
+            "SELECT * FROM config_versions ORDER BY version DESC LIMIT 1"
+        ) as cur:
+            return await cur.fetchone()
+
+    async def config_version_of_event(self, event_id: str) -> aiosqlite.Row | None:
+        async with self.r.execute(
+            "SELECT * FROM config_versions WHERE event_id = ?", (event_id,)
+        ) as cur:
+            return await cur.fetchone()
+
+    async def config_version_at(self, when: datetime) -> dict[str, Any] | None:
+        async with self.r.execute(
+            "SELECT * FROM config_versions WHERE created_at <= ? ORDER BY version DESC LIMIT 1",
+            (format_time(when),),
+        ) as cur:
+            row = await cur.fetchone()
+        return dict(row) if row else None
+
+    async def config_versions(self, limit: int = 100) -> list[dict[str, Any]]:
+        async with self.r.execute(
+            "SELECT * FROM config_versions ORDER BY version DESC LIMIT ?", (limit,)
+        ) as cur:
+            return [dict(r) for r in await cur.fetchall()]
+
+    async def add_config_version(
+        self,
+        *,
+        requested_by: str,
+        reason: str,
+        event_id: str | None,
+        changes: list[dict[str, Any]],
+        overlay: dict[str, Any],
+        effective: dict[str, Any],
+        config_hash: str,
+    ) -> int:
+        async def run(conn: aiosqlite.Connection) -> int:
+            cur = await conn.execute(
+                "INSERT INTO config_versions (created_at, requested_by, reason, event_id, "
+                "changes, overlay, effective, config_hash) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    _now(),
+                    requested_by,
+                    reason,
+                    event_id,
+                    json.dumps(changes),
+                    json.dumps(overlay, sort_keys=True),
+                    json.dumps(effective, sort_keys=True),
+                    config_hash,
+                ),
+            )
+            return cur.lastrowid  # type: ignore[return-value]
+
+        return await self._write(run)
+
     # --- waits ----------------------------------------------------------------------------
 
     async def due_waits(self, now: datetime, limit: int = 50) -> list[aiosqlite.Row]:
@@ -579,7 +640,7 @@ class Store:
         sql = (
             "SELECT id, product_type, tel_id, category, valid_from, valid_to, status, "
             "superseded_by, created_at, input_source, input_event_id, algorithm, "
-            "algorithm_version, config_hash, summary FROM products"
+            "algorithm_version, config_hash, config_version, summary FROM products"
             + (" WHERE " + " AND ".join(where) if where else "")
             + f" ORDER BY {order} LIMIT ?"
         )

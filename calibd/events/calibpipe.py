@@ -59,7 +59,9 @@ class SettingChange(StrictModel):
     """One action/state pair: set the setting at dotted `key` to `value`."""
 
     key: str = Field(
-        min_length=1, pattern=r"^[a-z_][a-z0-9_]*(\.[a-z0-9_]+)*$", examples=["handlers.x.y"]
+        min_length=1,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$",
+        examples=["handlers.flatfield.faulty_fraction_limit", "profiles.C.flatfield.n_pe_min"],
     )
     value: Any
 

@@ -77,7 +77,7 @@ async def harness(tmp_path):
     )
     store = await Store(settings.database_path).open()
     pipeline = Pipeline(settings, store, registry, sinks=("kafka",))
-    pipeline.start()
+    await pipeline.start()
     yield pipeline, store, calls
     await pipeline.stop()
     await store.close()

@@ -24,7 +24,7 @@ async def test_assessment_takes_the_validity_of_the_assessed_product(tmp_path):
             [Completion(status="done", transport="t", source="s", event_id="e", products=[judged])]
         )
         pipeline = Pipeline(settings, store, registry)
-        pipeline.start()
+        await pipeline.start()
         try:
             known = example("ctao.qualpipe.assessment", product_id="p-judged")
             unknown = example(

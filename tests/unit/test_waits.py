@@ -97,7 +97,7 @@ def settings(tmp_path):
 async def start(settings, deadline=timedelta(hours=1)):
     store = await Store(settings.database_path).open()
     pipeline = Pipeline(settings, store, make_registry(deadline), sinks=("kafka",))
-    pipeline.start()
+    await pipeline.start()
     return store, pipeline
 
 
@@ -134,7 +134,7 @@ async def test_a_ready_wait_left_by_a_crash_is_resumed_at_start(settings):
     await pipeline.process(raw(example("ctao.acada.flatfield_run", tel_id=5)))
     await pipeline.stop()  # no resumer from here on: as if the process died
     pipeline2 = Pipeline(settings, store, make_registry(timedelta(hours=1)))
-    pipeline2.start(waits=False)
+    await pipeline2.start(waits=False)
     await pipeline2.process(raw(example("ctao.acada.pedestal_run", tel_id=5)))
     assert (await store.waits())[0]["status"] == "ready"  # committed with the pedestal
     await pipeline2.stop()

@@ -1,0 +1,240 @@
+"""The part of the configuration that can change while calibd runs, and its versions.
+
+Changeable at run time (`ctao.calibpipe.config_change`): `default_category`,
+`handlers.<handler>.<key>` and `profiles.<A|B|C>.<handler>.<key>` (a category profile
+overrides a handler's settings for products of that category, e.g. the Cat-C thresholds of
+reprocessing). Everything else (brokers, paths, workers) needs a restart.
+
+The effective configuration is the start-up settings (file, environment, command line) with
+the recorded run-time changes on top, in order. Each distinct effective configuration is a
+numbered version in the `config_versions` table with who, why, when, and the previous and new
+values; every product records the version it was made with. A change is validated against
+the settings model and each handler's config model before it is applied, and applied
+atomically: a message sees one version from start to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from calibd.config import Settings, config_hash
+from calibd.errors import ConfigurationError
+from calibd.registry import Registry
+from calibd.store import Store
+
+__all__ = ["ConfigRejected", "ConfigVersion", "RuntimeConfig", "deep_merge"]
+
+CATEGORIES = ("A", "B", "C")
+_MISSING = object()
+
+
+class ConfigRejected(Exception):
+    """A configuration change that cannot be applied; the message says which key and why."""
+
+
+def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _get(doc: dict[str, Any], parts: list[str]) -> Any:
+    node: Any = doc
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def _set(doc: dict[str, Any], parts: list[str], value: Any) -> None:
+    node = doc
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+@dataclass(frozen=True)
+class ConfigVersion:
+    """One immutable version: what handlers see while processing one message."""
+
+    version: int
+    effective: dict[str, Any]
+    handler_configs: dict[tuple[str, str], BaseModel]
+
+    @property
+    def default_category(self) -> str:
+        return self.effective["default_category"]
+
+    def handler_config(self, name: str, category: str) -> BaseModel:
+        return self.handler_configs[(name, category)]
+
+
+class RuntimeConfig:
+    """Holds the current ConfigVersion; `apply` validates, records and swaps in a new one."""
+
+    def __init__(self, settings: Settings, registry: Registry) -> None:
+        self.registry = registry
+        self.baseline = {
+            "default_category": settings.default_category,
+            "handlers": copy.deepcopy(settings.handlers),
+            "profiles": copy.deepcopy(settings.profiles),
+        }
+        self.overlay: dict[str, Any] = {}
+        self.current = self._build(0, self.baseline)
+        self._lock = asyncio.Lock()
+
+    # --- validation -----------------------------------------------------------------------
+
+    def _build(self, version: int, effective: dict[str, Any]) -> ConfigVersion:
+        """Validate a whole effective configuration; ConfigurationError names the bad key."""
+        if effective.get("default_category") not in CATEGORIES:
+            raise ConfigurationError(
+                f"invalid configuration: default_category: must be one of {CATEGORIES}"
+            )
+        names = {h.name for h in self.registry}
+        for section, per_cat in [("handlers", {"": effective["handlers"]})] + [
+            (f"profiles.{c}", {c: p}) for c, p in effective["profiles"].items()
+        ]:
+            for cat, handlers in per_cat.items():
+                if cat and cat not in CATEGORIES:
+                    raise ConfigurationError(
+                        f"invalid configuration: profiles.{cat}: not a category"
+                    )
+                for name in handlers:
+                    if name not in names:
+                        raise ConfigurationError(
+                            f"invalid configuration: {section}.{name}: no such handler "
+                            f"(registered: {', '.join(sorted(names)) or 'none'})"
+                        )
+        configs = {}
+        for h in self.registry:
+            for cat in CATEGORIES:
+                raw = deep_merge(
+                    effective["handlers"].get(h.name, {}),
+                    effective["profiles"].get(cat, {}).get(h.name, {}),
+                )
+                configs[(h.name, cat)] = h.load_config(raw)
+        return ConfigVersion(version, effective, configs)
+
+    def effective_at(self, overlay: dict[str, Any]) -> dict[str, Any]:
+        return deep_merge(self.baseline, overlay)
+
+    # --- persistence ----------------------------------------------------------------------
+
+    async def load(self, store: Store) -> ConfigVersion:
+        """Restore the run-time changes from the DB; record a new version if the start-up
+        settings make the effective configuration differ from the latest recorded one."""
+        latest = await store.latest_config_version()
+        self.overlay = json.loads(latest["overlay"]) if latest else {}
+        effective = self.effective_at(self.overlay)
+        try:
+            version = self._build(latest["version"] if latest else 0, effective)
+        except ConfigurationError as exc:
+            raise ConfigurationError(
+                f"{exc} (after the run-time changes recorded up to version "
+                f"{latest['version'] if latest else 0})"
+            ) from None
+        if latest is None or latest["config_hash"] != config_hash(effective):
+            changes = self._diff(json.loads(latest["effective"]) if latest else {}, effective)
+            number = await store.add_config_version(
+                requested_by="calibd start-up",
+                reason="first start" if latest is None else "start-up settings changed",
+                event_id=None,
+                changes=changes,
+                overlay=self.overlay,
+                effective=effective,
+                config_hash=config_hash(effective),
+            )
+            version = ConfigVersion(number, effective, version.handler_configs)
+        self.current = version
+        return version
+
+    @staticmethod
+    def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[dict]:
+        out = []
+        for key in sorted(set(old) | set(new)):
+            a, b = old.get(key), new.get(key)
+            path = f"{prefix}{key}"
+            if isinstance(a, dict) and isinstance(b, dict):
+                out += RuntimeConfig._diff(a, b, path + ".")
+            elif a != b:
+                out.append({"key": path, "previous": a, "value": b})
+        return out
+
+    async def apply(
+        self,
+        store: Store,
+        changes: list[tuple[str, Any]],
+        requested_by: str,
+        reason: str,
+        event_id: str,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Validate and record `changes` (dotted key, value); swap them in. Idempotent per
+        `event_id`. Raises ConfigRejected naming the offending key."""
+        async with self._lock:
+            return await self._apply(store, changes, requested_by, reason, event_id)
+
+    async def _apply(
+        self,
+        store: Store,
+        changes: list[tuple[str, Any]],
+        requested_by: str,
+        reason: str,
+        event_id: str,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        done = await store.config_version_of_event(event_id)
+        if done is not None:
+            return done["version"], json.loads(done["changes"])
+        overlay = copy.deepcopy(self.overlay)
+        effective_before = self.current.effective
+        recorded = []
+        for key, value in changes:
+            parts = key.split(".")
+            if not (
+                parts == ["default_category"]
+                or (parts[0] == "handlers" and len(parts) >= 3)
+                or (parts[0] == "profiles" and len(parts) >= 4 and parts[1] in CATEGORIES)
+            ):
+                raise ConfigRejected(
+                    f"{key}: cannot change at run time; only default_category, "
+                    "handlers.<handler>.<key> and profiles.<A|B|C>.<handler>.<key> can "
+                    "(restart calibd with the new value)"
+                )
+            previous = _get(effective_before, parts)
+            _set(overlay, parts, value)
+            recorded.append(
+                {"key": key, "previous": None if previous is _MISSING else previous, "value": value}
+            )
+        effective = self.effective_at(overlay)
+        try:
+            candidate = self._build(0, effective)
+        except ConfigurationError as exc:
+            raise ConfigRejected(str(exc).removeprefix("invalid configuration: ")) from None
+        number = await store.add_config_version(
+            requested_by=requested_by,
+            reason=reason,
+            event_id=event_id,
+            changes=recorded,
+            overlay=overlay,
+            effective=effective,
+            config_hash=config_hash(effective),
+        )
+        self.overlay = overlay
+        self.current = ConfigVersion(number, effective, candidate.handler_configs)
+        return number, recorded
+
+    async def at(self, store: Store, when: datetime) -> dict[str, Any] | None:
+        """The version in force at `when` (None before the first)."""
+        return await store.config_version_at(when)

@@ -1,0 +1,121 @@
+"""Run-time configuration changes: validated, versioned, recorded in every product."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from calibd.handlers.config_change import config_change
+from pydantic import BaseModel, Field
+
+from calibd.config import load_settings
+from calibd.pipeline import Pipeline
+from calibd.registry import HandlerResult, ProductDraft, Registry
+from calibd.sources.base import RawMessage
+from calibd.store import Store
+from tests.conftest import example
+
+
+class ProbeConfig(BaseModel):
+    threshold: float = Field(default=1.0, gt=0)
+
+
+def registry() -> Registry:
+    reg = Registry()
+
+    async def probe(event, ctx):
+        return HandlerResult(
+            products=[
+                ProductDraft(
+                    product_type="probe",
+                    valid_from=event.data.time,
+                    payload={"threshold": ctx.config.threshold, "category": ctx.category},
+                )
+            ]
+        )
+
+    reg.register("ctao.acada.weather", probe, name="probe", config=ProbeConfig)
+    reg.register("ctao.calibpipe.config_change", config_change, name="config_change")
+    return reg
+
+
+def change(*pairs, who="operator on shift") -> dict:
+    return example(
+        "ctao.calibpipe.config_change",
+        requested_by=who,
+        changes=[{"key": k, "value": v} for k, v in pairs],
+    )
+
+
+async def run(pipeline, env):
+    return await pipeline.process(
+        RawMessage("test", "t", f"k:{env['id']}", json.dumps(env).encode())
+    )
+
+
+async def reports(store) -> list[dict]:
+    rows = await store.pending_deliveries("kafka", 100)
+    return [json.loads(r["envelope"])["data"] for r in rows if r["channel"] == "reports"]
+
+
+async def test_changes_apply_at_run_time_and_products_record_the_version(tmp_path):
+    settings = load_settings(None, {"data_dir": str(tmp_path)})
+    store = await Store(settings.database_path).open()
+    pipeline = Pipeline(settings, store, registry(), sinks=("kafka",))
+    await pipeline.start()
+    before = await run(pipeline, example("ctao.acada.weather"))
+    accepted = await run(
+        pipeline, change(("handlers.probe.threshold", 2.5), ("profiles.C.probe.threshold", 4.0))
+    )
+    after = await run(pipeline, example("ctao.acada.weather"))
+    for bad in [
+        ("kafka.enabled", True),
+        ("handlers.probe.threshold", -1),
+        ("handlers.ghost.threshold", 1),
+        ("default_category", "D"),
+    ]:
+        await run(pipeline, change(bad))
+    assert accepted.status == "done"
+    p1 = await store.product(before.product_ids[0])
+    p2 = await store.product(after.product_ids[0])
+    assert (p1["payload"]["threshold"], p1["config_version"]) == (1.0, 1)
+    assert (p2["payload"]["threshold"], p2["config_version"]) == (2.5, 2)
+    assert json.loads(p2["provenance"]["config"])["config_version"] == 2
+    assert p1["config_hash"] != p2["config_hash"]
+
+    replies = await reports(store)
+    assert replies[0]["details"]["accepted"] is True and replies[0]["details"]["version"] == 2
+    assert replies[0]["details"]["changes"][0] == {
+        "key": "handlers.probe.threshold",
+        "previous": None,
+        "value": 2.5,
+    }
+    refused = [r["details"]["error"] for r in replies[1:]]
+    assert all(r["details"]["accepted"] is False for r in replies[1:])
+    assert refused[0].startswith("kafka.enabled: cannot change at run time")
+    assert refused[1].startswith("handlers.probe.threshold:")
+    assert refused[2].startswith("handlers.ghost: no such handler")
+    assert refused[3].startswith("default_category:")
+    await pipeline.stop()
+
+    # the change survives a restart without a new version; category profiles apply
+    pipeline = Pipeline(settings, store, registry(), sinks=("kafka",))
+    await pipeline.start()
+    assert pipeline.runtime.current.version == 2
+    assert pipeline.runtime.current.handler_config("probe", "C").threshold == 4.0
+    assert pipeline.runtime.current.handler_config("probe", "B").threshold == 2.5
+    await pipeline.stop()
+    history = await store.config_versions()
+    assert [h["version"] for h in history] == [2, 1]
+    assert (history[0]["requested_by"], history[1]["requested_by"]) == (
+        "operator on shift",
+        "calibd start-up",
+    )
+    await store.close()
+
+    cli = [sys.executable, "-m", "calibd", "--data-dir", str(tmp_path), "config"]
+    out = subprocess.run([*cli, "history"], capture_output=True, text=True, check=True).stdout
+    assert "v2" in out and "handlers.probe.threshold: None -> 2.5" in out
+    early = subprocess.run([*cli, "show", "--at", "2000-01-01"], capture_output=True, text=True)
+    assert early.returncode == 1 and "no configuration version" in early.stderr
