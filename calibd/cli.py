@@ -74,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", type=Path, required=True)
     export.add_argument("--overwrite", action="store_true")
 
+    rp = sub.add_parser("reprocess", help="make Cat-C products for a period from archived inputs")
+    rp.add_argument("--start", type=_time, required=True)
+    rp.add_argument("--end", type=_time, required=True)
+    rp.add_argument("--type", dest="product_types", action="append", help="repeatable")
+    rp.add_argument("--tel", dest="tel_ids", type=int, action="append", help="repeatable")
+    rr = sub.add_parser("reproduce", help="re-run a product from its provenance and compare")
+    rr.add_argument("product_id", help="id or unique prefix")
+
     cfg = sub.add_parser("config", help="configuration versions")
     cfgs = cfg.add_subparsers(dest="action", required=True)
     hist = cfgs.add_parser("history", help="every configuration version: who, why, what changed")
@@ -222,6 +230,46 @@ async def _cmd_product_export(settings: Settings, args: argparse.Namespace) -> i
     return 0
 
 
+async def _with_pipeline(settings: Settings, fn):
+    """Run `fn(pipeline)` on a local daemon without sources; flush the outbox after."""
+    from calibd.daemon import Daemon
+
+    async with Daemon(settings) as daemon:
+        result = await fn(daemon.pipeline)
+        await daemon.pipeline.drain()
+    return result
+
+
+def _cmd_reprocess(settings: Settings, args: argparse.Namespace) -> int:
+    import uuid
+
+    from calibd.reprocess import reprocess
+
+    report = asyncio.run(
+        _with_pipeline(
+            settings,
+            lambda p: reprocess(
+                p,
+                args.start,
+                args.end,
+                args.product_types,
+                args.tel_ids,
+                request_id=f"cli-{uuid.uuid4()}",
+            ),
+        )
+    )
+    print(json.dumps(report.as_dict(), indent=2))
+    return 1 if report.failed else 0
+
+
+def _cmd_reproduce(settings: Settings, args: argparse.Namespace) -> int:
+    from calibd.reproduce import reproduce
+
+    result = asyncio.run(_with_pipeline(settings, lambda p: reproduce(p, args.product_id)))
+    print(json.dumps(result, indent=2))
+    return 0 if result["status"] == "identical" else 1
+
+
 async def _cmd_config(settings: Settings, args: argparse.Namespace) -> int:
     async def query(store):
         if args.action == "history":
@@ -305,6 +353,10 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         if args.action == "export":
             return asyncio.run(_cmd_product_export(settings, args))
         return asyncio.run(_cmd_product_show(settings, args))
+    if args.command == "reprocess":
+        return _cmd_reprocess(settings, args)
+    if args.command == "reproduce":
+        return _cmd_reproduce(settings, args)
     if args.command == "config":
         return asyncio.run(_cmd_config(settings, args))
     if args.command == "simulate":

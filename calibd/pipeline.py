@@ -147,6 +147,7 @@ class _Context:
         self.config = version.handler_config(handler.name, category)
         self.settings = pipeline.settings
         self.runtime = pipeline.runtime
+        self.pipeline = pipeline
         self.log = bound_log
         self.store = pipeline.store
         self.inputs: list[InputFile] = []
@@ -429,11 +430,13 @@ class Pipeline:
         event: CloudEvent,
         wait: tuple[int, str] | None = None,
         category: str | None = None,
+        ledger: bool = True,
     ) -> Outcome:
         """Call `hook(arg, ctx)` with retries; commit its result or dead-letter the message.
 
         `wait` is (wait id, status to set) when the hook completes a stored wait; `category`
-        selects the configuration profile (default: the configured default category).
+        selects the configuration profile (default: the configured default category);
+        `ledger=False` runs a message again that the ledger already holds (reprocessing).
         """
         version = self.runtime.current  # one version for the whole message
         category = category or version.default_category
@@ -452,11 +455,11 @@ class Pipeline:
                 completion = self._completion(raw, event, handler, ctx, result, started_at)
                 break
             except PoisonMessage as exc:
-                return await self._dead_letter(raw, exc, event, wait=wait)
+                return await self._dead_letter(raw, exc, event, wait=wait, ledger=ledger)
             except RetriableError as exc:
                 if attempt == attempts:
                     exc.detail = f"{exc.detail} (after {attempts + 1} attempts)"
-                    return await self._dead_letter(raw, exc, event, wait=wait)
+                    return await self._dead_letter(raw, exc, event, wait=wait, ledger=ledger)
                 delay = self.settings.pipeline.retry_backoff_s * 2**attempt
                 bound.warning(
                     "retrying message", error=exc.detail, attempt=attempt + 1, delay_s=delay
@@ -467,9 +470,10 @@ class Pipeline:
                 err = MessageError(
                     f"{type(exc).__name__}: {exc}\n{summary}", reason="handler_failed"
                 )
-                return await self._dead_letter(raw, err, event, wait=wait)
-        if wait is not None:
+                return await self._dead_letter(raw, err, event, wait=wait, ledger=ledger)
+        if wait is not None or not ledger:
             completion.source = completion.event_id = None  # the message is in the ledger
+        if wait is not None:
             completion.wait_id, completion.wait_status = wait
         await self._committer.commit(completion)
         return Outcome(
@@ -769,6 +773,7 @@ class Pipeline:
         event: CloudEvent | None = None,
         key: tuple[str, str] | None = None,
         wait: tuple[int, str] | None = None,
+        ledger: bool = True,
     ) -> Outcome:
         info = (
             {"id": event.id, "type": event.type, "source": event.source}
@@ -838,8 +843,9 @@ class Pipeline:
             dlq=dlq,
             inbox_id=raw.inbox_id,
         )
-        if wait is not None:  # the message itself is in the ledger already
+        if wait is not None or not ledger:  # the message itself is in the ledger already
             completion.source = completion.event_id = None
+        if wait is not None:
             completion.wait_id, completion.wait_status = wait[0], "failed"
             completion.wait_detail = f"{error.reason}: {error.detail}"[:2000]
         await self._committer.commit(completion)

@@ -617,8 +617,13 @@ class Store:
         at: datetime | None = None,
         include_superseded: bool = False,
         limit: int = 100,
+        as_of: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Product metadata (no arrays), best first when `at` is given, else newest first."""
+        """Product metadata (no arrays), best first when `at` is given, else newest first.
+
+        `as_of` (a stored time) answers as the database stood then: only products created
+        before it, and superseded only by products created before it (for reproduction).
+        """
         where, params = [], []
         if product_type is not None:
             where.append("product_type = ?")
@@ -630,7 +635,13 @@ class Store:
             t = format_time(at)
             where.append("valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)")
             params += [t, t]
-        if not include_superseded:
+        if as_of is not None:
+            where.append(
+                "p.created_at < ? AND NOT EXISTS (SELECT 1 FROM products s "
+                "WHERE s.id = p.superseded_by AND s.created_at < ?)"
+            )
+            params += [as_of, as_of]
+        elif not include_superseded:
             where.append("status = 'valid'")
         order = (
             f"{CATEGORY_RANK} DESC, valid_from DESC, created_at DESC"
@@ -640,7 +651,7 @@ class Store:
         sql = (
             "SELECT id, product_type, tel_id, category, valid_from, valid_to, status, "
             "superseded_by, created_at, input_source, input_event_id, algorithm, "
-            "algorithm_version, config_hash, config_version, summary FROM products"
+            "algorithm_version, config_hash, config_version, summary FROM products p"
             + (" WHERE " + " AND ".join(where) if where else "")
             + f" ORDER BY {order} LIMIT ?"
         )
@@ -666,6 +677,36 @@ class Store:
         prod["summary"] = json.loads(prod["summary"])
         prod["provenance"] = dict(prov) if prov else None
         return prod
+
+    async def reprocess_candidates(
+        self,
+        start: datetime,
+        end: datetime,
+        product_types: list[str] | None = None,
+        tel_ids: list[int] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Cat-A/B products (valid or superseded) whose validity starts in [start, end),
+        oldest made first."""
+        where = ["category IN ('A', 'B')", "valid_from >= ?", "valid_from < ?"]
+        params: list[Any] = [format_time(start), format_time(end)]
+        for column, values in (("product_type", product_types), ("tel_id", tel_ids)):
+            if values:
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                params += list(values)
+        async with self.r.execute(
+            "SELECT id, product_type, tel_id, category, valid_from, input_source, input_event_id "
+            f"FROM products WHERE {' AND '.join(where)} ORDER BY created_at",
+            params,
+        ) as cur:
+            return [dict(r) for r in await cur.fetchall()]
+
+    async def products_of_input(self, source: str, event_id: str) -> list[dict[str, Any]]:
+        async with self.r.execute(
+            "SELECT id, product_type, tel_id, category, status FROM products "
+            "WHERE input_source = ? AND input_event_id = ? ORDER BY created_at",
+            (source, event_id),
+        ) as cur:
+            return [dict(r) for r in await cur.fetchall()]
 
     async def dead_letters(self, limit: int = 100, reason: str | None = None) -> list[dict]:
         sql = "SELECT * FROM dead_letters" + (" WHERE reason = ?" if reason else "")
