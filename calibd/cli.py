@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("run", help="run the daemon on the configured sources")
+    sub.add_parser("status", help="database counts, and the running daemon's health and metrics")
     r = sub.add_parser("replay", help="process a JSON-lines file of CloudEvents envelopes")
     r.add_argument("file", type=Path)
     d = sub.add_parser("demo", help="a local end-to-end run on embedded defaults")
@@ -270,6 +271,42 @@ def _cmd_reproduce(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if result["status"] == "identical" else 1
 
 
+def _http_get(url: str) -> str:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.read().decode()
+
+
+async def _cmd_status(settings: Settings) -> int:
+    counts = await _with_store(settings, lambda s: s.counts())
+    backlog = await _with_store(settings, lambda s: s.outbox_backlog())
+    print(f"database {settings.database_path}")
+    for key, value in counts.items():
+        print(f"  {key:<16} {value}")
+    for sink, n in backlog.items():
+        print(f"  outbox[{sink}]{'':<8} {n}")
+    ops = settings.operations
+    if ops.http_port is None:
+        print("live metrics: operations.http_port is not set")
+        return 0
+    base = f"http://{ops.http_host}:{ops.http_port}"
+    code = 0
+    for path in ("/healthz", "/readyz", "/metrics"):
+        try:
+            body = await asyncio.to_thread(_http_get, base + path)
+        except OSError as exc:
+            body, code = f"unreachable: {exc}", 1
+        print(f"{path}: {body.strip() if path != '/metrics' else ''}")
+        if path == "/metrics":
+            print("\n".join("  " + line for line in body.splitlines() if not line.startswith("#")))
+    return code
+
+
 async def _cmd_config(settings: Settings, args: argparse.Namespace) -> int:
     async def query(store):
         if args.action == "history":
@@ -353,6 +390,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         if args.action == "export":
             return asyncio.run(_cmd_product_export(settings, args))
         return asyncio.run(_cmd_product_show(settings, args))
+    if args.command == "status":
+        return asyncio.run(_cmd_status(settings))
     if args.command == "reprocess":
         return _cmd_reprocess(settings, args)
     if args.command == "reproduce":

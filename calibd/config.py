@@ -145,6 +145,18 @@ class OutboxSettings(Section):
     retry_max_s: float = Field(default=30.0, gt=0)
 
 
+class OperationsSettings(Section):
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(
+        default=None, ge=0, le=65535, description="/healthz, /readyz, /metrics; None: off"
+    )
+    summary_interval_s: float = Field(default=60.0, gt=0)
+    shutdown_timeout_s: float = Field(
+        default=60.0, gt=0, description="Finish in-flight work within this; keep < TimeoutStopSec"
+    )
+    handler_warn_s: float = Field(default=300.0, gt=0, description="Warn about slower handlers")
+
+
 class LoggingSettings(Section):
     format: Literal["json", "console"] = "json"
     level: Literal["debug", "info", "warning", "error"] = "info"
@@ -176,6 +188,7 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = PipelineSettings()
     outbox: OutboxSettings = OutboxSettings()
     logging: LoggingSettings = LoggingSettings()
+    operations: OperationsSettings = OperationsSettings()
     handlers: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-handler settings, keyed by handler name"
     )

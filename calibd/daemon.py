@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import os
 import signal
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -19,14 +21,16 @@ from calibd.registry import Registry, default_registry
 from calibd.sinks.base import Sink
 from calibd.sources.mqtt import inbox_raw
 from calibd.store import Store
+from calibd.systemd import Notifier
 
 __all__ = ["Daemon", "load_handlers"]
 
 log = structlog.get_logger("calibd.daemon")
 
 
-def load_handlers(modules: list[str], registry: Registry = default_registry) -> Registry:
-    """Import the handler modules (they register themselves); reject an empty result."""
+def load_handlers(modules: list[str]) -> Registry:
+    """Import the handler modules (they register themselves with the default registry) and
+    return a registry of the handlers defined in those modules (and their submodules) only."""
     for name in modules:
         try:
             importlib.import_module(name)
@@ -34,7 +38,12 @@ def load_handlers(modules: list[str], registry: Registry = default_registry) -> 
             raise ConfigurationError(
                 f"invalid configuration: pipeline.handler_modules: cannot import {name!r}: {exc}"
             ) from None
-    return registry
+    selected = Registry()
+    for h in default_registry:
+        module = h.fn.__module__
+        if any(module == m or module.startswith(m + ".") for m in modules):
+            selected.adopt(h)
+    return selected
 
 
 def build_sinks(settings: Settings) -> list[Sink]:
@@ -64,6 +73,9 @@ class Daemon:
         self._tasks: list[asyncio.Task] = []
         self.stopping = asyncio.Event()
         self.fatal: BaseException | None = None
+        self.notifier = Notifier()
+        self.health = None
+        self._loop_lag_s = 0.0
 
     async def __aenter__(self) -> Daemon:
         await self.store.open()
@@ -131,13 +143,125 @@ class Daemon:
             task = asyncio.create_task(source.run(), name=f"calibd-source-{source.name}")
             task.add_done_callback(self._source_ended)
             self._tasks.append(task)
+        self._source_tasks = list(self._tasks)
+        ops = self.settings.operations
+        if ops.http_port is not None:
+            from calibd.health import HealthServer
+
+            self.health = HealthServer(
+                ops.http_host,
+                ops.http_port,
+                {"/healthz": self._healthz, "/readyz": self._readyz, "/metrics": self._metrics},
+            )
+            await self.health.start()
+        self._tasks.append(asyncio.create_task(self._summaries(), name="calibd-summary"))
+        if self.notifier.watchdog_s:
+            self._tasks.append(asyncio.create_task(self._watchdog(), name="calibd-watchdog"))
+        self.notifier.ready(f"consuming from {', '.join(s.name for s in self.sources)}")
         await self.stopping.wait()
         return 1 if self.fatal else 0
 
+    # --- health -------------------------------------------------------------------------------
+
+    async def healthy(self) -> tuple[bool, str]:
+        """Alive: event loop responsive, no source task dead, database answering."""
+        if self._loop_lag_s > 5:
+            return False, f"event loop lagging {self._loop_lag_s:.1f} s"
+        dead = [t.get_name() for t in getattr(self, "_source_tasks", []) if t.done()]
+        if dead:
+            return False, f"sources ended: {', '.join(dead)}"
+        try:
+            async with asyncio.timeout(5):
+                await self.store.counts()
+        except Exception as exc:
+            return False, f"database: {exc}"
+        return True, "ok"
+
+    async def _healthz(self) -> tuple[int, str]:
+        ok, why = await self.healthy()
+        return (200 if ok else 503), why + "\n"
+
+    async def _readyz(self) -> tuple[int, str]:
+        down = [s.name for s in self.sources if not getattr(s, "connected", True)]
+        if self.stopping.is_set():
+            return 503, "stopping\n"
+        return (503, f"not connected: {', '.join(down)}\n") if down else (200, "ready\n")
+
+    async def _metrics(self) -> tuple[int, str]:
+        assert self.pipeline is not None
+        backlog = await self.store.outbox_backlog()
+        counts = await self.store.counts()
+        lag = {}
+        for source in self.sources:
+            if hasattr(source, "lag"):
+                lag.update(
+                    {(("topic", t), ("partition", str(p))): v for (t, p), v in source.lag().items()}
+                )
+        gauges = {
+            "calibd_outbox_backlog": (
+                "Notifications not yet published, by sink.",
+                {(("sink", k),): v for k, v in backlog.items()},
+            ),
+            "calibd_dead_letters": ("Dead letters in the database.", {(): counts["dead_letters"]}),
+            "calibd_in_flight": ("Messages being processed.", {(): self.pipeline.in_flight}),
+            "calibd_waits_open": ("Waits pending or ready.", {(): counts["waits_pending"]}),
+            "calibd_consumer_lag": ("Kafka records behind the high watermark.", lag),
+        }
+        return 200, self.pipeline.metrics.prometheus(gauges)
+
+    async def _watchdog(self) -> None:
+        """Ping systemd's watchdog at half its interval, only while healthy."""
+        assert self.notifier.watchdog_s is not None
+        interval = self.notifier.watchdog_s / 2
+        while True:
+            t0 = time.monotonic()
+            await asyncio.sleep(interval)
+            self._loop_lag_s = max(0.0, time.monotonic() - t0 - interval)
+            ok, why = await self.healthy()
+            if ok:
+                self.notifier.watchdog()
+            else:
+                log.error("unhealthy: withholding the watchdog ping", reason=why)
+
+    async def _summaries(self) -> None:
+        """One line per interval: processed, failed, backlog, lag; warn about slow handlers."""
+        assert self.pipeline is not None
+        interval = self.settings.operations.summary_interval_s
+        warned: set[int] = set()
+        last = self.pipeline.metrics.totals()
+        while True:
+            await asyncio.sleep(interval)
+            totals = self.pipeline.metrics.totals()
+            backlog = await self.store.outbox_backlog()
+            lag = sum(v for s in self.sources if hasattr(s, "lag") for v in s.lag().values())
+            log.info(
+                "summary",
+                processed=totals["done"] - last["done"],
+                dead_lettered=totals["dead"] - last["dead"],
+                duplicates=totals["duplicate"] - last["duplicate"],
+                in_flight=self.pipeline.in_flight,
+                outbox_backlog=sum(backlog.values()),
+                consumer_lag=lag,
+                interval_s=interval,
+            )
+            last = totals
+            now = time.perf_counter()
+            for key, (name, t0) in list(self.pipeline.running.items()):
+                if now - t0 > self.settings.operations.handler_warn_s and key not in warned:
+                    warned.add(key)
+                    log.warning(
+                        "handler running longer than expected",
+                        handler=name,
+                        running_s=round(now - t0, 1),
+                    )
+
     def _on_signal(self, sig: signal.Signals) -> None:
         if self.stopping.is_set():
-            log.warning("second signal: stopping at once", signal=sig.name)
-            raise SystemExit(1)
+            # unfinished messages are not acknowledged: they are redone at the next start
+            log.warning(
+                "second signal: stopping at once, unfinished work is not committed", signal=sig.name
+            )
+            os._exit(128 + sig)
         log.info("stopping", signal=sig.name)
         self.stopping.set()
 
@@ -158,13 +282,25 @@ class Daemon:
             self.stopping.set()
 
     async def shutdown(self, flush_timeout: float = 5.0) -> None:
-        """Stop sources, finish in-flight work, commit offsets, flush the outbox, close."""
+        """Stop sources, finish in-flight work (bounded by operations.shutdown_timeout_s),
+        commit offsets, flush the outbox, close."""
+        self.notifier.stopping()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.health is not None:
+            await self.health.stop()
         if self.pipeline is not None:
-            await self.pipeline.drain()
+            try:
+                async with asyncio.timeout(self.settings.operations.shutdown_timeout_s):
+                    await self.pipeline.drain()
+            except TimeoutError:
+                log.warning(
+                    "shutdown deadline reached; unfinished messages are redone at the next start",
+                    in_flight=self.pipeline.in_flight,
+                )
+                await self.pipeline.abandon()
         for source in self.sources:
             close = getattr(source, "close", None)
             if close is not None:

@@ -59,6 +59,14 @@ class CpuPool:
                 pool.shutdown(wait=False, cancel_futures=True)
             raise RetriableError("a worker process died during the computation") from None
 
+    def terminate(self) -> None:
+        """Kill the workers now (a stop past its deadline); running computations are lost."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+
     def shutdown(self, wait: bool = True) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=wait, cancel_futures=True)

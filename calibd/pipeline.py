@@ -57,6 +57,7 @@ from calibd.events.envelope import new_event_id
 from calibd.executor import CpuPool
 from calibd.ids import new_product_id
 from calibd.jsonable import to_jsonable
+from calibd.metrics import Metrics
 from calibd.registry import (
     Handler,
     HandlerResult,
@@ -282,7 +283,8 @@ class Pipeline:
         self._host = socket.gethostname()
         self.on_fatal: Callable[[BaseException], None] = lambda exc: None
         self.stats: Counter[str] = Counter()
-        self.by_type: Counter[str] = Counter()
+        self.metrics = Metrics()
+        self.running: dict[int, tuple[str, float]] = {}  # id(ctx) -> (handler, start time)
 
     # --- life cycle -----------------------------------------------------------------------
 
@@ -305,9 +307,17 @@ class Pipeline:
         self._commit_listener = callback
 
     async def drain(self) -> None:
-        """Wait until every submitted message is committed."""
+        """Wait until every submitted message is committed (a timeout around this call
+        leaves the messages running: `abandon` is the explicit way to give up)."""
         while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await asyncio.wait(list(self._tasks))
+
+    async def abandon(self) -> None:
+        """Give up on in-flight messages (not acknowledged: redone at the next start)."""
+        self.pool.terminate()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def stop(self) -> None:
         if self._waits_task is not None:
@@ -353,8 +363,7 @@ class Pipeline:
         finally:
             self._slots.release()
         self.stats[outcome.status] += 1
-        if outcome.event_type:
-            self.by_type[f"{outcome.event_type}:{outcome.status}"] += 1
+        self.metrics.message(outcome.event_type, outcome.status)
         log.info(
             "message processed",
             outcome=outcome.status,
@@ -445,8 +454,14 @@ class Pipeline:
         for attempt in range(attempts + 1):
             ctx = _Context(self, handler, version, category, bound)
             started_at = datetime.now(UTC)
+            t0 = time.perf_counter()
+            self.running[id(ctx)] = (handler.name, t0)
             try:
-                result = await hook(arg, ctx)
+                try:
+                    result = await hook(arg, ctx)
+                finally:
+                    del self.running[id(ctx)]
+                    self.metrics.handler(handler.name, time.perf_counter() - t0)
                 if not isinstance(result, HandlerResult):
                     raise TypeError(
                         f"handler {handler.name} returned {type(result).__name__}, "

@@ -267,6 +267,10 @@ class Registry:
         self._by_type[event_type] = entry
         return entry
 
+    def adopt(self, entry: Handler) -> None:
+        """Add an already validated handler (used to select handlers by module)."""
+        self._by_type[entry.event_type] = entry
+
     def get(self, event_type: str) -> Handler | None:
         return self._by_type.get(event_type)
 

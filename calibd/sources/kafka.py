@@ -146,6 +146,19 @@ class KafkaSource:
             partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in tps),
         )
 
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Records behind the high watermark per assigned partition (from the last fetch)."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        out = {}
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            done = self.tracker.position(tp)
+            if high is not None and done is not None:
+                out[(tp.topic, tp.partition)] = max(0, high - done)
+        return out
+
     async def close(self) -> None:
         """Commit what is committed in the DB and leave the group."""
         if self._consumer is None:

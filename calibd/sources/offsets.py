@@ -36,6 +36,10 @@ class OffsetTracker:
             self._position[tp] = done + 1
             self._dirty.add(tp)
 
+    def position(self, tp: Hashable) -> int | None:
+        """One past the last offset finished in order (None before the first)."""
+        return self._position.get(tp)
+
     def pending(self, tp: Hashable) -> int:
         return len(self._queued.get(tp, ()))
 
