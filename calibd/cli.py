@@ -95,7 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     sims = sim.add_subparsers(dest="simulator", required=True, metavar="KIND")
     _add_simulators(sims)
 
-    dl = sub.add_parser("dead-letters", help="list dead-lettered messages")
+    dl = sub.add_parser(
+        "dead-letters", help="list dead-lettered messages; `retry ID` runs one again after a fix"
+    )
+    dl.add_argument("action", nargs="?", choices=["retry"])
+    dl.add_argument("dead_letter_id", nargs="?", type=int)
     dl.add_argument("--reason")
     dl.add_argument("--limit", type=int, default=50)
     dl.add_argument("--json", action="store_true")
@@ -353,6 +357,31 @@ async def _cmd_config(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dead_letter_retry(settings: Settings, dead_letter_id: int) -> int:
+    from calibd.sources.base import RawMessage
+
+    async def retry(pipeline):
+        row = await pipeline.store.release_dead_letter(dead_letter_id)
+        headers = (
+            [(k, v.encode()) for k, v in json.loads(row["headers"]).items()]
+            if row["headers"]
+            else None
+        )
+        return await pipeline.process(
+            RawMessage(
+                transport=row["transport"],
+                origin=f"retry of dead letter {dead_letter_id} ({row['origin']})",
+                origin_key=f"dead-letter-retry:{dead_letter_id}",
+                payload=bytes(row["payload"]),
+                headers=headers,
+            )
+        )
+
+    outcome = asyncio.run(_with_pipeline(settings, retry))
+    print(json.dumps(outcome.__dict__, indent=2))
+    return 0 if outcome.status in ("done", "retrying") else 1
+
+
 async def _cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
     rows = await _with_store(settings, lambda s: s.dead_letters(args.limit, args.reason))
     for r in rows:
@@ -401,6 +430,10 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "simulate":
         return args.simulate_run(args)
     if args.command == "dead-letters":
+        if args.action == "retry":
+            if args.dead_letter_id is None:
+                raise ConfigurationError("usage: calibd dead-letters retry ID")
+            return _cmd_dead_letter_retry(settings, args.dead_letter_id)
         return asyncio.run(_cmd_dead_letters(settings, args))
     if args.command == "schemas":
         from calibd.schemas_export import check, export
@@ -423,7 +456,11 @@ def main(argv: list[str] | None = None) -> int:
         from calibd.logs import configure_logging
         from calibd.offline import configure_offline_astropy
 
-        configure_logging(settings.logging.format, settings.logging.level)
+        configure_logging(
+            settings.logging.format,
+            settings.logging.level,
+            sys.stdout if args.command in ("run", "demo") else sys.stderr,
+        )
         configure_offline_astropy()
         return _run(settings, args)
     except ConfigurationError as exc:

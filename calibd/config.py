@@ -134,8 +134,13 @@ class PipelineSettings(Section):
         default=["calibd.handlers"],
         description="Modules imported at start-up that register handlers; later ones may replace",
     )
-    retry_attempts: int = Field(default=3, ge=0)
-    retry_backoff_s: float = Field(default=0.5, gt=0)
+    retry_attempts: int = Field(default=5, ge=0, description="Retries after the first attempt")
+    retry_backoff_s: float = Field(default=2.0, gt=0, description="First retry delay; doubles")
+    retry_max_backoff_s: float = Field(default=600.0, gt=0)
+    handler_timeout_s: float | None = Field(
+        default=3600.0, gt=0, description="A handler running longer is stopped and retried"
+    )
+    max_file_bytes: int = Field(default=50 * 2**30, ge=1, description="Largest input file")
     max_message_bytes: int = Field(default=16 * 2**20, ge=1024)
 
 

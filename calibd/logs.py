@@ -10,8 +10,12 @@ import structlog
 __all__ = ["configure_logging"]
 
 
-def configure_logging(fmt: str = "json", level: str = "info") -> None:
-    """Configure structlog and the stdlib loggers of aiokafka/aiomqtt the same way."""
+def configure_logging(fmt: str = "json", level: str = "info", stream=None) -> None:
+    """Configure structlog and the stdlib loggers of aiokafka/aiomqtt the same way.
+
+    The daemon logs to stdout (journald); the other commands pass stderr, keeping stdout
+    for their output."""
+    stream = stream or sys.stdout
     lvl = logging.getLevelName(level.upper())
     shared = [
         structlog.contextvars.merge_contextvars,
@@ -19,7 +23,7 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer = (
-        structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+        structlog.dev.ConsoleRenderer(colors=stream.isatty())
         if fmt == "console"
         else structlog.processors.JSONRenderer()
     )
@@ -32,10 +36,10 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stdout),
+        logger_factory=structlog.WriteLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],

@@ -20,13 +20,14 @@ import base64
 import io
 import json
 import platform
+import random
 import socket
 import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +160,11 @@ class _Context:
     async def resolve_file(self, ref: DataFile | str, sha256: str | None = None) -> Path:
         uri, expected = (ref, sha256) if isinstance(ref, str) else (ref.uri, ref.sha256 or sha256)
         found = await asyncio.to_thread(
-            resolve_data_file, uri, self.settings.effective_data_roots, expected
+            resolve_data_file,
+            uri,
+            self.settings.effective_data_roots,
+            expected,
+            self.settings.pipeline.max_file_bytes,
         )
         self.inputs.append(found)
         return Path(found.path)
@@ -440,53 +445,61 @@ class Pipeline:
         wait: tuple[int, str] | None = None,
         category: str | None = None,
         ledger: bool = True,
+        attempt: int = 1,
     ) -> Outcome:
-        """Call `hook(arg, ctx)` with retries; commit its result or dead-letter the message.
+        """Call `hook(arg, ctx)` once; commit its result, park a retry, or dead-letter.
 
-        `wait` is (wait id, status to set) when the hook completes a stored wait; `category`
+        `wait` is (wait id, status to set) when the call completes a stored wait; `category`
         selects the configuration profile (default: the configured default category);
-        `ledger=False` runs a message again that the ledger already holds (reprocessing).
+        `ledger=False` runs a message the ledger already holds (resume/expire hooks,
+        reprocessing); `attempt` counts the attempts at this message (retries).
+
+        A RetriableError parks the message: a `retry` wait stored with the attempt number and
+        the time of the next attempt, committed like any outcome (so the transport is
+        acknowledged and nothing waits in memory). Past `pipeline.retry_attempts` retries,
+        the message is dead-lettered. A retriable failure of a resume/expire hook leaves its
+        wait open; it is tried again at the next pass of the waits loop.
         """
         version = self.runtime.current  # one version for the whole message
         category = category or version.default_category
         bound = log.bind(handler=handler.name, config_version=version.version)
-        attempts = self.settings.pipeline.retry_attempts
-        for attempt in range(attempts + 1):
-            ctx = _Context(self, handler, version, category, bound)
-            started_at = datetime.now(UTC)
-            t0 = time.perf_counter()
-            self.running[id(ctx)] = (handler.name, t0)
+        ctx = _Context(self, handler, version, category, bound)
+        started_at = datetime.now(UTC)
+        t0 = time.perf_counter()
+        self.running[id(ctx)] = (handler.name, t0)
+        try:
             try:
-                try:
+                limit = self.settings.pipeline.handler_timeout_s
+                async with asyncio.timeout(limit):
                     result = await hook(arg, ctx)
-                finally:
-                    del self.running[id(ctx)]
-                    self.metrics.handler(handler.name, time.perf_counter() - t0)
-                if not isinstance(result, HandlerResult):
-                    raise TypeError(
-                        f"handler {handler.name} returned {type(result).__name__}, "
-                        "not HandlerResult"
-                    )
-                completion = self._completion(raw, event, handler, ctx, result, started_at)
-                break
-            except PoisonMessage as exc:
+            except TimeoutError:
+                self.pool.terminate()  # stop the computation; other callers retry
+                raise RetriableError(
+                    f"handler ran past pipeline.handler_timeout_s={limit}"
+                ) from None
+            finally:
+                del self.running[id(ctx)]
+                self.metrics.handler(handler.name, time.perf_counter() - t0)
+            if not isinstance(result, HandlerResult):
+                raise TypeError(
+                    f"handler {handler.name} returned {type(result).__name__}, not HandlerResult"
+                )
+            completion = self._completion(raw, event, handler, ctx, result, started_at)
+        except PoisonMessage as exc:
+            return await self._dead_letter(raw, exc, event, wait=wait, ledger=ledger)
+        except RetriableError as exc:
+            if hook is not handler.fn:
+                bound.warning("wait hook failed, will be tried again", error=exc.detail)
+                return Outcome(status="retrying", event_id=event.id, event_type=event.type)
+            if attempt > self.settings.pipeline.retry_attempts:
+                exc.detail = f"{exc.detail} (after {attempt} attempts)"
                 return await self._dead_letter(raw, exc, event, wait=wait, ledger=ledger)
-            except RetriableError as exc:
-                if attempt == attempts:
-                    exc.detail = f"{exc.detail} (after {attempts + 1} attempts)"
-                    return await self._dead_letter(raw, exc, event, wait=wait, ledger=ledger)
-                delay = self.settings.pipeline.retry_backoff_s * 2**attempt
-                bound.warning(
-                    "retrying message", error=exc.detail, attempt=attempt + 1, delay_s=delay
-                )
-                await asyncio.sleep(delay)
-            except Exception as exc:
-                summary = "".join(traceback.format_exception(exc, limit=-3)).strip()
-                err = MessageError(
-                    f"{type(exc).__name__}: {exc}\n{summary}", reason="handler_failed"
-                )
-                return await self._dead_letter(raw, err, event, wait=wait, ledger=ledger)
-        if wait is not None or not ledger:
+            return await self._park_retry(raw, event, handler, attempt, exc, wait, bound)
+        except Exception as exc:
+            summary = "".join(traceback.format_exception(exc, limit=-3)).strip()
+            err = MessageError(f"{type(exc).__name__}: {exc}\n{summary}", reason="handler_failed")
+            return await self._dead_letter(raw, err, event, wait=wait, ledger=ledger)
+        if not ledger:
             completion.source = completion.event_id = None  # the message is in the ledger
         if wait is not None:
             completion.wait_id, completion.wait_status = wait
@@ -496,6 +509,52 @@ class Pipeline:
             event_id=event.id,
             event_type=event.type,
             product_ids=[p.id for p in completion.products] if not completion.was_duplicate else [],
+        )
+
+    async def _park_retry(
+        self,
+        raw: RawMessage,
+        event: CloudEvent,
+        handler: Handler,
+        attempt: int,
+        error: RetriableError,
+        wait: tuple[int, str] | None,
+        bound,
+    ) -> Outcome:
+        base = self.settings.pipeline.retry_backoff_s
+        delay = min(base * 2 ** (attempt - 1), self.settings.pipeline.retry_max_backoff_s)
+        delay *= random.uniform(0.8, 1.2)
+        bound.warning(
+            "retriable failure, retry parked",
+            error=error.detail,
+            attempt=attempt,
+            next_attempt_in_s=round(delay, 2),
+        )
+        completion = Completion(
+            status="retrying",
+            transport=raw.transport,
+            inbox_id=raw.inbox_id,
+            waits=[
+                {
+                    "handler": handler.name,
+                    "kind": "retry",
+                    "key": f"{event.source}|{event.id}",
+                    "deadline": format_time(datetime.now(UTC) + timedelta(seconds=delay)),
+                    "event_source": event.source,
+                    "event_id": event.id,
+                    "input_message": raw.payload,
+                    "input_transport": raw.transport,
+                    "input_origin": raw.origin,
+                    "state": json.dumps({"attempt": attempt + 1, "last_error": error.detail}),
+                }
+            ],
+        )
+        if wait is not None:
+            completion.wait_id, completion.wait_status = wait[0], "completed"
+            completion.wait_detail = f"attempt {attempt} failed: {error.detail}"[:2000]
+        await self._committer.commit(completion)
+        return Outcome(
+            status="retrying", event_id=event.id, event_type=event.type, reason=error.reason
         )
 
     # --- waits ----------------------------------------------------------------------------
@@ -544,6 +603,24 @@ class Pipeline:
             )
             ready = row["status"] == "ready"
             handler = self.registry.by_name(row["handler"])
+            if row["kind"] == "retry" and handler is not None:
+                state = json.loads(row["state"])
+                outcome = await self._invoke(
+                    handler,
+                    handler.fn,
+                    event,
+                    raw,
+                    event,
+                    wait=(row["id"], "completed"),
+                    attempt=state["attempt"],
+                )
+                log.info(
+                    "retry attempt ended",
+                    attempt=state["attempt"],
+                    outcome=outcome.status,
+                    product_ids=outcome.product_ids,
+                )
+                return
             hook = None if handler is None else (handler.resume if ready else handler.expire)
             pending = PendingWait(
                 id=row["id"],
@@ -580,6 +657,7 @@ class Pipeline:
                 raw,
                 event,
                 wait=(row["id"], "completed" if ready else "expired"),
+                ledger=False,
             )
             log.info(
                 "wait ended",
@@ -858,7 +936,7 @@ class Pipeline:
             dlq=dlq,
             inbox_id=raw.inbox_id,
         )
-        if wait is not None or not ledger:  # the message itself is in the ledger already
+        if not ledger:  # the message itself is in the ledger already
             completion.source = completion.event_id = None
         if wait is not None:
             completion.wait_id, completion.wait_status = wait[0], "failed"

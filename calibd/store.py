@@ -275,7 +275,9 @@ class Store:
         await self._write(self._commit, items)
 
     async def _commit(self, conn: aiosqlite.Connection, items: Sequence[Completion]) -> None:
-        existing = await self._existing_keys(conn, [c.key for c in items if c.key])
+        existing = await self._existing_keys(
+            conn, [c.key for c in items if c.key], [c.wait_id for c in items if c.wait_id]
+        )
         open_waits = await self._open_waits(conn, [c.wait_id for c in items if c.wait_id])
         seen: set[tuple[str, str]] = set()
         products, outbox, ledger, inbox_done = [], [], [], []
@@ -466,9 +468,13 @@ class Store:
 
     @staticmethod
     async def _existing_keys(
-        conn: aiosqlite.Connection, keys: Iterable[tuple[str, str]]
+        conn: aiosqlite.Connection,
+        keys: Iterable[tuple[str, str]],
+        completing_waits: Sequence[int] = (),
     ) -> set[tuple[str, str]]:
+        """Keys already completed, or with a parked retry (other than `completing_waits`)."""
         keys = list(keys)
+        skip = ",".join(str(int(i)) for i in completing_waits) or "-1"
         found: set[tuple[str, str]] = set()
         for i in range(0, len(keys), 400):
             chunk = keys[i : i + 400]
@@ -477,6 +483,13 @@ class Store:
             async with conn.execute(
                 f"SELECT source, event_id FROM processed WHERE {where}", params
             ) as cur:
+                found.update((r[0], r[1]) for r in await cur.fetchall())
+            retry_where = where.replace("source = ?", "event_source = ?")
+            async with conn.execute(
+                "SELECT event_source, event_id FROM waits WHERE kind = 'retry' "
+                f"AND status IN ('pending', 'ready') AND id NOT IN ({skip}) AND ({retry_where})",
+                params,
+            ) as cur:  # a message whose retry is parked is not processed again meanwhile
                 found.update((r[0], r[1]) for r in await cur.fetchall())
         return found
 
@@ -714,6 +727,32 @@ class Store:
             sql + " ORDER BY id DESC LIMIT ?", ([reason] if reason else []) + [limit]
         ) as cur:
             return [dict(r) for r in await cur.fetchall()]
+
+    async def release_dead_letter(self, dead_letter_id: int) -> dict[str, Any]:
+        """Mark a dead letter retried and forget its ledger entry, so it can run again.
+        Raises StoreError if there is no such dead letter or it was retried already."""
+
+        async def run(conn: aiosqlite.Connection) -> dict[str, Any]:
+            async with conn.execute(
+                "SELECT * FROM dead_letters WHERE id = ?", (dead_letter_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise StoreError(f"no dead letter {dead_letter_id}")
+            if row["status"] != "dead":
+                raise StoreError(f"dead letter {dead_letter_id} was retried already")
+            await conn.execute(
+                "UPDATE dead_letters SET status = 'retried', retried_at = ? WHERE id = ?",
+                (_now(), dead_letter_id),
+            )
+            if row["event_id"] is not None and row["event_source"] is not None:
+                await conn.execute(
+                    "DELETE FROM processed WHERE source = ? AND event_id = ? AND status = 'dead'",
+                    (row["event_source"], row["event_id"]),
+                )
+            return dict(row)
+
+        return await self._write(run)
 
     async def counts(self) -> dict[str, int]:
         """Row counts an operator wants to see."""

@@ -36,7 +36,7 @@ def raw(env: dict, n: int = 0) -> RawMessage:
 async def harness(tmp_path):
     registry = Registry()
     calls: list[str] = []
-    flaky = {"left": 1}
+    flaky = {"left": 1, "always": False}
 
     async def weather(event, ctx):
         calls.append(event.id)
@@ -55,7 +55,7 @@ async def harness(tmp_path):
         )
 
     async def rates(event, ctx):
-        if flaky["left"]:
+        if flaky["left"] or flaky["always"]:
             flaky["left"] -= 1
             raise RetriableError("database busy")
         return HandlerResult(
@@ -78,13 +78,13 @@ async def harness(tmp_path):
     store = await Store(settings.database_path).open()
     pipeline = Pipeline(settings, store, registry, sinks=("kafka",))
     await pipeline.start()
-    yield pipeline, store, calls
+    yield pipeline, store, calls, flaky
     await pipeline.stop()
     await store.close()
 
 
 async def test_product_provenance_and_outbox_in_one_go(harness):
-    pipeline, store, _ = harness
+    pipeline, store, *_ = harness
     env = example("ctao.acada.weather")
     outcome = await pipeline.process(raw(env))
     assert outcome.status == "done" and len(outcome.product_ids) == 1
@@ -100,7 +100,7 @@ async def test_product_provenance_and_outbox_in_one_go(harness):
 
 
 async def test_concurrent_and_later_duplicates_make_one_product(harness):
-    pipeline, store, calls = harness
+    pipeline, store, calls, _ = harness
     env = example("ctao.acada.weather")
     outcomes = await asyncio.gather(*(pipeline.process(raw(env, n)) for n in range(5)))
     later = await pipeline.process(raw(env, 99))
@@ -111,7 +111,7 @@ async def test_concurrent_and_later_duplicates_make_one_product(harness):
 
 
 async def test_failures_become_dead_letters_with_reasons(harness):
-    pipeline, store, _ = harness
+    pipeline, store, *_ = harness
     bad_input = await pipeline.process(raw(example("ctao.acada.muon_data")))
     wrong_return = await pipeline.process(raw(example("ctao.acada.fram_down")))
     no_handler = await pipeline.process(raw(example("ctao.simpipe.production")))
@@ -119,7 +119,13 @@ async def test_failures_become_dead_letters_with_reasons(harness):
     assert (bad_input.status, bad_input.reason) == ("dead", "bad_input")
     assert (wrong_return.status, wrong_return.reason) == ("dead", "handler_failed")
     assert (no_handler.status, no_handler.reason) == ("dead", "unknown_type")
-    assert retried.status == "done"
+    assert retried.status == "retrying"  # parked in the DB, acknowledged, tried again later
+    (parked,) = await store.waits()
+    assert parked["kind"] == "retry" and json.loads(parked["state"])["attempt"] == 2
+    async with asyncio.timeout(10):
+        while not await store.products(product_type="ctc"):
+            await asyncio.sleep(0.05)
+    assert (await store.waits())[0]["status"] == "completed"
     letters = {d["reason"]: d for d in await store.dead_letters()}
     assert "muon.fits: HDU MUONS missing column impact" in letters["bad_input"]["detail"]
     assert "TypeError" in letters["handler_failed"]["detail"]
@@ -128,7 +134,7 @@ async def test_failures_become_dead_letters_with_reasons(harness):
 
 
 async def test_a_redelivered_dead_letter_is_recorded_once(harness):
-    pipeline, store, _ = harness
+    pipeline, store, *_ = harness
     env = example("ctao.acada.muon_data")
     first = await pipeline.process(raw(env, 1))
     second = await pipeline.process(raw(env, 1))
@@ -172,3 +178,21 @@ def test_registration_rejects_misconfiguration():
     registry.register("ctao.acada.weather", h)
     with pytest.raises(ConfigurationError, match="already has handler"):
         registry.register("ctao.acada.weather", h)
+
+
+async def test_retries_run_out_into_a_dead_letter(harness):
+    pipeline, store, _, flaky = harness
+    flaky["always"] = True
+    env = example("ctao.acada.trigger_rates")
+    assert (await pipeline.process(raw(env))).status == "retrying"
+    # a redelivery while the retry is parked is a duplicate, not a second attempt
+    assert (await pipeline.process(raw(env, 7))).status == "duplicate"
+    async with asyncio.timeout(20):
+        while not await store.dead_letters():
+            await asyncio.sleep(0.05)
+    (letter,) = await store.dead_letters()
+    attempts = pipeline.settings.pipeline.retry_attempts + 1
+    assert letter["reason"] == "retriable"
+    assert letter["detail"] == f"database busy (after {attempts} attempts)"
+    assert [w["status"] for w in await store.waits()] == ["failed"] + ["completed"] * (attempts - 2)
+    assert await store.processed([(env["source"], env["id"])])
