@@ -17,6 +17,7 @@ def client_options(s: KafkaSettings) -> dict[str, Any]:
         "bootstrap_servers": s.bootstrap_servers,
         "client_id": s.client_id,
         "security_protocol": s.security_protocol,
+        "metadata_max_age_ms": 60_000,
     }
     if s.security_protocol in ("SSL", "SASL_SSL"):
         opts["ssl_context"] = create_ssl_context(cafile=str(s.ssl_cafile) if s.ssl_cafile else None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 import structlog
 
@@ -50,9 +51,32 @@ def configure_logging(fmt: str = "json", level: str = "info", stream=None) -> No
             ],
         )
     )
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(lvl, logging.WARNING))
+
+
+class RepeatFilter(logging.Filter):
+    """Lets each distinct message of a library logger through once per `window_s` seconds
+    (aiokafka logs every failed reconnect attempt); says how many were held back."""
+
+    def __init__(self, window_s: float = 60.0) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, str(record.msg))
+        now = time.monotonic()
+        last, held = self._last.get(key, (-1e9, 0))
+        if now - last < self.window_s:
+            self._last[key] = (last, held + 1)
+            return False
+        self._last[key] = (now, 0)
+        if held:
+            record.msg = f"{record.msg} (repeated {held} times in {self.window_s:.0f} s)"
+        return True
 
 
 def _identity(logger, name, event_dict):

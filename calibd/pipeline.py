@@ -277,6 +277,7 @@ class Pipeline:
         self.runtime = RuntimeConfig(settings, registry)  # validates every handler's settings
         self._config_cache: dict[tuple[str, str, int], tuple[str, str]] = {}
         self._slots = asyncio.Semaphore(settings.pipeline.max_in_flight)
+        self._admitted = 0
         self._inflight: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
         self._dedup = _DedupLookup(store)
         self._committer = _Committer(store, settings.pipeline.commit_batch_max)
@@ -336,6 +337,11 @@ class Pipeline:
     def in_flight(self) -> int:
         return len(self._tasks)
 
+    @property
+    def capacity(self) -> int:
+        """How many more messages `submit` takes without waiting."""
+        return max(0, self.settings.pipeline.max_in_flight - self._admitted)
+
     # --- intake ---------------------------------------------------------------------------
 
     async def submit(self, raw: RawMessage) -> asyncio.Future[Outcome]:
@@ -344,6 +350,7 @@ class Pipeline:
         The returned future resolves with the Outcome once the result is committed.
         """
         await self._slots.acquire()
+        self._admitted += 1
         done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(self._process(raw, done))
         self._tasks.add(task)
@@ -366,6 +373,7 @@ class Pipeline:
                 done.set_exception(exc)
             return
         finally:
+            self._admitted -= 1
             self._slots.release()
         self.stats[outcome.status] += 1
         self.metrics.message(outcome.event_type, outcome.status)

@@ -71,13 +71,31 @@ class KafkaSource:
         committer = asyncio.create_task(self._commit_periodically(), name="calibd-kafka-commit")
         try:
             while True:
-                batches = await consumer.getmany(timeout_ms=500)
+                if self.pipeline.capacity == 0:
+                    await self._wait_for_capacity(consumer)
+                batches = await consumer.getmany(
+                    timeout_ms=500, max_records=min(self.pipeline.capacity, s.max_poll_records)
+                )
                 for tp, records in batches.items():
                     for rec in records:
                         await self._submit(tp, rec)
         finally:
             committer.cancel()
             await asyncio.gather(committer, return_exceptions=True)
+
+    async def _wait_for_capacity(self, consumer: AIOKafkaConsumer) -> None:
+        """The pipeline is full (long computations): pause every partition and keep polling,
+        so the group sees a live member and no rebalance starts, until there is room."""
+        paused = consumer.assignment()
+        consumer.pause(*paused)
+        try:
+            while self.pipeline.capacity == 0:
+                extra = await consumer.getmany(timeout_ms=200)
+                for tp, records in extra.items():  # fetched before the pause: keep order
+                    for rec in records:
+                        await self._submit(tp, rec)
+        finally:
+            consumer.resume(*(tp for tp in paused if tp in consumer.assignment()))
 
     async def _start(self, consumer: AIOKafkaConsumer) -> None:
         delay = 0.5
