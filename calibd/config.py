@@ -75,6 +75,9 @@ class KafkaSettings(Section):
     commit_interval_s: float = Field(default=1.0, gt=0)
     max_poll_records: int = Field(default=500, ge=1)
     max_poll_interval_ms: int = Field(default=600_000, ge=10_000)
+    fetch_max_wait_ms: int = Field(
+        default=100, ge=0, description="Longest a fetch waits for data (latency vs requests)"
+    )
     session_timeout_ms: int = Field(default=30_000, ge=6_000)
     publish: bool = Field(default=True, description="Publish notifications to Kafka")
     products_topic: str = "calibpipe.products"

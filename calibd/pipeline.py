@@ -278,6 +278,7 @@ class Pipeline:
         self._config_cache: dict[tuple[str, str, int], tuple[str, str]] = {}
         self._slots = asyncio.Semaphore(settings.pipeline.max_in_flight)
         self._admitted = 0
+        self._room = asyncio.Event()
         self._inflight: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
         self._dedup = _DedupLookup(store)
         self._committer = _Committer(store, settings.pipeline.commit_batch_max)
@@ -342,6 +343,17 @@ class Pipeline:
         """How many more messages `submit` takes without waiting."""
         return max(0, self.settings.pipeline.max_in_flight - self._admitted)
 
+    async def wait_capacity(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for room in the pipeline; True if there is some."""
+        while self.capacity == 0:
+            self._room.clear()
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._room.wait()
+            except TimeoutError:
+                return self.capacity > 0
+        return True
+
     # --- intake ---------------------------------------------------------------------------
 
     async def submit(self, raw: RawMessage) -> asyncio.Future[Outcome]:
@@ -375,6 +387,7 @@ class Pipeline:
         finally:
             self._admitted -= 1
             self._slots.release()
+            self._room.set()
         self.stats[outcome.status] += 1
         self.metrics.message(outcome.event_type, outcome.status)
         log.info(

@@ -402,8 +402,8 @@ class Store:
             )
         if inbox_done:
             await conn.executemany("DELETE FROM inbox WHERE id = ?", inbox_done)
-        for p in products:
-            await self._supersede(conn, p)
+        if products:
+            await self._supersede(conn, products)
         if wait_updates:
             await conn.executemany(
                 "UPDATE waits SET status = ?, finished_at = ?, detail = ? WHERE id = ?",
@@ -426,8 +426,8 @@ class Store:
             )
 
     @staticmethod
-    async def _supersede(conn: aiosqlite.Connection, p: ProductRecord) -> None:
-        """Apply what a new product replaces.
+    async def _supersede(conn: aiosqlite.Connection, new: list[ProductRecord]) -> None:
+        """Apply what new products replace (one statement each kind, for the whole group).
 
         - a product of a higher category supersedes the valid products of the same type and
           telescope with a lower category and the same validity start (a Cat-C product made by
@@ -435,25 +435,33 @@ class Store:
         - `supersedes`: these products are superseded outright;
         - `truncates`: these products stay valid only until the new product's validity start.
         """
-        rank = "CASE category WHEN 'C' THEN 3 WHEN 'B' THEN 2 ELSE 1 END"
-        new_rank = {"C": 3, "B": 2, "A": 1}[p.category]
-        await conn.execute(
-            f"UPDATE products SET status = 'superseded', superseded_by = ? "
-            f"WHERE product_type = ? AND tel_id IS ? AND valid_from = ? AND status = 'valid' "
-            f"AND {rank} < ? AND id != ?",
-            (p.id, p.product_type, p.tel_id, p.valid_from, new_rank, p.id),
-        )
-        if p.supersedes:
+        lower = {"C": "('A', 'B')", "B": "('A')"}
+        for category, below in lower.items():
+            rows = [
+                (p.id, p.product_type, p.tel_id, p.valid_from, p.id)
+                for p in new
+                if p.category == category
+            ]
+            if rows:
+                await conn.executemany(
+                    "UPDATE products SET status = 'superseded', superseded_by = ? "
+                    "WHERE product_type = ? AND tel_id IS ? AND status = 'valid' "
+                    f"AND valid_from = ? AND category IN {below} AND id != ?",
+                    rows,
+                )
+        outright = [(p.id, old) for p in new for old in p.supersedes]
+        if outright:
             await conn.executemany(
                 "UPDATE products SET status = 'superseded', superseded_by = ? "
                 "WHERE id = ? AND status = 'valid'",
-                [(p.id, old) for old in p.supersedes],
+                outright,
             )
-        if p.truncates:
+        cut = [(p.valid_from, old, p.valid_from, p.valid_from) for p in new for old in p.truncates]
+        if cut:
             await conn.executemany(
                 "UPDATE products SET valid_to = ? WHERE id = ? "
                 "AND (valid_to IS NULL OR valid_to > ?) AND valid_from < ?",
-                [(p.valid_from, old, p.valid_from, p.valid_from) for old in p.truncates],
+                cut,
             )
 
     @staticmethod

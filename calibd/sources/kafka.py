@@ -61,6 +61,7 @@ class KafkaSource:
             auto_offset_reset=s.auto_offset_reset,
             max_poll_records=s.max_poll_records,
             max_poll_interval_ms=s.max_poll_interval_ms,
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
             session_timeout_ms=s.session_timeout_ms,
             heartbeat_interval_ms=min(3000, s.session_timeout_ms // 3),
             **client_options(s),
@@ -84,18 +85,22 @@ class KafkaSource:
             await asyncio.gather(committer, return_exceptions=True)
 
     async def _wait_for_capacity(self, consumer: AIOKafkaConsumer) -> None:
-        """The pipeline is full (long computations): pause every partition and keep polling,
-        so the group sees a live member and no rebalance starts, until there is room."""
+        """Backpressure. A short wait is just a wait; if the pipeline stays full (long
+        computations), pause every partition and keep polling about once a second, so the
+        group sees a live member and starts no rebalance, until there is room."""
+        if await self.pipeline.wait_capacity(timeout=5.0):
+            return
         paused = consumer.assignment()
         consumer.pause(*paused)
+        held = []
         try:
-            while self.pipeline.capacity == 0:
-                extra = await consumer.getmany(timeout_ms=200)
-                for tp, records in extra.items():  # fetched before the pause: keep order
-                    for rec in records:
-                        await self._submit(tp, rec)
+            while not await self.pipeline.wait_capacity(timeout=1.0):
+                extra = await consumer.getmany(timeout_ms=0)
+                held += [(tp, rec) for tp, recs in extra.items() for rec in recs]
         finally:
             consumer.resume(*(tp for tp in paused if tp in consumer.assignment()))
+        for tp, rec in held:  # fetched just before the pause: keep their order
+            await self._submit(tp, rec)
 
     async def _start(self, consumer: AIOKafkaConsumer) -> None:
         delay = 0.5

@@ -61,3 +61,24 @@ def test_invalid_settings_exit_2_naming_the_key(tmp_path):
     assert "pipeline.max_in_flight" in bad.stderr and "greater than or equal to 1" in bad.stderr
     no_source = calibd(tmp_path, "run", check=False)
     assert no_source.returncode == 2 and "no source enabled" in no_source.stderr
+
+
+def test_messages_pointing_outside_the_data_roots_are_refused(tmp_path):
+    data = tmp_path / "calibd"
+    (data / "runs").mkdir(parents=True)
+    secret = tmp_path / "secret.fits"
+    secret.write_text("not yours")
+    (data / "runs" / "escape.fits").symlink_to(secret)
+    envs = [
+        example("ctao.acada.pedestal_run", files=[{"uri": uri}])
+        for uri in ("../../etc/passwd", "/etc/passwd", "runs/escape.fits")
+    ]
+    replay = tmp_path / "in.jsonl"
+    replay.write_text("\n".join(json.dumps(e) for e in envs) + "\n")
+    calibd(data, "replay", str(replay))
+    letters = json.loads(calibd(data, "dead-letters", "--json").stdout)
+    assert len(letters) == 3 and {d["reason"] for d in letters} == {"bad_input"}
+    details = sorted(d["detail"] for d in letters)
+    assert all("outside the data roots" in d or "file not found" in d for d in details)
+    assert any("runs/escape.fits" in d and "outside the data roots" in d for d in details)
+    assert json.loads(calibd(data, "products", "--json").stdout) == []

@@ -1,0 +1,130 @@
+"""Soak: N messages through Kafka into calibd with a light handler making one product each.
+
+Prints throughput, p50/p99 latency (envelope `time` set at produce -> product created),
+RSS at start and end of the run, and the database size. Not a test.
+Usage: python bench/soak.py [N]      (default 100,000)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from calibd.config import load_settings
+from calibd.daemon import Daemon
+from calibd.events.examples import EXAMPLES
+from calibd.logs import configure_logging
+from calibd.registry import HandlerResult, ProductDraft, Registry
+from calibd.store import parse_time
+from tests.support.brokers import start_tansu
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def produce(bootstrap: str, topic: str, n: int, rate_per_s: float) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    base = EXAMPLES["ctao.acada.weather"]
+    t0 = time.perf_counter()
+    for i in range(n):
+        now = datetime.now(UTC).isoformat()
+        env = {**base, "id": str(uuid.uuid4()), "time": now}
+        await producer.send(topic, json.dumps(env).encode())
+        if i % 500 == 0:  # pace the producer so latency means something
+            ahead = i / rate_per_s - (time.perf_counter() - t0)
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+    await producer.flush()
+    await producer.stop()
+
+
+async def main(n: int, rate: float) -> None:
+    configure_logging("json", "warning")
+    registry = Registry()
+
+    async def light(event, ctx) -> HandlerResult:
+        return HandlerResult(
+            products=[
+                ProductDraft(
+                    product_type="soak",
+                    valid_from=event.time,
+                    payload={"pressure_hpa": event.data.ground.pressure_hpa},
+                    summary={"ok": True},
+                )
+            ]
+        )
+
+    registry.register("ctao.acada.weather", light)
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = start_tansu(Path(tmp))
+        topic = f"soak.{uuid.uuid4().hex[:8]}"
+        settings = load_settings(
+            None,
+            {
+                "data_dir": str(Path(tmp) / "calibd"),
+                "kafka": {
+                    "enabled": True,
+                    "bootstrap_servers": broker.bootstrap,
+                    "topics": [topic],
+                    "products_topic": f"{topic}.products",
+                },
+            },
+        )
+        try:
+            async with Daemon(settings, registry=registry) as daemon:
+                runner = asyncio.create_task(daemon.run())
+                await asyncio.sleep(3)  # group join
+                rss_start = rss_mb()
+                t0 = time.perf_counter()
+                producer = asyncio.create_task(produce(broker.bootstrap, topic, n, rate))
+                while daemon.pipeline.stats["done"] < n:
+                    await asyncio.sleep(0.2)
+                elapsed = time.perf_counter() - t0
+                await producer
+                await daemon.relay.flush(60)
+                rss_end = rss_mb()
+                rows = await daemon.store.r.execute_fetchall(
+                    "SELECT created_at, valid_from FROM products"
+                )
+                daemon.stopping.set()
+                await runner
+            lat = sorted((parse_time(c) - parse_time(v)).total_seconds() for c, v in rows)
+            db = sum(f.stat().st_size for f in (Path(tmp) / "calibd").glob("calibd.sqlite*"))
+        finally:
+            broker.stop()
+    print(f"messages            {n}  (offered at {rate:.0f}/s)")
+    print(
+        f"throughput          {n / elapsed:8.0f} msg/s  ({elapsed:.1f} s, products + outbox + "
+        "Kafka notifications)"
+    )
+    print(
+        f"latency p50 / p99   {lat[len(lat) // 2] * 1e3:8.1f} / "
+        f"{lat[int(len(lat) * 0.99)] * 1e3:.1f} ms  (produce -> product committed)"
+    )
+    print(
+        f"RSS start / end     {rss_start:8.1f} / {rss_end:.1f} MB  "
+        f"(growth {100 * (rss_end / rss_start - 1):+.1f} %, target < 10 %)"
+    )
+    print(f"database            {db / 2**20:8.1f} MB")
+
+
+if __name__ == "__main__":
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    asyncio.run(main(count, float(sys.argv[2]) if len(sys.argv) > 2 else 3000.0))
