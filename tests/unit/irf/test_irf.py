@@ -1,0 +1,166 @@
+"""IRFs from a synthetic production with a known effective area, through pyirf and gammapy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.table import QTable
+from calibd.handlers.irf.compute import IrfConfig, SimulatedFileSpec, compute_irfs
+from calibd.handlers.irf.dl2_format import read_dl2, write_dl2
+from calibd.handlers.irf.handler import production_envelope
+from calibd.handlers.irf.simulate import DetectorModel, expected_effective_area, simulate_production
+
+from calibd.config import load_settings
+from calibd.daemon import load_handlers
+from calibd.errors import BadInput
+from calibd.extensions import EXPORTERS
+from calibd.pipeline import Pipeline, load_arrays
+from calibd.reproduce import reproduce
+from calibd.sources.base import RawMessage
+from calibd.store import Store
+
+MIN_EVENTS = 4000  # a "well-populated" bin: statistical error <= 1.6 %, so 5 % is > 3 sigma
+TOLERANCE = 0.05
+
+
+def specs(data: dict) -> list[SimulatedFileSpec]:
+    return [
+        SimulatedFileSpec(
+            path=f["uri"],
+            **{
+                k: f[k]
+                for k in (
+                    "particle",
+                    "n_showers",
+                    "energy_min_tev",
+                    "energy_max_tev",
+                    "spectral_index",
+                    "max_impact_m",
+                    "viewcone_deg",
+                )
+            },
+        )
+        for f in data["files"]
+    ]
+
+
+@pytest.fixture(scope="module")
+def production(tmp_path_factory) -> dict:
+    return simulate_production(tmp_path_factory.mktemp("prod"), 1_000_000, 500_000, seed=7)
+
+
+@pytest.fixture(scope="module")
+def irfs(production) -> dict:
+    return compute_irfs(specs(production), {})
+
+
+def test_effective_area_matches_the_analytic_truth(production, irfs):
+    a, cfg = irfs["arrays"], IrfConfig()
+    edges = a["true_energy_bins_tev"]
+    truth = expected_effective_area(
+        edges[:-1], edges[1:], DetectorModel(), 1000.0, -2.0, cfg.gh_cut, cfg.theta_cut_deg
+    )
+    gammas = read_dl2(Path(production["files"][0]["uri"]))
+    keep = (gammas["gh_score"] >= cfg.gh_cut) & (gammas["theta"] <= cfg.theta_cut_deg * u.deg)
+    counts, _ = np.histogram(gammas["true_energy"][keep].to_value(u.TeV), bins=edges)
+    populated = counts >= MIN_EVENTS
+    assert populated.sum() >= 6
+    ratio = a["effective_area_m2"][:, 0] / truth
+    assert np.all(np.abs(ratio[populated] - 1) < TOLERANCE), ratio[populated]
+
+
+def test_gammapy_reads_the_exported_gadf_file(irfs, tmp_path):
+    from gammapy.irf import PSF3D, Background2D, EffectiveAreaTable2D, EnergyDispersion2D
+
+    path = tmp_path / "irf.fits"
+    product = {
+        "id": "p1",
+        "category": "B",
+        "valid_from": "2026-11-24T00:00:00.000000Z",
+        "algorithm": "pyirf-point-like-irfs",
+        "payload": {"production_id": "x", "zenith_deg": 20.0},
+    }
+    load_handlers(["calibd.handlers"])
+    EXPORTERS["irf"](product, irfs["arrays"], path)
+    a = irfs["arrays"]
+    edges = a["true_energy_bins_tev"]
+    centers = np.sqrt(edges[:-1] * edges[1:]) * u.TeV
+    aeff = EffectiveAreaTable2D.read(path, hdu="EFFECTIVE AREA")
+    got = aeff.evaluate(energy_true=centers, offset=0.5 * u.deg).to_value(u.m**2)
+    np.testing.assert_allclose(got, a["effective_area_m2"][:, 0], rtol=1e-6)
+    edisp = EnergyDispersion2D.read(path, hdu="ENERGY DISPERSION")
+    assert edisp.data.shape == a["energy_dispersion"].shape
+    np.testing.assert_allclose(edisp.data, a["energy_dispersion"], rtol=1e-6)
+    psf = PSF3D.read(path, hdu="PSF")
+    np.testing.assert_allclose(psf.quantity.to_value(u.sr**-1), a["psf_sr-1"], rtol=1e-6)
+    bkg = Background2D.read(path, hdu="BACKGROUND")
+    np.testing.assert_allclose(
+        bkg.quantity.to_value("s-1 MeV-1 sr-1"), a["background_s-1_mev-1_sr-1"], rtol=1e-6
+    )
+
+
+def test_ecsv_and_fits_inputs_give_the_same_irfs(tmp_path):
+    fits_data = simulate_production(tmp_path / "f", 200_000, 0, seed=3, fmt="fits")
+    ecsv_data = simulate_production(tmp_path / "e", 200_000, 0, seed=3, fmt="ecsv")
+    a = compute_irfs(specs(fits_data), {})["arrays"]
+    b = compute_irfs(specs(ecsv_data), {})["arrays"]
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda t: t.remove_column("theta"), "column theta missing"),
+        (lambda t: t.__setitem__("reco_energy", t["reco_energy"].value), "reco_energy has no unit"),
+        (lambda t: t.__setitem__("theta", t["theta"].value * u.s), "not convertible to deg"),
+        (lambda t: t["true_energy"].__setitem__(0, np.nan * u.TeV), "1 NaN or infinite"),
+        (lambda t: t.remove_rows(slice(None)), "no events"),
+    ],
+)
+def test_bad_dl2_files_are_refused_with_the_reason(tmp_path, mutate, message):
+    table = QTable(
+        {
+            "true_energy": [1.0, 2.0] * u.TeV,
+            "reco_energy": [1.1, 1.9] * u.TeV,
+            "true_source_fov_offset": [0, 0] * u.deg,
+            "reco_source_fov_offset": [0.01, 0.02] * u.deg,
+            "theta": [0.05, 0.1] * u.deg,
+            "gh_score": [0.9, 0.8],
+        }
+    )
+    mutate(table)
+    path = tmp_path / "bad_dl2.fits"
+    write_dl2(table, path)
+    with pytest.raises(BadInput, match=message) as info:
+        read_dl2(path)
+    assert "bad_dl2.fits" in info.value.detail
+    path.write_bytes(b"SIMPLE  = garbage")
+    with pytest.raises(BadInput, match="cannot read"):
+        read_dl2(path)
+
+
+async def test_production_message_to_product_to_gadf_and_reproduction(tmp_path):
+    data = simulate_production(tmp_path / "simpipe", 300_000, 200_000, seed=11)
+    settings = load_settings(None, {"data_dir": str(tmp_path), "pipeline": {"workers": 1}})
+    store = await Store(settings.database_path).open()
+    pipeline = Pipeline(settings, store, load_handlers(["calibd.handlers"]))
+    await pipeline.start()
+    try:
+        env = production_envelope(data)
+        outcome = await pipeline.process(RawMessage("test", "t", "k", json.dumps(env).encode()))
+        assert outcome.status == "done", outcome
+        prod = await store.product(outcome.product_ids[0])
+        assert (prod["product_type"], prod["category"]) == ("irf", "B")
+        assert prod["payload"]["production_id"] == data["production_id"]
+        files = json.loads(prod["provenance"]["input_files"])
+        assert {Path(f["path"]).name for f in files} == {"gamma_dl2.fits", "proton_dl2.fits"}
+        assert load_arrays(prod["arrays"])["effective_area_m2"].shape[1] == 1
+        assert (await reproduce(pipeline, prod["id"]))["status"] == "identical"
+    finally:
+        await pipeline.stop()
+        await store.close()
