@@ -1,7 +1,8 @@
 """Soak: N messages through Kafka into calibd with a light handler making one product each.
 
 Prints throughput, p50/p99 latency (envelope `time` set at produce -> product created),
-RSS at start and end of the run, and the database size. Not a test.
+the daemon's RSS at start, along the run and at the end, and the database size. The producer
+runs in a child process, so its memory is not counted. Not a test.
 Usage: python bench/soak.py [N]      (default 100,000)
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import resource
 import sys
 import tempfile
@@ -55,6 +57,10 @@ async def produce(bootstrap: str, topic: str, n: int, rate_per_s: float) -> None
     await producer.stop()
 
 
+def produce_in_child(bootstrap: str, topic: str, n: int, rate: float) -> None:
+    asyncio.run(produce(bootstrap, topic, n, rate))
+
+
 async def main(n: int, rate: float) -> None:
     configure_logging("json", "warning")
     registry = Registry()
@@ -93,11 +99,18 @@ async def main(n: int, rate: float) -> None:
                 await asyncio.sleep(3)  # group join
                 rss_start = rss_mb()
                 t0 = time.perf_counter()
-                producer = asyncio.create_task(produce(broker.bootstrap, topic, n, rate))
-                while daemon.pipeline.stats["done"] < n:
+                child = multiprocessing.get_context("spawn").Process(
+                    target=produce_in_child, args=(broker.bootstrap, topic, n, rate)
+                )
+                child.start()
+                samples, next_mark = [], n // 10
+                while (done := daemon.pipeline.stats["done"]) < n:
+                    if done >= next_mark:
+                        samples.append((done, round(rss_mb(), 1)))
+                        next_mark += n // 10
                     await asyncio.sleep(0.2)
                 elapsed = time.perf_counter() - t0
-                await producer
+                await asyncio.to_thread(child.join)
                 await daemon.relay.flush(60)
                 rss_end = rss_mb()
                 rows = await daemon.store.r.execute_fetchall(
@@ -122,6 +135,7 @@ async def main(n: int, rate: float) -> None:
         f"RSS start / end     {rss_start:8.1f} / {rss_end:.1f} MB  "
         f"(growth {100 * (rss_end / rss_start - 1):+.1f} %, target < 10 %)"
     )
+    print(f"RSS along the run   {samples}  (messages done, MB)")
     print(f"database            {db / 2**20:8.1f} MB")
 
 

@@ -7,6 +7,7 @@ import json
 from calibd.config import load_settings
 from calibd.daemon import load_handlers
 from calibd.pipeline import Pipeline
+from calibd.reproduce import reproduce
 from calibd.sources.base import RawMessage
 from calibd.store import Completion, Store
 from tests.conftest import example
@@ -34,6 +35,10 @@ async def test_assessment_takes_the_validity_of_the_assessed_product(tmp_path):
                 await pipeline.process(RawMessage("test", "t", f"k{i}", json.dumps(env).encode()))
                 for i, env in enumerate((known, unknown))
             ]
+            # reproducible from provenance, seeing the database as it stood then
+            for outcome in outcomes:
+                redo = await reproduce(pipeline, outcome.product_ids[0])
+                assert redo["status"] == "identical", redo
         finally:
             await pipeline.stop()
         a = await store.product(outcomes[0].product_ids[0])
