@@ -183,57 +183,51 @@ class RuntimeConfig:
     ) -> tuple[int, list[dict[str, Any]]]:
         """Validate and record `changes` (dotted key, value); swap them in. Idempotent per
         `event_id`. Raises ConfigRejected naming the offending key."""
-        async with self._lock:
-            return await self._apply(store, changes, requested_by, reason, event_id)
-
-    async def _apply(
-        self,
-        store: Store,
-        changes: list[tuple[str, Any]],
-        requested_by: str,
-        reason: str,
-        event_id: str,
-    ) -> tuple[int, list[dict[str, Any]]]:
-        done = await store.config_version_of_event(event_id)
-        if done is not None:
-            return done["version"], json.loads(done["changes"])
-        overlay = copy.deepcopy(self.overlay)
-        effective_before = self.current.effective
-        recorded = []
-        for key, value in changes:
-            parts = key.split(".")
-            if not (
-                parts == ["default_category"]
-                or (parts[0] == "handlers" and len(parts) >= 3)
-                or (parts[0] == "profiles" and len(parts) >= 4 and parts[1] in CATEGORIES)
-            ):
-                raise ConfigRejected(
-                    f"{key}: cannot change at run time; only default_category, "
-                    "handlers.<handler>.<key> and profiles.<A|B|C>.<handler>.<key> can "
-                    "(restart calibd with the new value)"
+        async with self._lock:  # one change at a time: each builds on the last
+            done = await store.config_version_of_event(event_id)
+            if done is not None:
+                return done["version"], json.loads(done["changes"])
+            overlay = copy.deepcopy(self.overlay)
+            effective_before = self.current.effective
+            recorded = []
+            for key, value in changes:
+                parts = key.split(".")
+                if not (
+                    parts == ["default_category"]
+                    or (parts[0] == "handlers" and len(parts) >= 3)
+                    or (parts[0] == "profiles" and len(parts) >= 4 and parts[1] in CATEGORIES)
+                ):
+                    raise ConfigRejected(
+                        f"{key}: cannot change at run time; only default_category, "
+                        "handlers.<handler>.<key> and profiles.<A|B|C>.<handler>.<key> can "
+                        "(restart calibd with the new value)"
+                    )
+                previous = _get(effective_before, parts)
+                _set(overlay, parts, value)
+                recorded.append(
+                    {
+                        "key": key,
+                        "previous": None if previous is _MISSING else previous,
+                        "value": value,
+                    }
                 )
-            previous = _get(effective_before, parts)
-            _set(overlay, parts, value)
-            recorded.append(
-                {"key": key, "previous": None if previous is _MISSING else previous, "value": value}
+            effective = self.effective_at(overlay)
+            try:
+                candidate = self._build(0, effective)
+            except ConfigurationError as exc:
+                raise ConfigRejected(str(exc).removeprefix("invalid configuration: ")) from None
+            number = await store.add_config_version(
+                requested_by=requested_by,
+                reason=reason,
+                event_id=event_id,
+                changes=recorded,
+                overlay=overlay,
+                effective=effective,
+                config_hash=config_hash(effective),
             )
-        effective = self.effective_at(overlay)
-        try:
-            candidate = self._build(0, effective)
-        except ConfigurationError as exc:
-            raise ConfigRejected(str(exc).removeprefix("invalid configuration: ")) from None
-        number = await store.add_config_version(
-            requested_by=requested_by,
-            reason=reason,
-            event_id=event_id,
-            changes=recorded,
-            overlay=overlay,
-            effective=effective,
-            config_hash=config_hash(effective),
-        )
-        self.overlay = overlay
-        self.current = ConfigVersion(number, effective, candidate.handler_configs)
-        return number, recorded
+            self.overlay = overlay
+            self.current = ConfigVersion(number, effective, candidate.handler_configs)
+            return number, recorded
 
     async def at(self, store: Store, when: datetime) -> dict[str, Any] | None:
         """The version in force at `when` (None before the first)."""
