@@ -3,6 +3,6 @@
 Importing this package registers every handler with calibd's default registry.
 """
 
-from calibd.handlers import atmosphere, config_change, irf, quality, reprocess
+from calibd.handlers import atmosphere, config_change, irf, quality, reprocess, throughput
 
-__all__ = ["atmosphere", "config_change", "irf", "quality", "reprocess"]
+__all__ = ["atmosphere", "config_change", "irf", "quality", "reprocess", "throughput"]
