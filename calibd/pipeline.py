@@ -732,7 +732,17 @@ class Pipeline:
             for p in products
         ]
         resolves += [
-            (kind, key, json.dumps({"event_id": event.id, "event_type": event.type}))
+            (
+                kind,
+                key,
+                json.dumps(
+                    {
+                        "event_id": event.id,
+                        "event_type": event.type,
+                        "product_ids": [p.id for p in products],
+                    }
+                ),
+            )
             for kind, key in result.resolves
         ]
         waits = [
@@ -783,7 +793,7 @@ class Pipeline:
         self, draft: ProductDraft, event: CloudEvent, handler: Handler, chash: str, ctx: _Context
     ) -> ProductRecord:
         return ProductRecord(
-            id=new_product_id(),
+            id=draft.id or new_product_id(),
             product_type=draft.product_type,
             tel_id=draft.tel_id,
             category=draft.category or ctx.category,
@@ -839,7 +849,7 @@ class Pipeline:
         )
         try:
             event = model(
-                id=new_event_id(),
+                id=message.id or new_event_id(),
                 source=self.settings.source_uri,
                 time=datetime.now(UTC),
                 subject=message.subject,

@@ -89,6 +89,9 @@ class ProductDraft:
     """Ids of products this one replaces outright (status becomes superseded)."""
     truncates: list[str] = field(default_factory=list)
     """Ids of products that stay valid only until this one's `valid_from`."""
+    id: str | None = None
+    """Pre-assigned id (`calibd.ids.new_product_id()`), for a message of the same result
+    that must quote it (e.g. a quality request); None lets the pipeline assign one."""
 
 
 @dataclass
@@ -102,6 +105,9 @@ class OutgoingMessage:
     type: str
     data: BaseModel | dict[str, Any]
     subject: str | None = None
+    id: str | None = None
+    """Pre-assigned envelope id (`calibd.events.envelope.new_event_id()`), for a wait keyed on the
+    reply that will quote it; None lets the pipeline assign one."""
 
 
 def product_wait_key(product_type: str, tel_id: int | None) -> tuple[str, str]:
@@ -140,7 +146,8 @@ class PendingWait:
 @dataclass
 class HandlerResult:
     """What a handler returns: products (may be empty), extra messages to publish, waits to
-    park, and the (kind, key) pairs of other handlers' waits this result resolves."""
+    park, and the (kind, key) pairs of other handlers' waits this result resolves (the resumed
+    wait's `resolved_by` holds this event's id and type and the ids of these products)."""
 
     products: list[ProductDraft] = field(default_factory=list)
     messages: list[OutgoingMessage] = field(default_factory=list)

@@ -50,4 +50,6 @@ async def record_assessment(event: AssessmentEvent, ctx: HandlerContext) -> Hand
         },
         summary={"verdict": verdict.verdict, "product_id": verdict.product_id},
     )
-    return HandlerResult(products=[product])
+    # a handler waiting for this verdict (kind "assessment", key = the request's envelope id)
+    # resumes in the same transaction
+    return HandlerResult(products=[product], resolves=[("assessment", verdict.request_id)])

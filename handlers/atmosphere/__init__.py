@@ -1,10 +1,11 @@
-"""Atmospheric calibration: molecular (Rayleigh) extinction from weather data.
+"""Atmospheric calibration.
 
-`rayleigh` holds the physics (pure numpy), `handler` wires it into calibd
-(`ctao.acada.weather` -> `molecular_extinction`). FRAM, FRAM down and the Cherenkov
-transparency coefficient come later (issue 4).
+- `rayleigh` + `handler`: `ctao.acada.weather` -> `molecular_extinction`;
+- `aerosol`: the `aerosol_extinction` product shared by FRAM and its fallbacks;
+- `fram_down`: `ctao.acada.fram_down` -> fallback `aerosol_extinction`, quality request, wait
+  for QualPipe, report.
 """
 
-from calibd.handlers.atmosphere import handler
+from calibd.handlers.atmosphere import aerosol, fram_down, handler
 
-__all__ = ["handler"]
+__all__ = ["aerosol", "fram_down", "handler"]

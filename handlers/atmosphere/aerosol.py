@@ -1,0 +1,61 @@
+"""The `aerosol_extinction` product shared by the FRAM and FRAM-down handlers.
+
+One product kind for the aerosol extinction of a period, whatever made it: `payload.method`
+says which (`fram`, or a FRAM-down fallback: `ctc`, `last_fram`, `seasonal`), `payload.vaod`
+and `vaod_err` give the vertical aerosol optical depth at `reference_wavelength_nm`, and the
+arrays hold its Angstrom scaling tau(lambda) = tau(lambda0) (lambda / lambda0)^-alpha to the
+requested wavelengths.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from calibd.extensions import exporter
+
+__all__ = ["AEROSOL_PRODUCT", "angstrom_table", "export_aerosol"]
+
+AEROSOL_PRODUCT = "aerosol_extinction"
+
+
+def angstrom_table(
+    vaod: float, vaod_err: float, reference_nm: float, wavelengths_nm: list[float], alpha: float
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """VAOD scaled to `wavelengths_nm`; the relative uncertainty carries over unchanged."""
+    wl = np.asarray(wavelengths_nm, dtype=np.float64)
+    scale = (wl / reference_nm) ** -alpha
+    return {"wavelength_nm": wl, "tau": vaod * scale}, vaod_err * scale
+
+
+@exporter(AEROSOL_PRODUCT)
+def export_aerosol(product: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
+    """FITS: table AEROSOL_EXTINCTION (wavelength [nm], tau, tau_err), method in the header."""
+    import astropy.units as u
+    from astropy.table import QTable
+
+    table = QTable(
+        {
+            "wavelength": arrays["wavelength_nm"] * u.nm,
+            "tau": arrays["tau"],
+            "tau_err": arrays["tau_err"],
+        }
+    )
+    payload = product["payload"]
+    table.meta.update(
+        {
+            "EXTNAME": "AEROSOL_EXTINCTION",
+            "PRODUCT": product["id"],
+            "CATEGORY": product["category"],
+            "VALSTART": product["valid_from"],
+            "VALEND": product["valid_to"] or "",
+            "METHOD": payload["method"],
+            "VAOD": payload["vaod"],
+            "VAOD_ERR": payload["vaod_err"],
+            "REFWAVE": (payload["reference_wavelength_nm"], "[nm] reference wavelength"),
+            "ANGSTROM": payload["angstrom_alpha"],
+        }
+    )
+    table.write(path, format="fits", overwrite=True)
