@@ -61,15 +61,23 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             "site": "CTAO-North",
             "measurements": [
                 {
-                    "timestamp": "2026-11-24T20:10:00Z",
-                    "ra_deg": 83.63,
-                    "dec_deg": 22.01,
-                    "aod": 0.041,
+                    "timestamp": f"2026-11-24T{hh}:{mm}:00Z",
+                    "ra_deg": 350.0,
+                    "dec_deg": dec,
+                    "aod": aod,
                     "aod_err": 0.004,
                     "peak_wavelength_nm": 550.0,
-                    "img_id": 1,
+                    "img_id": i + 1,
                     "observation_id": 2000000200,
                 }
+                for i, (hh, mm, dec, aod) in enumerate(
+                    [
+                        ("20", "10", 28.0, 0.036),
+                        ("20", "40", 45.0, 0.041),
+                        ("21", "10", 28.0, 0.034),
+                        ("21", "40", 45.0, 0.039),
+                    ]
+                )
             ],
         },
     ),

@@ -32,8 +32,10 @@ def angstrom_table(
 
 @exporter(AEROSOL_PRODUCT)
 def export_aerosol(product: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
-    """FITS: table AEROSOL_EXTINCTION (wavelength [nm], tau, tau_err), method in the header."""
+    """FITS: table AEROSOL_EXTINCTION (wavelength [nm], tau, tau_err), method in the header;
+    for FRAM products also table MEASUREMENTS (time [d, MJD], zenith, wavelength, VAOD)."""
     import astropy.units as u
+    from astropy.io import fits
     from astropy.table import QTable
 
     table = QTable(
@@ -58,4 +60,13 @@ def export_aerosol(product: dict[str, Any], arrays: dict[str, np.ndarray], path:
             "ANGSTROM": payload["angstrom_alpha"],
         }
     )
-    table.write(path, format="fits", overwrite=True)
+    hdus = [fits.PrimaryHDU(), fits.table_to_hdu(table)]
+    if "measurement_time_mjd" in arrays:
+        meas = QTable(
+            {k.removeprefix("measurement_"): v for k, v in arrays.items() if "measurement_" in k}
+        )
+        meas["time_mjd"].unit = u.d
+        meas["zenith_deg"].unit = meas["wavelength_nm"].unit = None
+        meas.meta["EXTNAME"] = "MEASUREMENTS"
+        hdus.append(fits.table_to_hdu(meas))
+    fits.HDUList(hdus).writeto(path, overwrite=True)

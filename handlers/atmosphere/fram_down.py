@@ -90,12 +90,12 @@ class FramDownConfig(BaseModel):
 
 async def _from_ctc(ctx, start: datetime, cfg: FramDownConfig) -> dict[str, Any] | None:
     ctc = await ctx.store.best_product("cherenkov_transparency", None, start)
-    if ctc is None or ctc["payload"].get("too_few_telescopes"):
+    if ctc is None or ctc["summary"].get("too_few_telescopes"):
         return None
-    t, t_err = ctc["payload"]["ctc"], ctc["payload"]["ctc_err"]
+    t, t_err = ctc["summary"]["ctc"], ctc["summary"]["ctc_err"]
     if not t > 0:
         return None
-    cos_z = math.cos(math.radians(ctc["payload"].get("mean_zenith_deg") or cfg.ctc_zenith_deg))
+    cos_z = math.cos(math.radians(ctc["summary"].get("mean_zenith_deg") or cfg.ctc_zenith_deg))
     vaod = max(cfg.ctc_reference_vaod - math.log(t) * cos_z, 0.0)
     stat = t_err / t * cos_z
     return {
@@ -108,17 +108,18 @@ async def _from_ctc(ctx, start: datetime, cfg: FramDownConfig) -> dict[str, Any]
 
 async def _from_last_fram(ctx, start: datetime, cfg: FramDownConfig) -> dict[str, Any] | None:
     oldest = start - timedelta(hours=cfg.last_fram_max_age_h)
-    for p in await ctx.store.products(product_type=AEROSOL_PRODUCT, limit=200):
-        valid_from = parse_time(p["valid_from"])
-        if p["payload"].get("method") != "fram" or not oldest <= valid_from <= start:
-            continue
-        age_h = (start - valid_from).total_seconds() / 3600
-        vaod, err = p["payload"]["vaod"], p["payload"]["vaod_err"]
-        scaled = vaod * (p["payload"]["reference_wavelength_nm"] / cfg.reference_wavelength_nm) ** (
-            cfg.angstrom_alpha
-        )
+    candidates = [
+        p
+        for p in await ctx.store.products(product_type=AEROSOL_PRODUCT, limit=1000)
+        if p["summary"].get("method") == "fram" and oldest <= parse_time(p["valid_from"]) <= start
+    ]
+    if candidates:
+        p = max(candidates, key=lambda p: p["valid_from"])
+        age_h = (start - parse_time(p["valid_from"])).total_seconds() / 3600
+        vaod, err = p["summary"]["vaod"], p["summary"]["vaod_err"]
+        to_reference = p["summary"]["reference_wavelength_nm"] / cfg.reference_wavelength_nm
         return {
-            "vaod": scaled,
+            "vaod": vaod * to_reference**cfg.angstrom_alpha,
             "vaod_err": math.hypot(err, age_h * cfg.last_fram_widening_per_h),
             "inputs": [p["id"]],
             "detail": f"FRAM product {p['id']} from {age_h:.1f} h before the period",

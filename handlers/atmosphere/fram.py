@@ -1,0 +1,475 @@
+"""Aerosol optical depth over the site from FRAM photometry (../shared/domain.md, "Atmosphere").
+
+FRAM measures the aerosol optical depth AOD along its line of sight, per image, at the peak
+wavelength of its filter. Per measurement i at zenith angle z_i (geometric, from the ICRS
+position and time at the site, no refraction):
+
+    VAOD_i = AOD_i cos z_i - tau_strat(lambda_i),    sigma_i = aod_err_i cos z_i
+    tau_strat(lambda) = 0.005 (lambda / 420 nm)^-2   (stratospheric background, subtracted)
+
+Measurements above `max_zenith_deg` are dropped. The reference wavelength lambda0 is the median
+wavelength of the kept measurements; a measurement at another wavelength is scaled to lambda0
+with the Angstrom law tau(lambda0) = tau(lambda_i) (lambda0 / lambda_i)^-alpha before averaging
+(factor 1 when all share one filter).
+
+Night summary (n kept measurements, weights w_i = 1 / sigma_i^2):
+
+- mean VAOD m: inverse-variance weighted mean; statistical error 1 / sqrt(sum w).
+- excess variance s^2 = max(var(VAOD) - mean(sigma^2), 0), var with ddof=1: the scatter the
+  measurement errors do not explain (the night's own variability), clamped at 0.
+- uncertainty of m: sqrt(1 / sum w + s^2 / n), the statistical error combined with the standard
+  error of the mean of the intrinsic variability (a random-effects mean; it does not count the
+  measurement noise twice, as adding std/sqrt(n) would).
+- stability F = s / m. When m <= 0 (a night as clean as the stratospheric model) a relative
+  variability has no meaning: F = 0 when s = 0, else F = inf (not clear); `stability_defined`
+  says which case applies. F is never NaN.
+- clear night: F <= `clear_stability_max` (0.01) and m < `clear_vaod_max` (0.04). The
+  threshold is tight: with 40 measurements of vertical error 0.003 on a truly constant
+  VAOD = 0.03, the noise of the excess-variance estimate alone gives F > 0.01 on about half
+  of the nights; aod_err must be realistic (not underestimated) for the rule to mean much.
+
+Wavelength scaling to the requested wavelengths: tau(lambda) = m (lambda / lambda0)^-alpha, with
+error sqrt((sigma_m (lambda / lambda0)^-alpha)^2 + (tau ln(lambda / lambda0) sigma_alpha)^2).
+alpha = 1.3 by default, Angstrom's (1929) typical value for continental aerosols; the site's
+own aerosols differ (Saharan dust over La Palma has alpha < 0.5), so set alpha and its error
+from multi-filter FRAM or other photometry when available. The total aerosol depth
+(tropospheric + stratospheric model, each with its own exponent) is given as well.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+from astropy.coordinates import AltAz, EarthLocation, SkyCoord
+from astropy.time import Time, TimeDelta
+from calibd.handlers.atmosphere.sites import SiteConfig, earth_location, offline_iers
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from calibd.errors import BadInput
+
+__all__ = [
+    "FramConfig",
+    "aerosol_calibration",
+    "read_fram_file",
+    "stratospheric_vaod",
+    "zenith_angles",
+]
+
+offline_iers()
+
+REQUESTED_RANGE_NM = (200.0, 700.0)
+REQUIRED_COLUMNS = ("timestamp", "ra", "dec", "aod", "aod_err", "peak_wavelength")
+# FITS TIMESYS -> astropy scale and an offset in seconds to reach that scale (GPS = TAI - 19 s)
+_TIMESYS = {
+    "UTC": ("utc", 0.0),
+    "TT": ("tt", 0.0),
+    "TDT": ("tt", 0.0),
+    "ET": ("tt", 0.0),
+    "TAI": ("tai", 0.0),
+    "IAT": ("tai", 0.0),
+    "GPS": ("tai", 19.0),
+    "TDB": ("tdb", 0.0),
+    "TCG": ("tcg", 0.0),
+    "TCB": ("tcb", 0.0),
+    "UT1": ("ut1", 0.0),
+}
+
+
+class FramConfig(BaseModel):
+    site: SiteConfig = Field(default_factory=SiteConfig)
+    stratospheric_aod_420nm: float = Field(default=0.005, ge=0, le=0.5)
+    stratospheric_alpha: float = Field(default=2.0, ge=-1, le=5)
+    angstrom_alpha: float = Field(default=1.3, ge=-1, le=5)
+    # uncertainty of angstrom_alpha; propagated into the scaled optical depths (0: not counted)
+    angstrom_alpha_err: float = Field(default=0.0, ge=0, le=5)
+    requested_wavelengths_nm: list[float] = Field(
+        default_factory=lambda: [355.0, 400.0, 450.0, 532.0], min_length=1
+    )
+    clear_stability_max: float = Field(default=0.01, ge=0)
+    clear_vaod_max: float = Field(default=0.04, gt=0)
+    max_zenith_deg: float = Field(default=70.0, gt=0, le=90)
+    min_measurements: int = Field(default=3, ge=2)
+    wavelength_range_nm: tuple[float, float] = (300.0, 1100.0)
+
+    @field_validator("site", mode="before")
+    @classmethod
+    def _site_by_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @field_validator("requested_wavelengths_nm")
+    @classmethod
+    def _requested_in_range(cls, value: list[float]) -> list[float]:
+        lo, hi = REQUESTED_RANGE_NM
+        bad = [w for w in value if not lo <= w <= hi]
+        if bad:
+            raise ValueError(f"requested wavelengths must lie within {lo:.0f}-{hi:.0f} nm: {bad}")
+        return value
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> FramConfig:
+        lo, hi = self.wavelength_range_nm
+        if not 0 < lo < hi:
+            raise ValueError(f"wavelength_range_nm must be (low, high), 0 < low < high: {lo, hi}")
+        return self
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _keyword(headers: list, key: str, default: Any = None) -> Any:
+    for header in headers:
+        if key in header:
+            return header[key]
+    return default
+
+
+def _mjdref(name: str, headers: list) -> tuple[float, float]:
+    """(integer, fractional) MJD of the time reference (MJDREF, MJDREFI/F or JDREF)."""
+    if _keyword(headers, "MJDREFI") is not None:
+        return float(_keyword(headers, "MJDREFI")), float(_keyword(headers, "MJDREFF", 0.0))
+    if _keyword(headers, "MJDREF") is not None:
+        ref = float(_keyword(headers, "MJDREF"))
+        return float(np.floor(ref)), ref - np.floor(ref)
+    if _keyword(headers, "JDREF") is not None:
+        ref = float(_keyword(headers, "JDREF")) - 2400000.5
+        return float(np.floor(ref)), ref - np.floor(ref)
+    raise BadInput(f"{name}: no time reference: MJDREF (or MJDREFI/MJDREFF, JDREF) missing")
+
+
+def _elapsed_to_mjd(
+    name: str, values: np.ndarray, unit: u.UnitBase, headers: list, what: str
+) -> np.ndarray:
+    """Elapsed time since the FITS reference (MJDREF, TIMESYS, TIMEZERO) -> MJD (UTC)."""
+    timesys = str(_keyword(headers, "TIMESYS", "UTC")).strip().upper()  # FITS default: UTC
+    if timesys not in _TIMESYS:
+        raise BadInput(f"{name}: TIMESYS {timesys!r} not supported (UTC, TT, TAI, GPS, TDB...)")
+    scale, offset_s = _TIMESYS[timesys]
+    try:
+        seconds = (values * unit).to_value(u.s)
+        timezero = float(_keyword(headers, "TIMEZERO", 0.0))
+        timezero_s = (timezero * _header_unit(name, headers)).to_value(u.s)
+    except (u.UnitsError, ValueError, TypeError) as exc:
+        raise BadInput(f"{name}: {what} is not a time ({exc})") from None
+    ref_i, ref_f = _mjdref(name, headers)
+    ref = Time(ref_i, ref_f, format="mjd", scale=scale)
+    t = ref + TimeDelta(seconds + timezero_s + offset_s, format="sec")
+    return np.asarray(t.utc.mjd, dtype=np.float64)
+
+
+def _header_unit(name: str, headers: list) -> u.UnitBase:
+    value = str(_keyword(headers, "TIMEUNIT", "s")).strip()  # FITS default: s
+    try:
+        return u.Unit(value)
+    except ValueError:
+        raise BadInput(f"{name}: TIMEUNIT {value!r} is not a unit") from None
+
+
+def _float_values(column: Any) -> np.ndarray:
+    """Plain float64 values; masked entries become NaN."""
+    mask = np.asarray(getattr(column, "mask", False))
+    raw = getattr(column, "unmasked", column)
+    values = np.asarray(getattr(raw, "value", raw), dtype=np.float64)
+    return np.where(mask, np.nan, values) if mask.any() else values
+
+
+def _with_unit(name: str, table: Any, column: str, target: u.UnitBase, kind: str) -> np.ndarray:
+    unit = getattr(table[column], "unit", None)
+    if unit is None or unit == u.dimensionless_unscaled:
+        raise BadInput(f"{name}: column {column} has missing units (need {kind}, e.g. {target})")
+    try:
+        factor = (1.0 * unit).to_value(target)
+    except u.UnitConversionError:
+        raise BadInput(f"{name}: column {column} is in {unit}, not {kind}") from None
+    return _float_values(table[column]) * factor
+
+
+def _dimensionless(name: str, table: Any, column: str) -> np.ndarray:
+    unit = getattr(table[column], "unit", None)
+    if unit is not None and unit != u.dimensionless_unscaled:
+        raise BadInput(f"{name}: column {column} is in {unit}, expected no unit")
+    return _float_values(table[column])
+
+
+def _int_values(table: Any, column: str) -> np.ndarray:
+    if column not in table.colnames:
+        return np.full(len(table), -1, dtype=np.int64)
+    col = table[column]
+    values = np.asarray(col.filled(-1) if hasattr(col, "filled") else col)
+    try:
+        return values.astype(np.int64)
+    except (TypeError, ValueError):
+        return values.astype(str)
+
+
+def _truncation(caught: list) -> str | None:
+    for warning in caught:
+        if "truncated" in str(warning.message).lower():
+            return f"file is truncated ({warning.message})"
+    return None
+
+
+def read_fram_file(path: str | Path) -> dict[str, np.ndarray]:
+    """One ACADA DL0 FRAM monitoring file -> arrays (MJD UTC, deg, nm).
+
+    The table is the binary-table HDU with EXTNAME `FRAM`, or else the first binary table.
+    `DATATYPE` (table header, else primary header) must be FRAM. `timestamp` is elapsed time
+    since MJDREF (MJDREFI/F or JDREF) in TIMESYS, unit TUNIT or TIMEUNIT (FITS default s), plus
+    TIMEZERO, counted in SI seconds (leap seconds included, like astropy's FITS time reader);
+    a column astropy already decodes as Time is used as it is. ra/dec need an angle
+    unit and peak_wavelength a length unit (converted); aod and aod_err are dimensionless.
+    zero_point, img_id and observation_id are optional (NaN / -1). Also returned: `tstart_mjd`,
+    `tstop_mjd` (TSTART/TSTOP, else the first/last timestamp) and `assembly` (1-element arrays).
+    Any problem -> BadInput naming the file.
+    """
+    from astropy.io import fits
+    from astropy.table import QTable
+
+    name = Path(path).name
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with fits.open(path, memmap=False) as hdul:
+                tables = [h for h in hdul if isinstance(h, fits.BinTableHDU)]
+                if not tables:
+                    raise BadInput(f"{name}: no binary table HDU")
+                named = [h for h in tables if h.name.upper() == "FRAM"]
+                hdu = (named or tables)[0]
+                headers = [hdu.header, hdul[0].header]
+                table = QTable.read(hdu, astropy_native=True)
+        except BadInput:
+            raise
+        except Exception as exc:
+            problem = _truncation(caught) or f"cannot read FITS table: {exc}"
+            raise BadInput(f"{name}: {problem}") from None
+    problem = _truncation(caught)
+    if problem:
+        raise BadInput(f"{name}: {problem}")
+
+    datatype = str(_keyword(headers, "DATATYPE", "")).strip()
+    if datatype.upper() != "FRAM":
+        raise BadInput(f"{name}: DATATYPE is {datatype or 'missing'!r}, expected FRAM")
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.colnames]
+    if missing:
+        raise BadInput(f"{name}: table {hdu.name or '#1'} missing columns {', '.join(missing)}")
+    if len(table) == 0:
+        raise BadInput(f"{name}: empty table, no FRAM measurements")
+
+    column = table["timestamp"]
+    if isinstance(column, Time):
+        if column.ndim != 1:
+            raise BadInput(f"{name}: column timestamp must be one value per row")
+        time_mjd = np.asarray(column.utc.mjd, dtype=np.float64)
+    else:
+        if np.ndim(column) != 1:
+            raise BadInput(f"{name}: column timestamp must be one value per row")
+        unit = getattr(column, "unit", None)
+        if unit is None or unit == u.dimensionless_unscaled:
+            unit = _header_unit(name, headers)
+        time_mjd = _elapsed_to_mjd(name, _float_values(column), unit, headers, "timestamp")
+
+    tstart, tstop = (_keyword(headers, key) for key in ("TSTART", "TSTOP"))
+    bounds = []
+    for key, value, fallback in (
+        ("TSTART", tstart, np.nanmin(time_mjd)),
+        ("TSTOP", tstop, np.nanmax(time_mjd)),
+    ):
+        if value is None:
+            bounds.append(fallback)
+            continue
+        try:
+            elapsed = np.array([float(value)])
+        except (TypeError, ValueError):
+            raise BadInput(f"{name}: {key} is not a number: {value!r}") from None
+        bounds.append(_elapsed_to_mjd(name, elapsed, _header_unit(name, headers), headers, key)[0])
+
+    return {
+        "time_mjd": time_mjd,
+        "ra_deg": _with_unit(name, table, "ra", u.deg, "an angle"),
+        "dec_deg": _with_unit(name, table, "dec", u.deg, "an angle"),
+        "aod": _dimensionless(name, table, "aod"),
+        "aod_err": _dimensionless(name, table, "aod_err"),
+        "peak_wavelength_nm": _with_unit(name, table, "peak_wavelength", u.nm, "a length"),
+        "zero_point": (
+            _float_values(table["zero_point"])
+            if "zero_point" in table.colnames
+            else np.full(len(table), np.nan)
+        ),
+        "img_id": _int_values(table, "img_id"),
+        "observation_id": _int_values(table, "observation_id"),
+        "tstart_mjd": np.array([bounds[0]], dtype=np.float64),
+        "tstop_mjd": np.array([bounds[1]], dtype=np.float64),
+        "assembly": np.array([str(_keyword(headers, "ASSEMBLY", ""))]),
+    }
+
+
+# --- geometry ------------------------------------------------------------------------------
+
+
+def zenith_angles(
+    time_mjd: np.ndarray,
+    ra_deg: np.ndarray,
+    dec_deg: np.ndarray,
+    location: EarthLocation | SiteConfig | dict | str,
+) -> np.ndarray:
+    """Geometric zenith angle [deg] of ICRS positions at MJD (UTC) times, seen from `location`.
+
+    One vectorised ICRS -> AltAz transform (no refraction: pressure 0), offline IERS data.
+    """
+    if not isinstance(location, EarthLocation):
+        location = earth_location(location)
+    t, ra, dec = np.broadcast_arrays(
+        np.asarray(time_mjd, dtype=np.float64),
+        np.asarray(ra_deg, dtype=np.float64),
+        np.asarray(dec_deg, dtype=np.float64),
+    )
+    frame = AltAz(obstime=Time(t, format="mjd", scale="utc"), location=location)
+    altaz = SkyCoord(ra=ra * u.deg, dec=dec * u.deg, frame="icrs").transform_to(frame)
+    return np.asarray(90.0 - altaz.alt.to_value(u.deg), dtype=np.float64)
+
+
+# --- analysis ------------------------------------------------------------------------------
+
+
+def stratospheric_vaod(wavelength_nm: np.ndarray, aod_420nm: float, alpha: float) -> np.ndarray:
+    """Stratospheric background optical depth: aod_420nm (lambda / 420 nm)^-alpha."""
+    return aod_420nm * (np.asarray(wavelength_nm, dtype=np.float64) / 420.0) ** -alpha
+
+
+def _checked(values: Any, field: str, n: int | None) -> np.ndarray:
+    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if arr.ndim != 1:
+        raise BadInput(f"FRAM {field}: expected a 1-d array, got shape {arr.shape}")
+    if n is not None and len(arr) != n:
+        raise BadInput(f"FRAM {field}: {len(arr)} values for {n} measurements")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise BadInput(f"FRAM {field}: {int(bad.sum())} of {len(arr)} values are NaN or infinite")
+    return arr
+
+
+def aerosol_calibration(
+    time_mjd: np.ndarray,
+    ra_deg: np.ndarray,
+    dec_deg: np.ndarray,
+    aod: np.ndarray,
+    aod_err: np.ndarray,
+    peak_wavelength_nm: np.ndarray,
+    config: dict[str, Any],
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Vertical aerosol optical depth of a night from FRAM measurements (see module docstring).
+
+    Returns per-measurement arrays (time_mjd, zenith_deg, used, wavelength_nm, vaod, vaod_err at
+    the measured wavelength; vaod_ref, vaod_ref_err scaled to the reference wavelength; NaN where
+    not used), the requested-wavelength arrays (requested_wavelength_nm, requested_vaod,
+    requested_vaod_err, requested_vaod_total) and a summary of plain Python values.
+    BadInput for NaN, negative AOD, aod_err <= 0, wavelengths outside `wavelength_range_nm`, or
+    fewer than `min_measurements` measurements within `max_zenith_deg`.
+    """
+    cfg = FramConfig.model_validate(config)
+    t = _checked(time_mjd, "time_mjd", None)
+    n = len(t)
+    if n == 0:
+        raise BadInput("FRAM: no measurements")
+    ra = _checked(ra_deg, "ra", n)
+    dec = _checked(dec_deg, "dec", n)
+    tau = _checked(aod, "aod", n)
+    tau_err = _checked(aod_err, "aod_err", n)
+    wl = _checked(peak_wavelength_nm, "peak_wavelength", n)
+    if np.any(tau < 0):
+        raise BadInput(f"FRAM aod: {int((tau < 0).sum())} negative values (min {tau.min():.4g})")
+    if np.any(tau_err <= 0):
+        raise BadInput(f"FRAM aod_err: {int((tau_err <= 0).sum())} values <= 0")
+    lo, hi = cfg.wavelength_range_nm
+    outside = (wl < lo) | (wl > hi)
+    if outside.any():
+        raise BadInput(
+            f"FRAM peak_wavelength: {int(outside.sum())} values outside {lo:.0f}-{hi:.0f} nm "
+            f"(e.g. {wl[outside][0]:.1f} nm)"
+        )
+    if np.any(np.abs(dec) > 90):
+        raise BadInput("FRAM dec: values outside -90..90 deg")
+
+    zenith = zenith_angles(t, ra, dec, earth_location(cfg.site))
+    used = zenith <= cfg.max_zenith_deg
+    k = int(used.sum())
+    if k < cfg.min_measurements:
+        raise BadInput(
+            f"FRAM: only {k} of {n} measurements within {cfg.max_zenith_deg:g} deg of the zenith, "
+            f"need at least {cfg.min_measurements}"
+        )
+
+    cos_z = np.cos(np.radians(zenith))
+    strat = stratospheric_vaod(wl, cfg.stratospheric_aod_420nm, cfg.stratospheric_alpha)
+    vaod = np.where(used, tau * cos_z - strat, np.nan)
+    vaod_err = np.where(used, tau_err * cos_z, np.nan)
+    ref_wl = float(np.median(wl[used]))
+    to_ref = (wl / ref_wl) ** cfg.angstrom_alpha  # tau(lambda0) = tau(lambda_i) * to_ref
+    vaod_ref, vaod_ref_err = vaod * to_ref, vaod_err * to_ref
+
+    v, s = vaod_ref[used], vaod_ref_err[used]
+    w = 1.0 / s**2
+    mean = float(np.sum(w * v) / np.sum(w))
+    stat_err = float(1.0 / np.sqrt(np.sum(w)))
+    excess_var = max(float(np.var(v, ddof=1) - np.mean(s**2)), 0.0)
+    mean_err = float(np.sqrt(stat_err**2 + excess_var / k))
+    if mean > 0:
+        stability, defined = float(np.sqrt(excess_var) / mean), True
+    else:
+        stability, defined = (0.0 if excess_var == 0 else float("inf")), False
+    clear = bool(stability <= cfg.clear_stability_max and mean < cfg.clear_vaod_max)
+
+    req = np.asarray(cfg.requested_wavelengths_nm, dtype=np.float64)
+    ratio = req / ref_wl
+    scale = ratio**-cfg.angstrom_alpha
+    req_vaod = mean * scale
+    alpha_term = req_vaod * np.log(ratio) * cfg.angstrom_alpha_err
+    req_err = np.sqrt((mean_err * scale) ** 2 + alpha_term**2)
+    req_total = req_vaod + stratospheric_vaod(
+        req, cfg.stratospheric_aod_420nm, cfg.stratospheric_alpha
+    )
+
+    arrays = {
+        "time_mjd": t,
+        "zenith_deg": zenith,
+        "used": used,
+        "wavelength_nm": wl,
+        "vaod": vaod,
+        "vaod_err": vaod_err,
+        "vaod_ref": vaod_ref,
+        "vaod_ref_err": vaod_ref_err,
+        "requested_wavelength_nm": req,
+        "requested_vaod": req_vaod,
+        "requested_vaod_err": req_err,
+        "requested_vaod_total": req_total,
+    }
+    lat, lon, height = cfg.site.coordinates()
+    summary: dict[str, Any] = {
+        "site": cfg.site.name,
+        "site_lat_deg": lat,
+        "site_lon_deg": lon,
+        "site_height_m": height,
+        "reference_wavelength_nm": ref_wl,
+        "mixed_wavelengths": bool(np.ptp(wl[used]) > 0),
+        "mean_vaod": mean,
+        "mean_vaod_err": mean_err,
+        "mean_vaod_stat_err": stat_err,
+        "vaod_excess_std": float(np.sqrt(excess_var)),
+        "chi2_ndf": float(np.sum(w * (v - mean) ** 2) / (k - 1)),
+        "stability": stability,
+        "stability_defined": defined,
+        "clear_night": clear,
+        "n_measurements": n,
+        "n_used": k,
+        "n_rejected_zenith": n - k,
+        "time_start_mjd": float(t[used].min()),
+        "time_end_mjd": float(t[used].max()),
+        **{
+            f"vaod_{wavelength:.0f}nm": float(value)
+            for wavelength, value in zip(req, req_vaod, strict=True)
+        },
+    }
+    return arrays, summary

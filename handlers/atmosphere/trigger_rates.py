@@ -1,0 +1,104 @@
+"""`ctao.acada.trigger_rates` -> `cherenkov_transparency`: the array's Cherenkov Transparency
+Coefficient for the interval and each telescope's relative optical throughput, with their
+uncertainties; flagged `too_few_telescopes` below `min_telescopes` (see `transparency`).
+The FRAM-down fallback chain uses this product (method `ctc`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from calibd.handlers.atmosphere.transparency import TransparencyConfig, cherenkov_transparency
+
+from calibd.errors import BadInput
+from calibd.events.acada import TriggerRatesEvent
+from calibd.extensions import exporter
+from calibd.registry import HandlerResult, ProductDraft, handler
+
+__all__ = ["trigger_rates"]
+
+PRODUCT = "cherenkov_transparency"
+_SCALARS = ("ctc", "ctc_err", "ctc_stat_err", "ctc_spread_err", "k_n")
+
+
+@handler(
+    "ctao.acada.trigger_rates",
+    name="transparency",
+    config=TransparencyConfig,
+    algorithm="cherenkov-transparency-coefficient",
+    version="1",
+)
+async def trigger_rates(event: TriggerRatesEvent, ctx) -> HandlerResult:
+    data = event.data
+    tels = data.telescopes
+    duration = (data.interval_end - data.interval_start).total_seconds()
+    given = [t.zenith_deg is not None for t in tels]
+    if any(given) and not all(given):
+        raise BadInput("zenith_deg is given for some telescopes only: give it for all or none")
+    zenith = [t.zenith_deg for t in tels] if all(given) else None
+    result = await ctx.run_cpu(
+        cherenkov_transparency,
+        [t.tel_id for t in tels],
+        [t.rate_hz for t in tels],
+        [t.muon_efficiency for t in tels],
+        [t.gain_factor for t in tels],
+        zenith,
+        duration,
+        ctx.config.model_dump(),
+    )
+    if result["too_few_telescopes"]:
+        ctx.log.warning(
+            "too few telescopes for a reliable transparency coefficient",
+            n_telescopes=result["n_telescopes"],
+            min_telescopes=ctx.config.min_telescopes,
+        )
+    scalars = {k: float(result[k]) for k in _SCALARS}
+    summary = {
+        **scalars,
+        "mean_zenith_deg": None if zenith is None else float(np.mean(zenith)),
+        "n_telescopes": int(result["n_telescopes"]),
+        "too_few_telescopes": bool(result["too_few_telescopes"]),
+    }
+    product = ProductDraft(
+        product_type=PRODUCT,
+        valid_from=data.interval_start,
+        valid_to=data.interval_end,
+        payload={
+            **summary,
+            "relative_throughput": {
+                int(t): float(r)
+                for t, r in zip(result["tel_id"], result["relative_throughput"], strict=True)
+            },
+        },
+        arrays={k: np.asarray(v) for k, v in result.items() if isinstance(v, np.ndarray)},
+        summary=summary,
+    )
+    return HandlerResult(products=[product])
+
+
+@exporter(PRODUCT)
+def export_transparency(product: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
+    """FITS: table TRANSPARENCY, one row per telescope; the array's CTC in the header."""
+    import astropy.units as u
+    from astropy.table import QTable
+
+    table = QTable({k: arrays[k] for k in arrays})
+    if "rate_zenith_hz" in table.colnames:
+        table["rate_zenith_hz"].unit = u.Hz
+    payload = product["payload"]
+    table.meta.update(
+        {
+            "EXTNAME": "TRANSPARENCY",
+            "PRODUCT": product["id"],
+            "CATEGORY": product["category"],
+            "VALSTART": product["valid_from"],
+            "VALEND": product["valid_to"] or "",
+            "CTC": payload["ctc"],
+            "CTC_ERR": payload["ctc_err"],
+            "N_TEL": payload["n_telescopes"],
+            "FEWTELS": payload["too_few_telescopes"],
+        }
+    )
+    table.write(path, format="fits", overwrite=True)
