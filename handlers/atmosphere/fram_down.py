@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -29,7 +30,6 @@ from pydantic import BaseModel, Field, field_validator
 from calibd.errors import BadInput
 from calibd.events.acada import FramDownEvent
 from calibd.events.calibpipe import QualityRequest, Report
-from calibd.events.envelope import new_event_id
 from calibd.ids import new_product_id
 from calibd.registry import (
     HandlerResult,
@@ -231,7 +231,9 @@ async def fram_down(event: FramDownEvent, ctx) -> HandlerResult:
         cfg.requested_wavelengths_nm,
         cfg.angstrom_alpha,
     )
-    product_id, request_id = new_product_id(), new_event_id()
+    # the request id derives from the input, so a reproduction gives the same payload
+    request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event.id}/{ctx.category}/quality_request"))
+    product_id = new_product_id()
     payload = {
         "method": method,
         "missing_input": "FRAM",

@@ -111,6 +111,7 @@ async def test_transparency_product_and_its_use_by_fram_down(env, tmp_path):
     path = tmp_path / "ctc.fits"
     EXPORTERS["cherenkov_transparency"]({**ctc, "arrays": None}, load_arrays(ctc["arrays"]), path)
     assert fits.getheader(path, "TRANSPARENCY")["CTC"] == pytest.approx(ctc["payload"]["ctc"])
+    assert (await reproduce(pipeline, ctc["id"]))["status"] == "identical"
 
     # FRAM down during the interval: the CTC of the same period is the first fallback
     down = example(
@@ -125,6 +126,8 @@ async def test_transparency_product_and_its_use_by_fram_down(env, tmp_path):
     assert fallback["payload"]["input_products"] == [ctc["id"]]
     assert fallback["payload"]["vaod"] == pytest.approx(max(0.03 - np.log(t) * cos_z, 0.0))
     assert fallback["payload"]["vaod_err"] >= 0.02  # the method's systematic widens it
+    # reproduced from the CTC product as the database stood when the fallback was made
+    assert (await reproduce(pipeline, fallback["id"]))["status"] == "identical"
 
 
 async def test_fram_down_uses_the_last_fram_then_fram_returns_and_truncates_it(env, tmp_path):
