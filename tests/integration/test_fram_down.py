@@ -10,26 +10,24 @@ import pytest
 
 from tests.conftest import example
 from tests.integration.kafka_io import consume, produce
-from tests.integration.test_kafka_path import assigned
-from tests.integration.test_mqtt_and_triggers import Listener, publish
+from tests.integration.test_kafka_path import assigned, kafka_settings
+from tests.integration.test_mqtt_and_triggers import Listener, mqtt_settings, publish
 from tests.support.daemon_process import DaemonProcess
 
 pytestmark = pytest.mark.integration
 
 
 async def test_fram_down_end_to_end_on_kafka(kafka, tmp_path, uid):
-    settings = {
-        "kafka.enabled": True,
-        "kafka.bootstrap_servers": kafka.bootstrap,
-        "kafka.group_id": f"calibd-{uid}",
-        "kafka.topics": [f"acada.calibration.{uid}", f"qualpipe.assessments.{uid}"],
-        "kafka.products_topic": f"calibpipe.products.{uid}",
-        "kafka.quality_topic": f"calibpipe.quality_requests.{uid}",
-        "kafka.reports_topic": f"calibpipe.reports.{uid}",
-        "kafka.dlq_topic": f"calibpipe.dlq.{uid}",
-        "kafka.session_timeout_ms": 6000,
-        "pipeline.workers": 1,
-    }
+    settings = kafka_settings(
+        kafka,
+        uid,
+        **{
+            "kafka.topics": [f"acada.calibration.{uid}", f"qualpipe.assessments.{uid}"],
+            "kafka.quality_topic": f"calibpipe.quality_requests.{uid}",
+            "kafka.reports_topic": f"calibpipe.reports.{uid}",
+            "pipeline.handler_modules": ["calibd.handlers"],
+        },
+    )
     daemon = DaemonProcess(tmp_path / "calibd", settings).start()
     try:
         daemon.wait_log(assigned, what="partition assignment")
@@ -77,19 +75,16 @@ async def test_fram_down_end_to_end_on_kafka(kafka, tmp_path, uid):
 
 
 async def test_fram_down_without_assessment_reports_unassessed_on_mqtt(mqtt, tmp_path, uid):
-    settings = {
-        "mqtt.enabled": True,
-        "mqtt.host": "127.0.0.1",
-        "mqtt.port": mqtt.port,
-        "mqtt.client_id": f"calibd-{uid}",
-        "mqtt.topic_filters": [f"test/{uid}/ctao/acada/#"],
-        "mqtt.products_topic_prefix": f"test/{uid}/products",
-        "mqtt.quality_topic": f"test/{uid}/quality_requests",
-        "mqtt.reports_topic": f"test/{uid}/reports",
-        "mqtt.dlq_topic": f"test/{uid}/dlq",
-        "pipeline.workers": 1,
-        "handlers.fram_down.assessment_timeout_s": 2.0,
-    }
+    settings = mqtt_settings(
+        mqtt,
+        uid,
+        **{
+            "mqtt.quality_topic": f"test/{uid}/quality_requests",
+            "mqtt.reports_topic": f"test/{uid}/reports",
+            "pipeline.handler_modules": ["calibd.handlers"],
+            "handlers.fram_down.assessment_timeout_s": 2.0,
+        },
+    )
     daemon = DaemonProcess(tmp_path / "calibd", settings).start()
     try:
         daemon.wait_msg("mqtt connected")
