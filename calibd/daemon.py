@@ -329,7 +329,7 @@ async def replay(settings: Settings, path: Path, flush_timeout: float = 10.0) ->
         assert daemon.pipeline is not None
         await daemon.recover_inbox()
         counts = await replay_file(path, daemon.pipeline)
-        await daemon.pipeline.drain()
+        await daemon.pipeline.settle()
         if daemon.sinks and daemon.relay is not None:
             await daemon.relay.flush(flush_timeout)
     return counts

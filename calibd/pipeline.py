@@ -136,6 +136,11 @@ def load_arrays(blob: bytes | None) -> dict[str, np.ndarray]:
         return {k: npz[k] for k in npz.files}
 
 
+#: A product committed after (handler start - margin) wakes a wait parked on its kind at
+#: once: the handler may have looked before the product was committed (see Store.commit).
+_WAKE_MARGIN = timedelta(seconds=2)
+
+
 class _Context:
     """The HandlerContext the pipeline passes to a handler."""
 
@@ -583,6 +588,20 @@ class Pipeline:
     def wake_waits(self) -> None:
         self._waits_due.set()
 
+    async def settle(self, passes: int = 10) -> None:
+        """Run the waits that are due now, and those their results make due, until none is
+        left (at most `passes` rounds): a replay ends with its input, not with the waits loop."""
+        for _ in range(passes):
+            await self.drain()
+            rows = [
+                r
+                for r in await self.store.due_waits(datetime.now(UTC))
+                if r["id"] not in self._waits_running
+            ]
+            if not rows:
+                return
+            self._start_waits(rows)
+
     async def _run_waits(self) -> None:
         """Act on ready and expired waits, after each commit and at least every second."""
         while True:
@@ -597,13 +616,16 @@ class Pipeline:
             except Exception as exc:  # the database went away: the daemon is stopping
                 log.error("cannot read waits", error=str(exc))
                 continue
-            for row in rows:
-                if row["id"] in self._waits_running:
-                    continue
-                self._waits_running.add(row["id"])
-                task = asyncio.create_task(self._act_on_wait(row))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            self._start_waits(rows)
+
+    def _start_waits(self, rows: list[Any]) -> None:
+        for row in rows:
+            if row["id"] in self._waits_running:
+                continue
+            self._waits_running.add(row["id"])
+            task = asyncio.create_task(self._act_on_wait(row))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _act_on_wait(self, row: Any) -> None:
         try:
@@ -757,6 +779,7 @@ class Pipeline:
                 "input_transport": raw.transport,
                 "input_origin": raw.origin,
                 "state": json.dumps(to_jsonable(w.state)),
+                "since": format_time(started_at - _WAKE_MARGIN),
             }
             for w in result.waits
         ]

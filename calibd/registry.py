@@ -17,7 +17,8 @@ A handler whose result depends on something that has not arrived yet returns a `
 result; when a product of the awaited kind is committed (kind ``product:<product_type>``, key
 ``tel=<tel_id>``), or a handler declares it in `HandlerResult.resolves`, the wait becomes ready
 in that same transaction and the owner's `resume` hook runs; past its deadline, the `expire`
-hook runs. Waits survive restarts.
+hook runs. Waits survive restarts. A product committed while the handler was still looking
+(between its query and its wait's commit) makes the new wait ready at once: no lost wake-up.
 
 Misconfiguration (an unknown event type, a duplicate registration, a config model without
 defaults) raises :class:`~calibd.errors.ConfigurationError` at registration, not at the first

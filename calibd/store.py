@@ -424,6 +424,38 @@ class Store:
                 ":state)",
                 waits,
             )
+            await self._wake_new_waits(conn, waits)
+
+    @staticmethod
+    async def _wake_new_waits(conn: aiosqlite.Connection, waits: list[dict[str, Any]]) -> None:
+        """A wait for a product that was committed while its handler was still looking (after
+        its `since`) is ready at once: no lost wake-up between the look and the commit."""
+        for w in waits:
+            if not w["kind"].startswith("product:") or not w.get("since"):
+                continue
+            tel = w["key"].removeprefix("tel=")
+            async with conn.execute(
+                "SELECT id FROM products WHERE product_type = ? AND tel_id IS ? "
+                "AND created_at >= ? AND status = 'valid' ORDER BY created_at DESC LIMIT 1",
+                (
+                    w["kind"].removeprefix("product:"),
+                    None if tel == "None" else int(tel),
+                    w["since"],
+                ),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is not None:
+                await conn.execute(
+                    "UPDATE waits SET status = 'ready', resolved_by = ? WHERE status = 'pending' "
+                    "AND kind = ? AND key = ? AND event_id = ? AND event_source = ?",
+                    (
+                        json.dumps({"product_id": row["id"]}),
+                        w["kind"],
+                        w["key"],
+                        w["event_id"],
+                        w["event_source"],
+                    ),
+                )
 
     @staticmethod
     async def _supersede(conn: aiosqlite.Connection, new: list[ProductRecord]) -> None:

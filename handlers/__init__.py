@@ -3,6 +3,14 @@
 Importing this package registers every handler with calibd's default registry.
 """
 
-from calibd.handlers import atmosphere, config_change, irf, quality, reprocess, throughput
+from calibd.handlers import (
+    atmosphere,
+    camera,
+    config_change,
+    irf,
+    quality,
+    reprocess,
+    throughput,
+)
 
-__all__ = ["atmosphere", "config_change", "irf", "quality", "reprocess", "throughput"]
+__all__ = ["atmosphere", "camera", "config_change", "irf", "quality", "reprocess", "throughput"]

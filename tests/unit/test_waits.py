@@ -161,3 +161,38 @@ async def test_an_expired_wait_runs_the_expire_hook(settings):
     await asyncio.sleep(0.3)
     assert await store.products(product_type="coefficients") == []
     await stop(store, pipeline)
+
+
+async def test_a_product_committed_while_the_handler_looked_wakes_the_new_wait(settings):
+    """No lost wake-up: the flat-field handler finds no pedestal, the pedestal is committed,
+    then the flat-field's wait is committed; it must be ready at once."""
+    registry = make_registry(timedelta(hours=1))
+    entry = registry.get("ctao.acada.flatfield_run")
+    pedestal_committed = asyncio.Event()
+
+    async def slow_flatfield(event, ctx):
+        ped = await ctx.store.best_product("pedestal", event.data.tel_id, event.data.run_start)
+        assert ped is None
+        await pedestal_committed.wait()
+        kind, key = product_wait_key("pedestal", event.data.tel_id)
+        return HandlerResult(waits=[Wait(kind, key, datetime.now(UTC) + timedelta(hours=1))])
+
+    registry.register(
+        "ctao.acada.flatfield_run",
+        slow_flatfield,
+        name=entry.name,
+        resume=entry.resume,
+        expire=entry.expire,
+        replace=True,
+    )
+    store = await Store(settings.database_path).open()
+    pipeline = Pipeline(settings, store, registry, sinks=("kafka",))
+    await pipeline.start(waits=False)
+    ff = asyncio.ensure_future(pipeline.process(raw(example("ctao.acada.flatfield_run", tel_id=8))))
+    await asyncio.sleep(0.1)
+    await pipeline.process(raw(example("ctao.acada.pedestal_run", tel_id=8)))
+    pedestal_committed.set()
+    await ff
+    (wait,) = await store.waits()
+    assert wait["status"] == "ready" and json.loads(wait["resolved_by"])["product_id"]
+    await stop(store, pipeline)
