@@ -3,7 +3,8 @@
 1. The alternative procedure for the aerosol extinction of the period runs: the configured
    chain of methods is tried in order, the first that has its input wins:
    - `ctc`: the Cherenkov transparency coefficient (`cherenkov_transparency` product) valid
-     in the period: extra vertical aerosol depth -ln(T) cos(z) over the clear reference;
+     in the period: extra vertical aerosol depth -ln(T) cos(z) over the clear reference
+     (skipped when T is outside (0, `ctc_max`]: not normalised to a clear reference night);
    - `last_fram`: the newest FRAM-based `aerosol_extinction` product no older than
      `last_fram_max_age_h`, its uncertainty widened with the age;
    - `seasonal`: the site's monthly climatological default.
@@ -66,6 +67,7 @@ class FramDownConfig(BaseModel):
     ctc_reference_vaod: float = Field(default=0.03, ge=0)
     ctc_systematic: float = Field(default=0.02, ge=0)
     ctc_zenith_deg: float = Field(default=20.0, ge=0, lt=90)
+    ctc_max: float = Field(default=1.5, gt=0)
     last_fram_max_age_h: float = Field(default=24.0, gt=0)
     last_fram_widening_per_h: float = Field(default=0.001, ge=0)
     seasonal_vaod: dict[str, list[float]] = Field(default_factory=lambda: SEASONAL_PLACEHOLDERS)
@@ -93,7 +95,8 @@ async def _from_ctc(ctx, start: datetime, cfg: FramDownConfig) -> dict[str, Any]
     if ctc is None or ctc["summary"].get("too_few_telescopes"):
         return None
     t, t_err = ctc["summary"]["ctc"], ctc["summary"]["ctc_err"]
-    if not t > 0:
+    if not 0 < t <= cfg.ctc_max:  # not normalised to a clear reference night: unusable here
+        ctx.log.warning("transparency coefficient out of range, not used", ctc=t, max=cfg.ctc_max)
         return None
     cos_z = math.cos(math.radians(ctc["summary"].get("mean_zenith_deg") or cfg.ctc_zenith_deg))
     vaod = max(cfg.ctc_reference_vaod - math.log(t) * cos_z, 0.0)

@@ -152,6 +152,34 @@ def open_run(path: str | os.PathLike, expected_type: str | None = None) -> RunHe
         hdul.close()
 
 
+def _scalar_columns(
+    path: Path, hdul: fits.HDUList, hdu: fits.BinTableHDU, names: tuple[str, ...]
+) -> list[np.ndarray]:
+    """Scalar columns read field by field with positioned reads: touching every row through
+    the memory map would fault the whole file into the process (rows are large)."""
+    if any(
+        hdu.columns[n].bzero not in (None, 0) or hdu.columns[n].bscale not in (None, 1)
+        for n in names
+    ):
+        return [np.asarray(hdu.data[n]) for n in names]
+    dtype = hdu.columns.dtype.newbyteorder(">")
+    offset = hdul.fileinfo(hdul.index_of(hdu.name))["datLoc"]
+    n_rows = int(hdu.header["NAXIS2"])
+    fields = [(dtype.fields[n][0], dtype.fields[n][1]) for n in names]
+    lo = min(off for _, off in fields)
+    hi = max(off + ft.itemsize for ft, off in fields)
+    buf = bytearray((hi - lo) * n_rows)
+    with open(path, "rb") as fh:
+        fd = fh.fileno()
+        for i in range(n_rows):
+            piece = os.pread(fd, hi - lo, offset + i * dtype.itemsize + lo)
+            if len(piece) < hi - lo:
+                raise BadInput(f"{path.name}: truncated: row {i} of {n_rows} missing")
+            buf[i * (hi - lo) : (i + 1) * (hi - lo)] = piece
+    raw = np.frombuffer(bytes(buf), dtype=np.uint8).reshape(n_rows, hi - lo)
+    return [raw[:, off - lo : off - lo + ft.itemsize].copy().view(ft).ravel() for ft, off in fields]
+
+
 def _validate(name: str, path: Path, hdul: fits.HDUList, expected_type: str | None) -> RunHeader:
     hdul.readall()
     _check_size(name, path, hdul)
@@ -199,12 +227,14 @@ def _validate(name: str, path: Path, hdul: fits.HDUList, expected_type: str | No
     window_width = None
     if mode == "image" and "WINWIDTH" in hdr:
         window_width = _header_int(name, hdr, "WINWIDTH")
-    data = hdu.data
-    n_rows = 0 if data is None else len(data)
+    # `hdu.data` is not touched: astropy would copy the whole mapped table into memory on
+    # close; the layout comes from the column definitions and the header
+    row_dtype = hdu.columns.dtype
+    n_rows = int(hdu.header.get("NAXIS2", 0))
     if n_rows == 0:
         raise BadInput(f"{name}: table EVENTS is empty")
     for col, shape in shapes.items():
-        dt = data.dtype[col]
+        dt = row_dtype[col]
         got = dt.shape
         if got != shape:
             raise BadInput(
@@ -214,10 +244,10 @@ def _validate(name: str, path: Path, hdul: fits.HDUList, expected_type: str | No
         if not _event_dtype_ok(dt.base):
             raise BadInput(f"{name}: column {col} has non-numeric type {dt.base}")
     for col in _SCALAR_COLUMNS:
-        dt = data.dtype[col]
+        dt = row_dtype[col]
         if dt.shape != () or not _event_dtype_ok(dt.base):
             raise BadInput(f"{name}: column {col} must be a numeric scalar, got {dt}")
-    event_type = np.asarray(data["EVENT_TYPE"])
+    event_type, times = _scalar_columns(path, hdul, hdu, ("EVENT_TYPE", "TIME"))
     selected = event_type == EVENT_TYPE_CODES[run_type]
     n_events = int(selected.sum())
     if n_events == 0:
@@ -226,7 +256,7 @@ def _validate(name: str, path: Path, hdul: fits.HDUList, expected_type: str | No
             f"{name}: none of the {n_rows} events has EVENT_TYPE {EVENT_TYPE_CODES[run_type]} "
             f"({run_type}); found {found}"
         )
-    times = np.asarray(data["TIME"], dtype=np.float64)[selected]
+    times = np.asarray(times, dtype=np.float64)[selected]
     if not np.all(np.isfinite(times)):
         raise BadInput(f"{name}: column TIME contains NaN or infinite values")
     return RunHeader(
@@ -276,21 +306,87 @@ def iter_chunks(
     except Exception as exc:
         raise BadInput(f"{name}: not a readable FITS file ({exc})") from exc
     with hdul:
-        data = hdul["EVENTS"].data
-        rows = np.flatnonzero(np.asarray(data["EVENT_TYPE"]) == code)
-        for lo in range(0, len(rows), chunk_size):
-            idx = rows[lo : lo + chunk_size]
-            try:
-                block = _read_rows(data, idx, chunk_size, header.mode)
-            except Exception as exc:
-                raise BadInput(f"{name}: cannot read events {idx[0]}-{idx[-1]} ({exc})") from exc
-            if header.mode == "image":
-                charge, peak_time = block["IMAGE"], block["PEAK_TIME"]
-                width = header.window_width
-            else:
-                result = extractor(block["WAVEFORM"])
-                charge, peak_time, width = result.charge, result.peak_time, result.window_width
-            yield Chunk(charge, peak_time, block["EVENT_ID"], block["TIME"], width)
+        hdu = hdul["EVENTS"]
+        scaled = any(c.bzero not in (None, 0) or c.bscale not in (None, 1) for c in hdu.columns)
+        layout = (
+            hdul.fileinfo(hdul.index_of("EVENTS"))["datLoc"],
+            int(hdu.header["NAXIS2"]),
+            hdu.columns.dtype.newbyteorder(">"),
+        )
+        if scaled:  # TZERO/TSCAL columns: let astropy apply them (pages stay mapped)
+            yield from _chunks_via_astropy(name, hdu.data, code, chunk_size, header, extractor)
+            return
+    yield from _chunks_via_reads(name, path, layout, code, chunk_size, header, extractor)
+
+
+def _chunk(block: dict[str, np.ndarray], header: RunHeader, extractor: Extractor | None) -> Chunk:
+    if header.mode == "image":
+        charge, peak_time, width = block["IMAGE"], block["PEAK_TIME"], header.window_width
+    else:
+        result = extractor(block["WAVEFORM"])
+        charge, peak_time, width = result.charge, result.peak_time, result.window_width
+    return Chunk(charge, peak_time, block["EVENT_ID"], block["TIME"], width)
+
+
+def _chunks_via_reads(
+    name: str,
+    path: str | os.PathLike,
+    layout: tuple[int, int, np.dtype],
+    code: int,
+    chunk_size: int,
+    header: RunHeader,
+    extractor: Extractor | None,
+) -> Iterator[Chunk]:
+    """Read `chunk_size` table rows at a time with plain reads (big-endian records), so the
+    process holds one chunk, not the mapped file, whatever the run's size."""
+    offset, n_rows, dtype = layout
+    pending: list[np.ndarray] = []
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        for lo in range(0, n_rows, chunk_size):
+            want = min(chunk_size, n_rows - lo)
+            rec = np.fromfile(fh, dtype=dtype, count=want)
+            if len(rec) < want:
+                raise BadInput(f"{name}: truncated: events {lo + len(rec)}-{n_rows - 1} missing")
+            pending.append(rec[rec["EVENT_TYPE"] == code])
+            held = sum(len(p) for p in pending)
+            while held >= chunk_size or (lo + want == n_rows and held):
+                rows = np.concatenate(pending)
+                pending = [rows[chunk_size:]]
+                held = len(pending[0])
+                yield _chunk(_columns(rows[:chunk_size], header.mode), header, extractor)
+
+
+def _columns(rec: np.ndarray, mode: str) -> dict[str, np.ndarray]:
+    """Native-endian columns of big-endian table records."""
+    block = {"EVENT_ID": rec["EVENT_ID"].astype(np.int64), "TIME": rec["TIME"].astype(np.float64)}
+    if mode == "image":
+        block["IMAGE"] = rec["IMAGE"].astype(np.float64)
+        block["PEAK_TIME"] = rec["PEAK_TIME"].astype(np.float64)
+    else:
+        wf = rec["WAVEFORM"]
+        block["WAVEFORM"] = wf.astype(
+            wf.dtype.newbyteorder("=") if wf.dtype.kind in "iu" else np.float64
+        )
+    return block
+
+
+def _chunks_via_astropy(
+    name: str,
+    data: fits.FITS_rec,
+    code: int,
+    chunk_size: int,
+    header: RunHeader,
+    extractor: Extractor | None,
+) -> Iterator[Chunk]:
+    rows = np.flatnonzero(np.asarray(data["EVENT_TYPE"]) == code)
+    for lo in range(0, len(rows), chunk_size):
+        idx = rows[lo : lo + chunk_size]
+        try:
+            block = _read_rows(data, idx, chunk_size, header.mode)
+        except Exception as exc:
+            raise BadInput(f"{name}: cannot read events {idx[0]}-{idx[-1]} ({exc})") from exc
+        yield _chunk(block, header, extractor)
 
 
 def _read_rows(data: fits.FITS_rec, idx: np.ndarray, chunk_size: int, mode: str) -> dict:
