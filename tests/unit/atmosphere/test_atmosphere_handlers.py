@@ -27,8 +27,16 @@ def raw(env: dict) -> RawMessage:
 
 
 @pytest.fixture
-async def env(tmp_path):
-    settings = load_settings(None, {"data_dir": str(tmp_path), "pipeline": {"workers": 1}})
+def handler_settings() -> dict:
+    return {}
+
+
+@pytest.fixture
+async def env(tmp_path, handler_settings):
+    settings = load_settings(
+        None,
+        {"data_dir": str(tmp_path), "pipeline": {"workers": 1}, "handlers": handler_settings},
+    )
     store = await Store(settings.database_path).open()
     pipeline = Pipeline(settings, store, load_handlers(["calibd.handlers"]), sinks=("kafka",))
     await pipeline.start()
@@ -98,6 +106,8 @@ async def test_inline_example_and_bad_fram_inputs(env, tmp_path):
     assert any(d.startswith("unitless.fits") and "unit" in d for d in details)
 
 
+# normalisation of the example rates (5,000 Hz, muon efficiency 0.21) to T ~ 0.95
+@pytest.mark.parametrize("handler_settings", [{"transparency": {"k_reference": 800.0}}])
 async def test_transparency_product_and_its_use_by_fram_down(env, tmp_path):
     store, pipeline = env
     rates = example("ctao.acada.trigger_rates")
@@ -176,3 +186,17 @@ async def test_bad_trigger_rates_are_dead_lettered(env):
     details = [d["detail"] for d in await store.dead_letters()]
     assert any("rate_hz" in d and "greater than 0" in d for d in details)
     assert any("zenith_deg is given for some telescopes only" in d for d in details)
+
+
+async def test_an_unnormalised_transparency_is_not_used_by_fram_down(env):
+    store, pipeline = env  # k_reference left at 1: T is in the hundreds
+    rates = example("ctao.acada.trigger_rates")
+    await pipeline.process(raw(rates))
+    down = example(
+        "ctao.acada.fram_down",
+        period_start=rates["data"]["interval_start"],
+        period_end=rates["data"]["interval_end"],
+    )
+    fallback = await store.product((await pipeline.process(raw(down))).product_ids[0])
+    assert fallback["payload"]["method"] == "seasonal"
+    assert fallback["payload"]["methods_without_input"] == ["ctc", "last_fram"]
