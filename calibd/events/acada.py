@@ -9,7 +9,7 @@ from typing import Literal, Self
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from calibd.events.common import DataFile, StrictModel, TelId
+from calibd.events.common import DataFile, StrictModel, TelId, check_order
 from calibd.events.envelope import CloudEvent
 
 __all__ = [
@@ -49,8 +49,7 @@ class CalibrationRun(StrictModel):
 
     @model_validator(mode="after")
     def _span(self) -> Self:
-        if self.run_end is not None and self.run_end < self.run_start:
-            raise ValueError("run_end is before run_start")
+        check_order(self, "run_start", "run_end", allow_equal=True)
         return self
 
 
@@ -96,8 +95,7 @@ class FramData(StrictModel):
     def _has_input(self) -> Self:
         if not self.measurements and not self.files:
             raise ValueError("either measurements or files must be given")
-        if self.period_end <= self.period_start:
-            raise ValueError("period_end must be after period_start")
+        check_order(self, "period_start", "period_end")
         return self
 
 
@@ -119,8 +117,7 @@ class FramDown(StrictModel):
 
     @model_validator(mode="after")
     def _span(self) -> Self:
-        if self.period_end <= self.period_start:
-            raise ValueError("period_end must be after period_start")
+        check_order(self, "period_start", "period_end")
         return self
 
 
@@ -147,6 +144,11 @@ class TriggerRates(StrictModel):
     interval_start: AwareDatetime
     interval_end: AwareDatetime
     telescopes: list[TelescopeRate] = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _span(self) -> Self:
+        check_order(self, "interval_start", "interval_end")
+        return self
 
 
 class TriggerRatesEvent(CloudEvent):

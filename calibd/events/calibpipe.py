@@ -6,7 +6,7 @@ from typing import Any, Literal, Self
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from calibd.events.common import StrictModel, TelId
+from calibd.events.common import StrictModel, TelId, check_order
 from calibd.events.envelope import CloudEvent
 
 __all__ = [
@@ -43,8 +43,7 @@ class ReprocessRequest(StrictModel):
 
     @model_validator(mode="after")
     def _span(self) -> Self:
-        if self.time_end <= self.time_start:
-            raise ValueError("time_end must be after time_start")
+        check_order(self, "time_start", "time_end")
         return self
 
 

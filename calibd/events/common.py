@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DataFile", "Sha256", "StrictModel", "TelId"]
+__all__ = ["DataFile", "Sha256", "StrictModel", "TelId", "check_order"]
 
 TelId = Annotated[int, Field(ge=1, le=9999, description="Telescope id (tel_id)")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="sha256, lowercase hex")]
@@ -16,6 +16,13 @@ class StrictModel(BaseModel):
     """Base of every `data` model: unknown fields are a schema violation, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_order(model: BaseModel, start: str, end: str, allow_equal: bool = False) -> None:
+    """Raise ValueError unless `model.<end>` comes after `model.<start>` (None: open end)."""
+    first, last = getattr(model, start), getattr(model, end)
+    if last is not None and (last < first or (last == first and not allow_equal)):
+        raise ValueError(f"{end} must be after {start}")
 
 
 class DataFile(StrictModel):

@@ -181,11 +181,15 @@ async def test_bad_trigger_rates_are_dead_lettered(env):
     partial = json.loads(json.dumps(rates))
     partial["id"] += "-partial"
     del partial["data"]["telescopes"][0]["zenith_deg"]
-    for bad in (zero, partial):
+    backwards = json.loads(json.dumps(rates))
+    backwards["id"] += "-backwards"
+    backwards["data"]["interval_end"] = backwards["data"]["interval_start"]
+    for bad in (zero, partial, backwards):
         assert (await pipeline.process(raw(bad))).status == "dead"
     details = [d["detail"] for d in await store.dead_letters()]
     assert any("rate_hz" in d and "greater than 0" in d for d in details)
     assert any("zenith_deg is given for some telescopes only" in d for d in details)
+    assert any("interval_end must be after interval_start" in d for d in details)
 
 
 async def test_an_unnormalised_transparency_is_not_used_by_fram_down(env):
