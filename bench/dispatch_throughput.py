@@ -2,8 +2,10 @@
 
 Both read the same N pre-produced messages from one topic with fresh consumer groups; each
 is timed from its first record to its last (calibd: to the last message committed to SQLite,
-i.e. validated, deduplicated, dispatched and recorded in the ledger). Prints figures; it is
-not a test.   Usage: python bench/dispatch_throughput.py [N]
+i.e. validated, deduplicated, dispatched and recorded in the ledger). With `--product` the
+handler makes one product per message and the outbox publishes each notification to Kafka
+(the whole product path on a pre-filled topic). Prints figures; it is not a test.
+Usage: python bench/dispatch_throughput.py [N] [--product]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -25,7 +28,7 @@ from calibd.config import load_settings
 from calibd.daemon import Daemon
 from calibd.events.examples import EXAMPLES
 from calibd.logs import configure_logging
-from calibd.registry import HandlerResult, Registry
+from calibd.registry import HandlerResult, ProductDraft, Registry
 from tests.support.brokers import start_tansu
 
 
@@ -67,11 +70,18 @@ async def raw_loop(bootstrap: str, topic: str, n: int) -> float:
     return elapsed
 
 
-async def calibd_run(bootstrap: str, topic: str, n: int, workdir: Path) -> float:
+async def calibd_run(
+    bootstrap: str, topic: str, n: int, workdir: Path, product: bool = False
+) -> float:
     registry = Registry()
 
     async def noop(event, ctx) -> HandlerResult:
-        return HandlerResult()
+        if not product:
+            return HandlerResult()
+        draft = ProductDraft(
+            product_type="bench", valid_from=datetime.now(UTC), summary={"ok": True}
+        )
+        return HandlerResult(products=[draft])
 
     registry.register("ctao.acada.weather", noop)
     settings = load_settings(
@@ -83,7 +93,8 @@ async def calibd_run(bootstrap: str, topic: str, n: int, workdir: Path) -> float
                 "bootstrap_servers": bootstrap,
                 "topics": [topic],
                 "group_id": f"calibd-{uuid.uuid4()}",
-                "publish": False,
+                "publish": product,
+                "products_topic": f"{topic}.products",
             },
         },
     )
@@ -101,7 +112,7 @@ async def calibd_run(bootstrap: str, topic: str, n: int, workdir: Path) -> float
     return elapsed
 
 
-async def main(n: int) -> None:
+async def main(n: int, product: bool) -> None:
     configure_logging("json", "warning")
     with tempfile.TemporaryDirectory() as tmp:
         broker = start_tansu(Path(tmp))
@@ -111,14 +122,15 @@ async def main(n: int) -> None:
             rss0 = rss_mb()
             raw = await raw_loop(broker.bootstrap, topic, n)
             rss_raw = rss_mb()
-            cal = await calibd_run(broker.bootstrap, topic, n, Path(tmp) / "calibd")
+            cal = await calibd_run(broker.bootstrap, topic, n, Path(tmp) / "calibd", product)
             rss_cal = rss_mb()
             db = (Path(tmp) / "calibd" / "calibd.sqlite").stat().st_size
         finally:
             broker.stop()
     print(f"messages                 {n}")
     print(f"raw aiokafka loop        {n / raw:10.0f} msg/s   ({raw:.2f} s)")
-    print(f"calibd no-op handler     {n / cal:10.0f} msg/s   ({cal:.2f} s)")
+    what = "product + notification" if product else "no-op handler"
+    print(f"calibd {what:<22}{n / cal:10.0f} msg/s   ({cal:.2f} s)")
     print(f"ratio calibd / raw       {raw / cal:10.1%}   (target >= 50 %, >= 5,000 msg/s)")
     print(
         f"peak RSS                 {rss_cal:10.1f} MB  (after produce {rss0:.1f}, "
@@ -128,4 +140,5 @@ async def main(n: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000))
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    asyncio.run(main(int(args[0]) if args else 20_000, "--product" in sys.argv))
