@@ -112,7 +112,7 @@ async def main(n: int, rate: float) -> None:
                     await asyncio.sleep(0.2)
                 elapsed = time.perf_counter() - t0
                 await asyncio.to_thread(child.join)
-                await daemon.relay.flush(60 if "--no-relay" not in sys.argv else 0.1)
+                await daemon.relay.flush(60)
                 rss_end = rss_mb()
                 rows = await daemon.store.r.execute_fetchall(
                     "SELECT created_at, valid_from FROM products"
