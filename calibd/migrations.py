@@ -156,4 +156,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX products_valid_key
         ON products (product_type, tel_id, status, valid_from, category);
     """,
+    # 5: retries of resume/expire hooks back off like message retries
+    """
+    ALTER TABLE waits ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE waits ADD COLUMN retry_at TEXT;
+    """,
 ]

@@ -484,7 +484,8 @@ class Pipeline:
         the time of the next attempt, committed like any outcome (so the transport is
         acknowledged and nothing waits in memory). Past `pipeline.retry_attempts` retries,
         the message is dead-lettered. A retriable failure of a resume/expire hook leaves its
-        wait open; it is tried again at the next pass of the waits loop.
+        wait open with the same backoff (attempts and next time stored on the wait), and
+        fails the wait with a dead letter past `pipeline.retry_attempts`.
         """
         version = self.runtime.current  # one version for the whole message
         category = category or version.default_category
@@ -514,8 +515,20 @@ class Pipeline:
         except PoisonMessage as exc:
             return await self._dead_letter(raw, exc, event, wait=wait, ledger=ledger)
         except RetriableError as exc:
-            if hook is not handler.fn:
-                bound.warning("wait hook failed, will be tried again", error=exc.detail)
+            if hook is not handler.fn and wait is not None:
+                if attempt > self.settings.pipeline.retry_attempts:
+                    exc.detail = f"{exc.detail} (wait hook, after {attempt} attempts)"
+                    return await self._dead_letter(raw, exc, event, wait=wait, ledger=ledger)
+                delay = self._backoff(attempt)
+                await self.store.defer_wait(
+                    wait[0], attempt, datetime.now(UTC) + timedelta(seconds=delay)
+                )
+                bound.warning(
+                    "wait hook failed, tried again later",
+                    error=exc.detail,
+                    attempt=attempt,
+                    next_attempt_in_s=round(delay, 2),
+                )
                 return Outcome(status="retrying", event_id=event.id, event_type=event.type)
             if attempt > self.settings.pipeline.retry_attempts:
                 exc.detail = f"{exc.detail} (after {attempt} attempts)"
@@ -537,6 +550,12 @@ class Pipeline:
             product_ids=[p.id for p in completion.products] if not completion.was_duplicate else [],
         )
 
+    def _backoff(self, attempt: int) -> float:
+        """Seconds before retry `attempt`: exponential from retry_backoff_s, capped, jittered."""
+        base = self.settings.pipeline.retry_backoff_s
+        delay = min(base * 2 ** (attempt - 1), self.settings.pipeline.retry_max_backoff_s)
+        return delay * random.uniform(0.8, 1.2)
+
     async def _park_retry(
         self,
         raw: RawMessage,
@@ -547,9 +566,7 @@ class Pipeline:
         wait: tuple[int, str] | None,
         bound,
     ) -> Outcome:
-        base = self.settings.pipeline.retry_backoff_s
-        delay = min(base * 2 ** (attempt - 1), self.settings.pipeline.retry_max_backoff_s)
-        delay *= random.uniform(0.8, 1.2)
+        delay = self._backoff(attempt)
         bound.warning(
             "retriable failure, retry parked",
             error=error.detail,
@@ -701,6 +718,7 @@ class Pipeline:
                 event,
                 wait=(row["id"], "completed" if ready else "expired"),
                 ledger=False,
+                attempt=row["attempts"] + 1,
             )
             log.info(
                 "wait ended",

@@ -598,13 +598,26 @@ class Store:
     # --- waits ----------------------------------------------------------------------------
 
     async def due_waits(self, now: datetime, limit: int = 50) -> list[aiosqlite.Row]:
-        """Waits to act on: ready ones (resolved) and pending ones past their deadline."""
+        """Waits to act on: ready ones (resolved) and pending ones past their deadline, but
+        not before the next attempt of a hook that failed (`retry_at`)."""
         async with self.r.execute(
-            "SELECT * FROM waits WHERE status = 'ready' OR (status = 'pending' AND deadline <= ?) "
-            "ORDER BY id LIMIT ?",
-            (format_time(now), limit),
+            "SELECT * FROM waits "
+            "WHERE (status = 'ready' OR (status = 'pending' AND deadline <= ?)) "
+            "AND (retry_at IS NULL OR retry_at <= ?) ORDER BY id LIMIT ?",
+            (format_time(now), format_time(now), limit),
         ) as cur:
             return list(await cur.fetchall())
+
+    async def defer_wait(self, wait_id: int, attempts: int, retry_at: datetime) -> None:
+        """Record a failed attempt of a wait's hook; the waits loop skips it until `retry_at`."""
+
+        async def run(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "UPDATE waits SET attempts = ?, retry_at = ? WHERE id = ?",
+                (attempts, format_time(retry_at), wait_id),
+            )
+
+        await self._write(run)
 
     async def waits(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         sql = "SELECT * FROM waits" + (" WHERE status = ?" if status else "")

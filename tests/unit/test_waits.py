@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
 from calibd.config import load_settings
+from calibd.errors import RetriableError
 from calibd.pipeline import Pipeline
 from calibd.registry import (
     HandlerResult,
@@ -195,4 +197,38 @@ async def test_a_product_committed_while_the_handler_looked_wakes_the_new_wait(s
     await ff
     (wait,) = await store.waits()
     assert wait["status"] == "ready" and json.loads(wait["resolved_by"])["product_id"]
+    await stop(store, pipeline)
+
+
+async def test_a_failing_resume_hook_backs_off_then_fails_its_wait(tmp_path):
+    settings = load_settings(
+        None,
+        {"data_dir": str(tmp_path), "pipeline": {"retry_attempts": 2, "retry_backoff_s": 0.2}},
+    )
+    registry = make_registry(timedelta(hours=1))
+    entry = registry.get("ctao.acada.flatfield_run")
+    calls: list[float] = []
+
+    async def broken_resume(wait, ctx):
+        calls.append(asyncio.get_running_loop().time())
+        raise RetriableError("archive not mounted")
+
+    registry.register(
+        "ctao.acada.flatfield_run", entry.fn, name=entry.name, resume=broken_resume, replace=True
+    )
+    store = await Store(settings.database_path).open()
+    pipeline = Pipeline(settings, store, registry, sinks=("kafka",))
+    await pipeline.start()
+    await pipeline.process(raw(example("ctao.acada.flatfield_run", tel_id=12)))
+    await pipeline.process(raw(example("ctao.acada.pedestal_run", tel_id=12)))
+
+    async def failed():
+        return [w for w in await store.waits() if w["status"] == "failed"]
+
+    (wait,) = await wait_for(failed)
+    assert wait["attempts"] == 2 and len(calls) == 3  # first try + 2 retries, then failed
+    gaps = [b - a for a, b in pairwise(calls)]
+    assert gaps[0] >= 0.15 and gaps[1] >= 0.3  # 0.2 s then 0.4 s (+-20 % jitter)
+    (letter,) = await store.dead_letters()
+    assert "archive not mounted (wait hook, after 3 attempts)" in letter["detail"]
     await stop(store, pipeline)
