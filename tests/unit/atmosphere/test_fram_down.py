@@ -124,3 +124,29 @@ async def test_an_empty_fallback_chain_is_a_clear_dead_letter(tmp_path):
     (letter,) = await store.dead_letters()
     assert "no method of the fallback chain ['last_fram'] has its input" in letter["detail"]
     await stop(store, pipeline)
+
+
+async def test_the_fallback_chain_is_switched_at_run_time_by_a_config_change(tmp_path):
+    """The seed's configuration use case: action "set handlers.fram_down.fallback_chain",
+    validated against the handler's settings, versioned, and used by the next FRAM down."""
+    store, pipeline = await start(tmp_path)
+    try:
+        bad = example(
+            "ctao.calibpipe.config_change",
+            changes=[{"key": "handlers.fram_down.fallback_chain", "value": ["lidar"]}],
+        )
+        good = example(
+            "ctao.calibpipe.config_change",
+            changes=[{"key": "handlers.fram_down.fallback_chain", "value": ["seasonal"]}],
+        )
+        for env in (bad, good):
+            await pipeline.process(raw(env))
+        replies = [r["data"]["details"] for r in await outgoing(store, "ctao.calibpipe.report")]
+        assert [r["accepted"] for r in replies] == [False, True]
+        assert "fallback_chain" in replies[0]["error"]
+        down = await pipeline.process(raw(example("ctao.acada.fram_down")))
+        product = await store.product(down.product_ids[0])
+        assert product["payload"]["methods_without_input"] == []  # straight to seasonal
+        assert product["config_version"] == replies[1]["version"]
+    finally:
+        await stop(store, pipeline)
