@@ -33,6 +33,7 @@ class _Rebalance(ConsumerRebalanceListener):
         await self.source.finish_partitions(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.source.assigned = set(assigned)
         log.info(
             "kafka partitions assigned",
             partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned),
@@ -52,6 +53,8 @@ class KafkaSource:
         self._inflight: dict[TopicPartition, set[asyncio.Future]] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self.connected = False
+        self.assigned: set[TopicPartition] = set()
+        """The partitions of the last assignment (empty until the group has joined)."""
 
     async def run(self) -> None:
         s = self.settings
