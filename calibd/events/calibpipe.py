@@ -128,7 +128,13 @@ class QualityRequestEvent(CloudEvent):
 class Report(StrictModel):
     """A report for the operations side (SOSS/TOSS)."""
 
-    report_type: str = Field(min_length=1, examples=["fram_down"])
+    report_type: str = Field(
+        min_length=1,
+        examples=["fram_down"],
+        description="fram_down (FRAM data missing: method used, uncertainty, QualPipe's "
+        "verdict), camera_pairing_failed (a flat-field run found no pedestal in time), "
+        "config_change (accepted or refused), reprocessing (redone, skipped, failed)",
+    )
     title: str
     period_start: AwareDatetime | None = None
     period_end: AwareDatetime | None = None
