@@ -319,13 +319,35 @@ def iter_chunks(
     yield from _chunks_via_reads(name, path, layout, code, chunk_size, header, extractor)
 
 
+#: Raw table bytes read at once: memory stays bounded by this, not by the chunk size.
+READ_BYTES = 16 * 2**20
+
+
 def _chunk(block: dict[str, np.ndarray], header: RunHeader, extractor: Extractor | None) -> Chunk:
     if header.mode == "image":
         charge, peak_time, width = block["IMAGE"], block["PEAK_TIME"], header.window_width
     else:
-        result = extractor(block["WAVEFORM"])
+        wf = block["WAVEFORM"]
+        native = wf.dtype.newbyteorder("=") if wf.dtype.kind in "iu" else np.dtype(np.float64)
+        result = extractor(wf.astype(native))
         charge, peak_time, width = result.charge, result.peak_time, result.window_width
     return Chunk(charge, peak_time, block["EVENT_ID"], block["TIME"], width)
+
+
+def _merge(parts: list[Chunk]) -> Chunk:
+    if len(parts) == 1:
+        return parts[0]
+    return Chunk(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in _CHUNK_ARRAYS),
+        parts[0].window_width,
+    )
+
+
+def _rows(chunk: Chunk, lo: int, hi: int | None) -> Chunk:
+    return Chunk(*(getattr(chunk, f)[lo:hi] for f in _CHUNK_ARRAYS), chunk.window_width)
+
+
+_CHUNK_ARRAYS = ("charge", "peak_time", "event_id", "time")
 
 
 def _chunks_via_reads(
@@ -337,37 +359,41 @@ def _chunks_via_reads(
     header: RunHeader,
     extractor: Extractor | None,
 ) -> Iterator[Chunk]:
-    """Read `chunk_size` table rows at a time with plain reads (big-endian records), so the
-    process holds one chunk, not the mapped file, whatever the run's size."""
+    """Read the table with plain reads of at most READ_BYTES (big-endian records), integrate
+    each block at once, and hand out chunks of `chunk_size` events: the process never holds
+    the mapped file, nor more than one block of raw records."""
     offset, n_rows, dtype = layout
-    pending: list[np.ndarray] = []
+    step = max(1, min(chunk_size, READ_BYTES // dtype.itemsize))
+    parts: list[Chunk] = []
+    held = 0
     with open(path, "rb") as fh:
         fh.seek(offset)
-        for lo in range(0, n_rows, chunk_size):
-            want = min(chunk_size, n_rows - lo)
+        for lo in range(0, n_rows, step):
+            want = min(step, n_rows - lo)
             rec = np.fromfile(fh, dtype=dtype, count=want)
             if len(rec) < want:
                 raise BadInput(f"{name}: truncated: events {lo + len(rec)}-{n_rows - 1} missing")
-            pending.append(rec[rec["EVENT_TYPE"] == code])
-            held = sum(len(p) for p in pending)
+            keep = rec["EVENT_TYPE"] == code
+            if keep.any():
+                block = _columns(rec if keep.all() else rec[keep], header.mode)
+                parts.append(_chunk(block, header, extractor))
+                held += len(parts[-1].charge)
+            del rec
             while held >= chunk_size or (lo + want == n_rows and held):
-                rows = np.concatenate(pending)
-                pending = [rows[chunk_size:]]
-                held = len(pending[0])
-                yield _chunk(_columns(rows[:chunk_size], header.mode), header, extractor)
+                merged = _merge(parts)
+                rest = _rows(merged, chunk_size, None)
+                parts, held = ([rest] if len(rest.charge) else []), len(rest.charge)
+                yield _rows(merged, 0, chunk_size)
 
 
 def _columns(rec: np.ndarray, mode: str) -> dict[str, np.ndarray]:
-    """Native-endian columns of big-endian table records."""
+    """Native-endian columns of big-endian table records (waveforms stay a view)."""
     block = {"EVENT_ID": rec["EVENT_ID"].astype(np.int64), "TIME": rec["TIME"].astype(np.float64)}
     if mode == "image":
         block["IMAGE"] = rec["IMAGE"].astype(np.float64)
         block["PEAK_TIME"] = rec["PEAK_TIME"].astype(np.float64)
-    else:
-        wf = rec["WAVEFORM"]
-        block["WAVEFORM"] = wf.astype(
-            wf.dtype.newbyteorder("=") if wf.dtype.kind in "iu" else np.float64
-        )
+    else:  # a view: converted a few events at a time by `_chunk`
+        block["WAVEFORM"] = rec["WAVEFORM"]
     return block
 
 
