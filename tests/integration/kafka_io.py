@@ -9,12 +9,16 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 
-async def produce(bootstrap: str, topic: str, values: list[bytes], headers=None) -> None:
+async def produce(
+    bootstrap: str, topic: str, values: list[bytes], headers=None, partitions: int | None = None
+) -> None:
+    """Send `values` in order; with `partitions`, value i goes to partition i % partitions."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        for value in values:
-            await producer.send_and_wait(topic, value, headers=headers)
+        for i, value in enumerate(values):
+            partition = None if partitions is None else i % partitions
+            await producer.send_and_wait(topic, value, headers=headers, partition=partition)
     finally:
         await producer.stop()
 

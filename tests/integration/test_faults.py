@@ -123,15 +123,21 @@ async def partitions_of(bootstrap: str, topic: str) -> int:
 async def test_kafka_restart_during_a_run_loses_nothing(tmp_path, uid):
     """The test broker keeps everything in memory, so it comes back without topics; as an
     operator would, the test provisions the notification topic again (a real Kafka keeps
-    its topics, and Tansu acknowledges writes to a topic it lost without storing them)."""
+    its topics, and Tansu acknowledges writes to a topic it lost without storing them).
+    To stand in for the log a real broker keeps, the input topic is refilled with the same
+    first 20 messages in the same partitions, so offsets continue where they were; whether
+    the consumer resumes at its committed offsets or from the start, those 20 must not make a
+    second product."""
     broker = start_tansu(tmp_path)
+    topic, n_in = f"acada.calibration.{uid}", 2
+    await recreate_topic(broker.bootstrap, topic, n_in)
     settings = kafka_settings(broker, uid, **{"outbox.retry_max_s": 1.0})
     daemon = DaemonProcess(tmp_path / "calibd", settings).start()
     try:
         daemon.wait_log(assigned, what="partition assignment")
         before = [example("ctao.acada.weather") for _ in range(20)]
-        topic = f"acada.calibration.{uid}"
-        await produce(broker.bootstrap, topic, [json.dumps(e).encode() for e in before])
+        before_raw = [json.dumps(e).encode() for e in before]
+        await produce(broker.bootstrap, topic, before_raw, partitions=n_in)
         daemon.wait_query("SELECT id FROM products", lambda r: len(r) == 20)
         products_topic = f"calibpipe.products.{uid}"
         daemon.wait_query(
@@ -143,8 +149,11 @@ async def test_kafka_restart_during_a_run_loses_nothing(tmp_path, uid):
         await asyncio.sleep(2)
         broker.start()
         await recreate_topic(broker.bootstrap, products_topic, n_partitions)
+        await recreate_topic(broker.bootstrap, topic, n_in)
+        await produce(broker.bootstrap, topic, before_raw, partitions=n_in)
         after = [example("ctao.acada.weather") for _ in range(20)]
-        await produce(broker.bootstrap, topic, [json.dumps(e).encode() for e in after])
+        after_raw = [json.dumps(e).encode() for e in after]
+        await produce(broker.bootstrap, topic, after_raw, partitions=n_in)
         rows = daemon.wait_query(
             "SELECT input_event_id FROM products", lambda r: len(r) == 40, timeout=90
         )
