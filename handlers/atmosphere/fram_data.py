@@ -9,12 +9,12 @@ its validity start the FRAM product replaces the fallback.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 from calibd.handlers.atmosphere.aerosol import AEROSOL_PRODUCT
 from calibd.handlers.atmosphere.fram import FramConfig, aerosol_calibration, read_fram_file
+from calibd.handlers.columns import item_columns, merge_columns
 
 from calibd.events.acada import FramDataEvent
 from calibd.registry import HandlerResult, ProductDraft, handler
@@ -24,18 +24,12 @@ __all__ = ["fram_data"]
 _COLUMNS = ("time_mjd", "ra_deg", "dec_deg", "aod", "aod_err", "peak_wavelength_nm")
 
 
-def _mjd(dt: datetime) -> float:
-    return dt.timestamp() / 86400.0 + 40587.0
-
-
 def _calibrate(
     inline: dict[str, list[float]] | None, files: list[str], config: dict[str, Any]
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Worker-process entry: read the files, merge with the inline measurements, calibrate."""
-    parts = [{k: read_fram_file(f)[k] for k in _COLUMNS} for f in files]
-    if inline:
-        parts.append({k: np.asarray(inline[k], dtype=np.float64) for k in _COLUMNS})
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in _COLUMNS}
+    parts = [read_fram_file(f) for f in files] + ([inline] if inline else [])
+    merged = merge_columns(parts, _COLUMNS, dict.fromkeys(_COLUMNS, np.float64))
     return aerosol_calibration(**merged, config=config)
 
 
@@ -53,14 +47,10 @@ async def fram_data(event: FramDataEvent, ctx) -> HandlerResult:
         config["site"] = {"name": data.site}
     inline = None
     if data.measurements:
-        inline = {
-            "time_mjd": [_mjd(m.timestamp) for m in data.measurements],
-            "ra_deg": [m.ra_deg for m in data.measurements],
-            "dec_deg": [m.dec_deg for m in data.measurements],
-            "aod": [m.aod for m in data.measurements],
-            "aod_err": [m.aod_err for m in data.measurements],
-            "peak_wavelength_nm": [m.peak_wavelength_nm for m in data.measurements],
-        }
+        inline = item_columns(
+            data.measurements,
+            {"time_mjd": "timestamp", **{c: c for c in _COLUMNS if c != "time_mjd"}},
+        )
     files = [str(await ctx.resolve_file(f)) for f in data.files or []]
     per_meas, summary = await ctx.run_cpu(_calibrate, inline, files, config)
     arrays = {

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from calibd.handlers.columns import to_mjd
+
 from calibd.demo import demo_input
 from calibd.extensions import simulator
 
@@ -47,7 +49,6 @@ def _write(
 
     mode = model.pop("mode", "image")
     path.parent.mkdir(parents=True, exist_ok=True)
-    start_mjd = start.timestamp() / 86400.0 + 40587.0
     simulate_run(
         path,
         run_type,
@@ -56,7 +57,7 @@ def _write(
         mode,
         tel_id=tel_id,
         obs_id=obs_id,
-        start_mjd=start_mjd,
+        start_mjd=to_mjd(start),
         seed=obs_id,
     )
     return run_envelope(path, run_type, tel_id, obs_id, start, events)

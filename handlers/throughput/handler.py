@@ -5,11 +5,11 @@ Rings come inline or as FITS tables (binary table HDU `MUONS`: `time` (MJD), `op
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from calibd.handlers.columns import from_mjd, item_columns, merge_columns
 from calibd.handlers.throughput.muon import MuonThroughputConfig, muon_throughput
 
 from calibd.errors import BadInput
@@ -19,13 +19,8 @@ from calibd.registry import HandlerResult, ProductDraft, handler
 
 __all__ = ["muon_data", "read_muon_file"]
 
-
-def _mjd(dt: datetime) -> float:
-    return dt.timestamp() / 86400.0 + 40587.0
-
-
-def _from_mjd(mjd: float) -> datetime:
-    return datetime.fromtimestamp((mjd - 40587.0) * 86400.0, UTC)
+_COLUMNS = ("time_mjd", "efficiency", "impact_m", "fit_valid", "at_limit")
+_RING_ATTRIBUTES = ("time", "optical_efficiency", "impact_m", "fit_valid", "at_limit")
 
 
 def read_muon_file(path: str) -> dict[str, np.ndarray]:
@@ -65,18 +60,8 @@ def _throughput_from_inputs(
     inline: dict[str, list] | None, files: list[str], config: dict[str, Any]
 ) -> dict[str, np.ndarray]:
     """Worker-process entry: gather the rings, then the statistics."""
-    parts = [read_muon_file(f) for f in files]
-    if inline:
-        parts.append({k: np.asarray(v) for k, v in inline.items()})
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    return muon_throughput(
-        merged["time_mjd"],
-        merged["efficiency"],
-        merged["impact_m"],
-        merged["fit_valid"],
-        merged["at_limit"],
-        config,
-    )
+    parts = [read_muon_file(f) for f in files] + ([inline] if inline else [])
+    return muon_throughput(**merge_columns(parts, _COLUMNS), config=config)
 
 
 @handler(
@@ -91,13 +76,10 @@ async def muon_data(event: MuonDataEvent, ctx) -> HandlerResult:
     files = [str(await ctx.resolve_file(f)) for f in data.files or []]
     inline = None
     if data.rings:
-        inline = {
-            "time_mjd": [_mjd(r.time) for r in data.rings],
-            "efficiency": [r.optical_efficiency for r in data.rings],
-            "impact_m": [r.impact_m for r in data.rings],
-            "fit_valid": [r.fit_valid for r in data.rings],
-            "at_limit": [r.at_limit for r in data.rings],
-        }
+        inline = item_columns(
+            data.rings,
+            dict(zip(_COLUMNS, _RING_ATTRIBUTES, strict=True)),
+        )
     arrays = await ctx.run_cpu(_throughput_from_inputs, inline, files, ctx.config.model_dump())
     n = arrays["n_events"]
     overall = float(np.sum(arrays["mean"] * n) / np.sum(n))
@@ -111,7 +93,7 @@ async def muon_data(event: MuonDataEvent, ctx) -> HandlerResult:
     product = ProductDraft(
         product_type="optical_throughput_muon",
         tel_id=data.tel_id,
-        valid_from=_from_mjd(float(arrays["time_start_mjd"][0])),
+        valid_from=from_mjd(float(arrays["time_start_mjd"][0])),
         payload={"obs_id": data.obs_id, **summary},
         arrays=arrays,
         summary=summary,
