@@ -30,7 +30,7 @@ from calibd.handlers.camera.ffactor import (
     pedestal_products,
 )
 from calibd.handlers.camera.run_format import RunHeader, iter_chunks, open_run
-from calibd.handlers.camera.stats import StatsConfig, StreamingStats
+from calibd.handlers.camera.stats import StatsConfig, StreamingStats, median_over_events
 from pydantic import BaseModel, Field
 
 from calibd.errors import BadInput
@@ -71,9 +71,8 @@ class CameraConfig(BaseModel):
     pairing_timeout_s: float = Field(default=3600.0, gt=0)
 
 
-def _run_statistics(paths: list[str], run_type: str, config: dict[str, Any]) -> dict[str, Any]:
+def _run_statistics(paths: list[str], run_type: str, cfg: CameraConfig) -> dict[str, Any]:
     """Stream every file of a run through the extractor and the clipped statistics."""
-    cfg = CameraConfig.model_validate(config)
     headers = [open_run(p, run_type) for p in paths]
     first = headers[0]
     for h in headers[1:]:
@@ -94,7 +93,7 @@ def _run_statistics(paths: list[str], run_type: str, config: dict[str, Any]) -> 
                     for g, stats in enumerate(per_gain)
                 ]
                 if run_type == "FLATFIELD":
-                    peak_medians.append(_median_over_events(chunk.peak_time))
+                    peak_medians.append(median_over_events(chunk.peak_time))
                 for update in updates:
                     update.result()
                 width = chunk.window_width if width is None else width
@@ -106,20 +105,9 @@ def _run_statistics(paths: list[str], run_type: str, config: dict[str, Any]) -> 
     return {
         "header": {**_header_dict(headers), "window_width_source": source},
         "charge": charge,
-        "peak_time_median": (_median_over_events(np.stack(peak_medians)) if peak_medians else None),
+        "peak_time_median": (median_over_events(np.stack(peak_medians)) if peak_medians else None),
         "window_width": int(width),
     }
-
-
-def _median_over_events(x: np.ndarray) -> np.ndarray:
-    """Per-pixel median along axis 0, NaN ignored (NaN where a pixel has no finite value).
-    Sorted along a contiguous axis (NaN last): faster here than numpy's partition."""
-    y = np.sort(np.ascontiguousarray(x.reshape(len(x), -1).T), axis=1)
-    n = np.isfinite(y).sum(axis=1)
-    lo = np.maximum((n - 1) // 2, 0)[:, None]
-    hi = np.maximum(n // 2, 0)[:, None]
-    med = 0.5 * (np.take_along_axis(y, lo, 1)[:, 0] + np.take_along_axis(y, hi, 1)[:, 0])
-    return np.where(n > 0, med, np.nan).reshape(x.shape[1:])
 
 
 def _header_dict(headers: list[RunHeader]) -> dict[str, Any]:
@@ -144,8 +132,8 @@ def check_runs(paths: list[str], run_type: str) -> None:
 
 def compute_pedestal(paths: list[str], config: dict[str, Any]) -> dict[str, Any]:
     """Worker-process entry for a pedestal run."""
-    run = _run_statistics(paths, "PEDESTAL", config)
     cfg = CameraConfig.model_validate(config)
+    run = _run_statistics(paths, "PEDESTAL", cfg)
     arrays = pedestal_products(run["charge"], run["window_width"], cfg.ffactor)
     arrays["n_events"] = run["charge"]["n_events"]
     return {"header": run["header"], "arrays": arrays}
@@ -155,8 +143,8 @@ def compute_flatfield(
     paths: list[str], pedestal: dict[str, np.ndarray], config: dict[str, Any]
 ) -> dict[str, Any]:
     """Worker-process entry for a flat-field run paired with a pedestal product's arrays."""
-    run = _run_statistics(paths, "FLATFIELD", config)
     cfg = CameraConfig.model_validate(config)
+    run = _run_statistics(paths, "FLATFIELD", cfg)
     name = Path(paths[0]).name
     if int(pedestal["window_width"]) != run["window_width"]:
         raise BadInput(

@@ -42,6 +42,7 @@ __all__ = [
     "clipped_stats",
     "clipped_variance_fraction",
     "consistency_factor",
+    "median_over_events",
 ]
 
 
@@ -147,6 +148,14 @@ def _masked_median(x: np.ndarray, keep: np.ndarray, n: np.ndarray) -> np.ndarray
     hi = np.maximum(n // 2, 0)[:, None]
     med = 0.5 * (np.take_along_axis(y, lo, 1)[:, 0] + np.take_along_axis(y, hi, 1)[:, 0])
     return np.where(n > 0, med, np.nan)
+
+
+def median_over_events(x: np.ndarray) -> np.ndarray:
+    """Median along axis 0 of `x` (n_events, ...), NaN ignored (NaN where a column has no
+    finite value)."""
+    flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    keep = np.isfinite(flat)
+    return _masked_median(flat, keep, keep.sum(axis=0)).reshape(np.shape(x)[1:])
 
 
 class StreamingStats:
