@@ -20,7 +20,7 @@ import numpy as np
 
 from calibd.errors import ConfigurationError
 
-__all__ = ["EXPORTERS", "SIMULATORS", "exporter", "simulator"]
+__all__ = ["EXPORTERS", "SIMULATORS", "exporter", "product_cards", "simulator"]
 
 Exporter = Callable[[dict[str, Any], dict[str, np.ndarray], Path], None]
 SimulatorSetup = Callable[[argparse.ArgumentParser], Callable[[argparse.Namespace], int]]
@@ -40,6 +40,16 @@ def exporter(*product_types: str) -> Callable[[Exporter], Exporter]:
         return fn
 
     return decorate
+
+
+def product_cards(product: dict[str, Any]) -> dict[str, Any]:
+    """The FITS header keys every exported product carries: id, category, validity."""
+    return {
+        "PRODUCT": product["id"],
+        "CATEGORY": product["category"],
+        "VALSTART": product["valid_from"],
+        "VALEND": product["valid_to"] or "",
+    }
 
 
 def simulator(name: str, help: str) -> Callable[[SimulatorSetup], SimulatorSetup]:

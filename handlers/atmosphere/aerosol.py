@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from calibd.extensions import exporter
+from calibd.extensions import exporter, product_cards
 
 __all__ = ["AEROSOL_PRODUCT", "angstrom_table", "export_aerosol"]
 
@@ -49,10 +49,7 @@ def export_aerosol(product: dict[str, Any], arrays: dict[str, np.ndarray], path:
     table.meta.update(
         {
             "EXTNAME": "AEROSOL_EXTINCTION",
-            "PRODUCT": product["id"],
-            "CATEGORY": product["category"],
-            "VALSTART": product["valid_from"],
-            "VALEND": product["valid_to"] or "",
+            **product_cards(product),
             "METHOD": payload["method"],
             "VAOD": payload["vaod"],
             "VAOD_ERR": payload["vaod_err"],

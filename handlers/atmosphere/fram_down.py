@@ -142,7 +142,7 @@ def _seasonal(site: str, start: datetime, cfg: FramDownConfig) -> dict[str, Any]
     }
 
 
-def _report(pending: PendingWait, verdict: dict[str, Any] | None) -> Report:
+def _report(pending: PendingWait, verdict: dict[str, Any] | None) -> HandlerResult:
     """The report to SOSS/TOSS once QualPipe answered (or did not in time)."""
     state, data = pending.state, pending.event.data
     judged = verdict["payload"]["verdict"] if verdict else "unassessed"
@@ -151,7 +151,7 @@ def _report(pending: PendingWait, verdict: dict[str, Any] | None) -> Report:
         f"extinction from {state['method']}, VAOD {state['vaod']:.3f} +- {state['vaod_err']:.3f}, "
         f"QualPipe: {judged}"
     )
-    return Report(
+    report = Report(
         report_type="fram_down",
         title=title,
         period_start=data.period_start,
@@ -175,6 +175,9 @@ def _report(pending: PendingWait, verdict: dict[str, Any] | None) -> Report:
             "category": "B",
         },
     )
+    return HandlerResult(
+        messages=[OutgoingMessage("ctao.calibpipe.report", report, state["product_id"])]
+    )
 
 
 async def _assessed(pending: PendingWait, ctx) -> HandlerResult:
@@ -182,10 +185,7 @@ async def _assessed(pending: PendingWait, ctx) -> HandlerResult:
     ids = (pending.resolved_by or {}).get("product_ids") or []
     verdict = await ctx.store.product(ids[0]) if ids else None
     ctx.log.info("FRAM-down fallback assessed", verdict=verdict and verdict["payload"]["verdict"])
-    report = _report(pending, verdict)
-    return HandlerResult(
-        messages=[OutgoingMessage("ctao.calibpipe.report", report, pending.state["product_id"])]
-    )
+    return _report(pending, verdict)
 
 
 async def _unassessed(pending: PendingWait, ctx) -> HandlerResult:
@@ -195,10 +195,7 @@ async def _unassessed(pending: PendingWait, ctx) -> HandlerResult:
         quality_request_id=pending.key,
         product_id=pending.state["product_id"],
     )
-    report = _report(pending, None)
-    return HandlerResult(
-        messages=[OutgoingMessage("ctao.calibpipe.report", report, pending.state["product_id"])]
-    )
+    return _report(pending, None)
 
 
 @handler(

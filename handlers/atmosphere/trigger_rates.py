@@ -14,7 +14,7 @@ from calibd.handlers.atmosphere.transparency import TransparencyConfig, cherenko
 
 from calibd.errors import BadInput
 from calibd.events.acada import TriggerRatesEvent
-from calibd.extensions import exporter
+from calibd.extensions import exporter, product_cards
 from calibd.registry import HandlerResult, ProductDraft, handler
 
 __all__ = ["trigger_rates"]
@@ -91,10 +91,7 @@ def export_transparency(product: dict[str, Any], arrays: dict[str, np.ndarray], 
     table.meta.update(
         {
             "EXTNAME": "TRANSPARENCY",
-            "PRODUCT": product["id"],
-            "CATEGORY": product["category"],
-            "VALSTART": product["valid_from"],
-            "VALEND": product["valid_to"] or "",
+            **product_cards(product),
             "CTC": payload["ctc"],
             "CTC_ERR": payload["ctc_err"],
             "N_TEL": payload["n_telescopes"],

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from calibd import __version__
-from calibd.extensions import exporter
+from calibd.extensions import exporter, product_cards
 
 __all__ = ["export_camera"]
 
@@ -73,10 +73,7 @@ def export_camera(product: dict[str, Any], arrays: dict[str, np.ndarray], path: 
         {
             "TEL_ID": product["tel_id"],
             "OBS_ID": payload.get("obs_id"),
-            "CATEGORY": product["category"],
-            "VALSTART": product["valid_from"],
-            "VALEND": product["valid_to"] or "",
-            "PRODUCT": product["id"],
+            **product_cards(product),
             # 9-letter names, as the product contract has them: HIERARCH cards
             "HIERARCH ALGORITHM": f"{product['algorithm']} {product['algorithm_version']}",
             "HIERARCH SWVERSION": f"calibd {__version__}",
