@@ -249,18 +249,21 @@ class Store:
                 await self.w.execute("ROLLBACK")
                 raise
 
-    async def add_to_inbox(
-        self, transport: str, origin: str, payload: bytes, headers: str | None = None
-    ) -> int:
-        """Durably record a message before processing it (for transports that ack on receipt)."""
+    async def add_many_to_inbox(
+        self, transport: str, messages: Sequence[tuple[str, bytes]]
+    ) -> list[int]:
+        """Durably record several (origin, payload) messages in one transaction; their ids."""
 
-        async def run(conn: aiosqlite.Connection) -> int:
-            cur = await conn.execute(
-                "INSERT INTO inbox (transport, origin, payload, headers, received_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (transport, origin, payload, headers, _now()),
-            )
-            return cur.lastrowid  # type: ignore[return-value]
+        async def run(conn: aiosqlite.Connection) -> list[int]:
+            now, ids = _now(), []
+            for origin, payload in messages:
+                cur = await conn.execute(
+                    "INSERT INTO inbox (transport, origin, payload, received_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (transport, origin, payload, now),
+                )
+                ids.append(cur.lastrowid)
+            return ids
 
         return await self._write(run)
 

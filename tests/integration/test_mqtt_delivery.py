@@ -1,0 +1,108 @@
+"""MQTT is at-least-once in fact: a message is acknowledged only once it is in the inbox.
+
+A backlog queued by Mosquitto for calibd's persistent session goes through SIGKILLs and a
+SIGTERM at several points; every message ends with exactly one product.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import aiomqtt
+import pytest
+
+from tests.conftest import example
+from tests.integration.test_mqtt_and_triggers import mqtt_settings
+from tests.support.daemon_process import DaemonProcess
+
+pytestmark = pytest.mark.integration
+
+
+async def publish_many(mqtt, topic: str, payloads: list[bytes]) -> None:
+    async with aiomqtt.Client("127.0.0.1", mqtt.port) as client:
+        for payload in payloads:
+            await client.publish(topic, payload, qos=1)
+
+
+def register_session(data, settings) -> None:
+    """Run calibd once so that the broker holds its persistent session and subscriptions."""
+    daemon = DaemonProcess(data, settings).start()
+    daemon.wait_msg("mqtt connected")
+    assert daemon.stop() == 0
+
+
+def products_per_input(daemon: DaemonProcess) -> dict[str, int]:
+    rows = daemon.query("SELECT input_event_id, COUNT(*) AS n FROM products GROUP BY 1")
+    return {r["input_event_id"]: r["n"] for r in rows}
+
+
+async def test_a_backlog_survives_sigkills_and_sigterm_one_product_each(mqtt, tmp_path, uid):
+    data = tmp_path / "calibd"
+    settings = mqtt_settings(mqtt, uid, **{"handlers.echo_weather.cpu_seconds": 0.01})
+    register_session(data, settings)
+    envs = [example("ctao.acada.weather") for _ in range(600)]
+    await publish_many(
+        mqtt, f"test/{uid}/ctao/acada/weather", [json.dumps(e).encode() for e in envs]
+    )
+    for reached, sig in [
+        (60, signal.SIGKILL),
+        (200, signal.SIGKILL),
+        (330, signal.SIGTERM),
+        (450, signal.SIGKILL),
+    ]:
+        daemon = DaemonProcess(data, settings).start()
+        daemon.wait_query(
+            "SELECT COUNT(*) FROM products", lambda r, n=reached: r[0][0] >= n, timeout=90
+        )
+        assert daemon.stop(sig) == (0 if sig == signal.SIGTERM else -signal.SIGKILL)
+
+    daemon = DaemonProcess(data, settings).start()
+    try:
+        daemon.wait_query(
+            "SELECT COUNT(DISTINCT input_event_id) FROM products",
+            lambda r: r[0][0] >= len(envs),
+            timeout=90,
+        )
+        daemon.wait_query("SELECT COUNT(*) FROM inbox", lambda r: r[0][0] == 0)
+    finally:
+        assert daemon.stop() == 0
+    counts = products_per_input(daemon)
+    assert set(counts) == {e["id"] for e in envs}
+    assert set(counts.values()) == {1}
+
+
+async def test_the_broker_holds_what_calibd_cannot_take_yet(mqtt, tmp_path, uid):
+    """With the pipeline full, unacknowledged messages stay with the broker (its in-flight
+    window is the backpressure): a SIGKILL then loses none of them."""
+    data = tmp_path / "calibd"
+    stuck = mqtt_settings(
+        mqtt,
+        uid,
+        **{"handlers.echo_weather.cpu_seconds": 60.0, "pipeline.max_in_flight": 4},
+    )
+    register_session(data, stuck)
+    envs = [example("ctao.acada.weather") for _ in range(300)]
+    await publish_many(
+        mqtt, f"test/{uid}/ctao/acada/weather", [json.dumps(e).encode() for e in envs]
+    )
+    daemon = DaemonProcess(data, stuck).start()
+    daemon.wait_query("SELECT COUNT(*) FROM inbox", lambda r: r[0][0] >= 4)
+    # the test broker's max_inflight_messages is 100: more than that is never taken at once
+    assert daemon.query("SELECT COUNT(*) FROM inbox")[0][0] <= 4 + 100
+    assert daemon.stop(signal.SIGKILL) == -signal.SIGKILL
+
+    quick = {**stuck, "handlers.echo_weather.cpu_seconds": 0.0, "pipeline.max_in_flight": 64}
+    daemon = DaemonProcess(data, quick).start()
+    try:
+        daemon.wait_query(
+            "SELECT COUNT(DISTINCT input_event_id) FROM products",
+            lambda r: r[0][0] >= len(envs),
+            timeout=60,
+        )
+        daemon.wait_query("SELECT COUNT(*) FROM inbox", lambda r: r[0][0] == 0)
+    finally:
+        assert daemon.stop() == 0
+    counts = products_per_input(daemon)
+    assert set(counts) == {e["id"] for e in envs}
+    assert set(counts.values()) == {1}
