@@ -6,6 +6,7 @@ SIGTERM at several points; every message ends with exactly one product.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 
@@ -14,6 +15,7 @@ import pytest
 
 from tests.conftest import example
 from tests.integration.test_mqtt_and_triggers import mqtt_settings
+from tests.support.brokers import start_mosquitto
 from tests.support.daemon_process import DaemonProcess
 
 pytestmark = pytest.mark.integration
@@ -106,3 +108,35 @@ async def test_the_broker_holds_what_calibd_cannot_take_yet(mqtt, tmp_path, uid)
     counts = products_per_input(daemon)
     assert set(counts) == {e["id"] for e in envs}
     assert set(counts.values()) == {1}
+
+
+async def test_calibd_reconnects_and_resubscribes_after_a_broker_restart(tmp_path, uid):
+    broker = start_mosquitto(tmp_path)
+    try:
+        daemon = DaemonProcess(tmp_path / "calibd", mqtt_settings(broker, uid)).start()
+        try:
+            daemon.wait_msg("mqtt connected")
+            first = example("ctao.acada.weather")
+            await publish_many(
+                broker, f"test/{uid}/ctao/acada/weather", [json.dumps(first).encode()]
+            )
+            daemon.wait_query("SELECT COUNT(*) FROM products", lambda r: r[0][0] == 1)
+            broker.stop()  # this broker keeps no sessions across restarts (persistence false)
+            daemon.wait_msg("mqtt disconnected, reconnecting with backoff")
+            broker.start()
+            second = example("ctao.acada.weather")
+            payload = json.dumps(second).encode()
+            # published until calibd has resubscribed on the new broker
+            deadline = asyncio.get_running_loop().time() + 30
+            while not daemon.query(
+                "SELECT 1 FROM products WHERE input_event_id = ?", (second["id"],)
+            ):
+                assert asyncio.get_running_loop().time() < deadline, daemon.tail()
+                await publish_many(broker, f"test/{uid}/ctao/acada/weather", [payload])
+                await asyncio.sleep(0.5)
+        finally:
+            assert daemon.stop() == 0
+        counts = products_per_input(daemon)
+        assert counts == {first["id"]: 1, second["id"]: 1}
+    finally:
+        broker.stop()
