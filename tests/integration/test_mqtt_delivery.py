@@ -39,6 +39,22 @@ def products_per_input(daemon: DaemonProcess) -> dict[str, int]:
     return {r["input_event_id"]: r["n"] for r in rows}
 
 
+def finish_and_count(daemon: DaemonProcess, envs: list[dict]) -> None:
+    """Wait until every input has a product and the inbox is empty; one product each."""
+    try:
+        daemon.wait_query(
+            "SELECT COUNT(DISTINCT input_event_id) FROM products",
+            lambda r: r[0][0] >= len(envs),
+            timeout=90,
+        )
+        daemon.wait_query("SELECT COUNT(*) FROM inbox", lambda r: r[0][0] == 0)
+    finally:
+        assert daemon.stop() == 0
+    counts = products_per_input(daemon)
+    assert set(counts) == {e["id"] for e in envs}
+    assert set(counts.values()) == {1}
+
+
 async def test_a_backlog_survives_sigkills_and_sigterm_one_product_each(mqtt, tmp_path, uid):
     data = tmp_path / "calibd"
     settings = mqtt_settings(mqtt, uid, **{"handlers.echo_weather.cpu_seconds": 0.01})
@@ -59,19 +75,7 @@ async def test_a_backlog_survives_sigkills_and_sigterm_one_product_each(mqtt, tm
         )
         assert daemon.stop(sig) == (0 if sig == signal.SIGTERM else -signal.SIGKILL)
 
-    daemon = DaemonProcess(data, settings).start()
-    try:
-        daemon.wait_query(
-            "SELECT COUNT(DISTINCT input_event_id) FROM products",
-            lambda r: r[0][0] >= len(envs),
-            timeout=90,
-        )
-        daemon.wait_query("SELECT COUNT(*) FROM inbox", lambda r: r[0][0] == 0)
-    finally:
-        assert daemon.stop() == 0
-    counts = products_per_input(daemon)
-    assert set(counts) == {e["id"] for e in envs}
-    assert set(counts.values()) == {1}
+    finish_and_count(DaemonProcess(data, settings).start(), envs)
 
 
 async def test_the_broker_holds_what_calibd_cannot_take_yet(mqtt, tmp_path, uid):
@@ -95,19 +99,7 @@ async def test_the_broker_holds_what_calibd_cannot_take_yet(mqtt, tmp_path, uid)
     assert daemon.stop(signal.SIGKILL) == -signal.SIGKILL
 
     quick = {**stuck, "handlers.echo_weather.cpu_seconds": 0.0, "pipeline.max_in_flight": 64}
-    daemon = DaemonProcess(data, quick).start()
-    try:
-        daemon.wait_query(
-            "SELECT COUNT(DISTINCT input_event_id) FROM products",
-            lambda r: r[0][0] >= len(envs),
-            timeout=60,
-        )
-        daemon.wait_query("SELECT COUNT(*) FROM inbox", lambda r: r[0][0] == 0)
-    finally:
-        assert daemon.stop() == 0
-    counts = products_per_input(daemon)
-    assert set(counts) == {e["id"] for e in envs}
-    assert set(counts.values()) == {1}
+    finish_and_count(DaemonProcess(data, quick).start(), envs)
 
 
 async def test_calibd_reconnects_and_resubscribes_after_a_broker_restart(tmp_path, uid):
