@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 from calibd import __version__
 from calibd.config import Settings, load_settings, parse_overrides
 from calibd.errors import CalibdError, ConfigurationError, StoreError
+from calibd.redact import scrub, secret_values
 
 __all__ = ["main"]
 
@@ -452,6 +454,23 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        return _main(args)
+    except CalibdError as exc:  # before the settings exist (e.g. a bad --set)
+        return _fail(exc, set())
+
+
+def _fail(exc: CalibdError, secrets: set[str]) -> int:
+    """Print the error (secrets given on the command line or in the environment scrubbed)
+    and return its exit code: 2 configuration, 3 database, 1 otherwise."""
+    print(f"calibd: {scrub(str(exc), secrets)}", file=sys.stderr)
+    if isinstance(exc, ConfigurationError):
+        return 2
+    return 3 if isinstance(exc, StoreError) else 1
+
+
+def _main(args: argparse.Namespace) -> int:
+    secrets = secret_values(parse_overrides(args.overrides), os.environ)
+    try:
         settings = _settings(args)
         from calibd.logs import configure_logging
         from calibd.offline import configure_offline_astropy
@@ -463,15 +482,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         configure_offline_astropy()
         return _run(settings, args)
-    except ConfigurationError as exc:
-        print(f"calibd: {exc}", file=sys.stderr)
-        return 2
-    except StoreError as exc:
-        print(f"calibd: {exc}", file=sys.stderr)
-        return 3
     except CalibdError as exc:
-        print(f"calibd: {exc}", file=sys.stderr)
-        return 1
+        return _fail(exc, secrets)
     except KeyboardInterrupt:
         return 130
 

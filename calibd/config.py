@@ -21,12 +21,14 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
 from calibd.errors import ConfigurationError
+from calibd.redact import is_secret_key
 
-__all__ = ["Settings", "config_hash", "load_settings", "parse_overrides"]
+__all__ = ["Settings", "config_hash", "format_errors", "load_settings", "parse_overrides"]
 
 
 def _default_data_dir() -> Path:
@@ -244,8 +246,8 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigurationError(f"invalid override {item!r}: expected KEY=VALUE")
+        if not sep or not key.strip():  # no "=": the item may be a secret itself, not shown
+            raise ConfigurationError("invalid override: expected KEY=VALUE after --set")
         try:
             value: Any = json.loads(raw)
         except json.JSONDecodeError:
@@ -255,19 +257,30 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         for part in parents:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ConfigurationError(f"invalid override {item!r}: {part} is not a section")
+                raise ConfigurationError(
+                    f"invalid override of {key.strip()}: {part} is not a section"
+                )
         node[leaf] = value
     return out
 
 
-def _format_errors(exc: ValidationError) -> str:
+def format_errors(exc: ValidationError, prefix: str = "") -> list[str]:
+    """One `key: problem (got value)` per error; a secret-named key's value is never shown."""
     lines = []
     for err in exc.errors(include_url=False):
-        key = ".".join(str(p) for p in err["loc"]) or "<root>"
+        key = prefix + (".".join(str(p) for p in err["loc"]) or "<root>")
         given = err.get("input")
-        shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
-        lines.append(f"  {key}: {err['msg']}{shown}")
-    return "invalid configuration:\n" + "\n".join(lines)
+        secret = any(is_secret_key(p) for p in key.split("."))
+        shown = (
+            "" if secret or isinstance(given, dict | list) or given is None else f" (got {given!r})"
+        )
+        hint = (
+            " (secrets are read from files: kafka.sasl_password_file, mqtt.password_file)"
+            if secret and err["type"] == "extra_forbidden"
+            else ""
+        )
+        lines.append(f"{key}: {err['msg']}{shown}{hint}")
+    return lines
 
 
 def load_settings(
@@ -285,7 +298,10 @@ def load_settings(
     try:
         return Settings(**(overrides or {}))
     except ValidationError as exc:
-        raise ConfigurationError(_format_errors(exc)) from None
+        lines = "\n".join(f"  {line}" for line in format_errors(exc))
+        raise ConfigurationError(f"invalid configuration:\n{lines}") from None
+    except SettingsError as exc:  # e.g. a CALIBD_<SECTION> variable that is not valid JSON
+        raise ConfigurationError(f"invalid configuration: {exc}") from None
     finally:
         _TOML_FILE.pop("path", None)
 
