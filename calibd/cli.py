@@ -13,7 +13,7 @@ from typing import Any
 
 from calibd import __version__
 from calibd.config import Settings, load_settings, parse_overrides
-from calibd.errors import CalibdError, ConfigurationError, StoreError
+from calibd.errors import CalibdError, ConfigurationError, exit_code
 from calibd.redact import scrub, secret_values
 
 __all__ = ["main"]
@@ -453,24 +453,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    secrets: set[str] = set()  # values given to secret-named keys: never printed
     try:
-        return _main(args)
-    except CalibdError as exc:  # before the settings exist (e.g. a bad --set)
-        return _fail(exc, set())
-
-
-def _fail(exc: CalibdError, secrets: set[str]) -> int:
-    """Print the error (secrets given on the command line or in the environment scrubbed)
-    and return its exit code: 2 configuration, 3 database, 1 otherwise."""
-    print(f"calibd: {scrub(str(exc), secrets)}", file=sys.stderr)
-    if isinstance(exc, ConfigurationError):
-        return 2
-    return 3 if isinstance(exc, StoreError) else 1
-
-
-def _main(args: argparse.Namespace) -> int:
-    secrets = secret_values(parse_overrides(args.overrides), os.environ)
-    try:
+        secrets = secret_values(parse_overrides(args.overrides), os.environ)
         settings = _settings(args)
         from calibd.logs import configure_logging
         from calibd.offline import configure_offline_astropy
@@ -483,7 +468,8 @@ def _main(args: argparse.Namespace) -> int:
         configure_offline_astropy()
         return _run(settings, args)
     except CalibdError as exc:
-        return _fail(exc, secrets)
+        print(f"calibd: {scrub(str(exc), secrets)}", file=sys.stderr)
+        return exit_code(exc)
     except KeyboardInterrupt:
         return 130
 

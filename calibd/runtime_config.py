@@ -25,11 +25,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from calibd.config import Settings, config_hash
+from calibd.config_rules import unauthorised_keys
 from calibd.errors import ConfigurationError
 from calibd.registry import Registry
 from calibd.store import Store
 
-__all__ = ["ConfigRejected", "ConfigVersion", "RuntimeConfig", "deep_merge"]
+__all__ = ["ConfigRejected", "ConfigUnauthorised", "ConfigVersion", "RuntimeConfig", "deep_merge"]
 
 CATEGORIES = ("A", "B", "C")
 _MISSING = object()
@@ -37,6 +38,14 @@ _MISSING = object()
 
 class ConfigRejected(Exception):
     """A configuration change that cannot be applied; the message says which key and why."""
+
+    reason = "config_rejected"
+
+
+class ConfigUnauthorised(ConfigRejected):
+    """The change's source may not change (some of) its keys (`config_changes.*`)."""
+
+    reason = "config_unauthorised"
 
 
 def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -86,6 +95,7 @@ class RuntimeConfig:
 
     def __init__(self, settings: Settings, registry: Registry) -> None:
         self.registry = registry
+        self.rules = settings.config_changes
         self.baseline = {
             "default_category": settings.default_category,
             "handlers": copy.deepcopy(settings.handlers),
@@ -120,12 +130,19 @@ class RuntimeConfig:
                         )
         configs = {}
         for h in self.registry:
+            base = effective["handlers"].get(h.name, {})
+            plain = h.load_config(base)  # errors name handlers.<name>.<key>
             for cat in CATEGORIES:
-                raw = deep_merge(
-                    effective["handlers"].get(h.name, {}),
-                    effective["profiles"].get(cat, {}).get(h.name, {}),
-                )
-                configs[(h.name, cat)] = h.load_config(raw)
+                profile = effective["profiles"].get(cat, {}).get(h.name)
+                if not profile:
+                    configs[(h.name, cat)] = plain
+                    continue
+                try:
+                    configs[(h.name, cat)] = h.load_config(deep_merge(base, profile))
+                except ConfigurationError as exc:  # the profile's value is the bad one
+                    raise ConfigurationError(
+                        str(exc).replace(f"handlers.{h.name}.", f"profiles.{cat}.{h.name}.")
+                    ) from None
         return ConfigVersion(version, effective, configs)
 
     def effective_at(self, overlay: dict[str, Any]) -> dict[str, Any]:
@@ -180,9 +197,17 @@ class RuntimeConfig:
         requested_by: str,
         reason: str,
         event_id: str,
+        source: str,
     ) -> tuple[int, list[dict[str, Any]]]:
-        """Validate and record `changes` (dotted key, value); swap them in. Idempotent per
-        `event_id`. Raises ConfigRejected naming the offending key."""
+        """Validate and record `changes` (dotted key, value) asked for by `source`; swap them
+        in. Idempotent per `event_id`. Raises ConfigUnauthorised when `source` may not change
+        a key, ConfigRejected naming the offending key when a value is out of bounds."""
+        denied = unauthorised_keys(self.rules, source, [key for key, _ in changes])
+        if denied:
+            raise ConfigUnauthorised(
+                f"source {source!r} may not change {', '.join(denied)} (allowed by "
+                "config_changes.operator_sources and config_changes.allowed_sources)"
+            )
         async with self._lock:  # one change at a time: each builds on the last
             done = await store.config_version_of_event(event_id)
             if done is not None:
