@@ -225,6 +225,19 @@ class ConfigChangeSettings(Section):
         description="Further sources -> the key prefixes each may change",
     )
 
+    @field_validator("allowed_sources")
+    @classmethod
+    def _changeable_prefixes(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        roots = ("default_category", "handlers", "profiles")
+        for pattern, prefixes in v.items():
+            bad = [p for p in prefixes if p != "*" and p.split(".")[0] not in roots]
+            if bad:
+                raise ValueError(
+                    f"{pattern}: {bad} are no run-time key prefixes (default_category, "
+                    "handlers.<handler>..., profiles.<A|B|C>..., or *)"
+                )
+        return v
+
 
 class LoggingSettings(Section):
     format: Literal["json", "console"] = "json"

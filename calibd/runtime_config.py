@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from pydantic import BaseModel
 
 from calibd.config import Settings, config_hash
@@ -31,6 +32,8 @@ from calibd.registry import Registry
 from calibd.store import Store
 
 __all__ = ["ConfigRejected", "ConfigUnauthorised", "ConfigVersion", "RuntimeConfig", "deep_merge"]
+
+log = structlog.get_logger("calibd.config")
 
 CATEGORIES = ("A", "B", "C")
 _MISSING = object()
@@ -72,6 +75,16 @@ def _set(doc: dict[str, Any], parts: list[str], value: Any) -> None:
     for part in parts[:-1]:
         node = node.setdefault(part, {})
     node[parts[-1]] = value
+
+
+def _leaves(doc: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key, value in doc.items():
+        if isinstance(value, dict) and value:
+            out += _leaves(value, f"{prefix}{key}.")
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out
 
 
 @dataclass(frozen=True)
@@ -152,22 +165,30 @@ class RuntimeConfig:
 
     async def load(self, store: Store) -> ConfigVersion:
         """Restore the run-time changes from the DB; record a new version if the start-up
-        settings make the effective configuration differ from the latest recorded one."""
+        settings make the effective configuration differ from the latest recorded one.
+
+        Invalid start-up settings raise ConfigurationError. A recorded run-time change that
+        no longer validates (recorded before its bound existed) is dropped, logged and named
+        in the new version's reason: it must not keep calibd from starting."""
         latest = await store.latest_config_version()
         self.overlay = json.loads(latest["overlay"]) if latest else {}
+        self._build(0, self.baseline)
+        dropped = self._drop_invalid_changes()
         effective = self.effective_at(self.overlay)
-        try:
-            version = self._build(latest["version"] if latest else 0, effective)
-        except ConfigurationError as exc:
-            raise ConfigurationError(
-                f"{exc} (after the run-time changes recorded up to version "
-                f"{latest['version'] if latest else 0})"
-            ) from None
+        version = self._build(latest["version"] if latest else 0, effective)
         if latest is None or latest["config_hash"] != config_hash(effective):
+            if dropped:
+                log.error("recorded run-time configuration changes dropped", dropped=dropped)
             changes = self._diff(json.loads(latest["effective"]) if latest else {}, effective)
             number = await store.add_config_version(
                 requested_by="calibd start-up",
-                reason="first start" if latest is None else "start-up settings changed",
+                reason=(
+                    "first start"
+                    if latest is None
+                    else f"recorded run-time changes no longer valid, dropped: {'; '.join(dropped)}"
+                    if dropped
+                    else "start-up settings changed"
+                ),
                 event_id=None,
                 changes=changes,
                 overlay=self.overlay,
@@ -177,6 +198,29 @@ class RuntimeConfig:
             version = ConfigVersion(number, effective, version.handler_configs)
         self.current = version
         return version
+
+    def _drop_invalid_changes(self) -> list[str]:
+        """Keep the recorded changes (in order) that validate on top of the ones kept."""
+        try:
+            self._build(0, self.effective_at(self.overlay))
+            return []
+        except ConfigurationError:
+            pass
+        kept: dict[str, Any] = {}
+        dropped = []
+        for key, value in _leaves(self.overlay):
+            trial = copy.deepcopy(kept)
+            _set(trial, key.split("."), value)
+            try:
+                self._build(0, self.effective_at(trial))
+            except ConfigurationError as exc:
+                dropped.append(
+                    f"{key} = {value!r}: {str(exc).removeprefix('invalid configuration: ')}"
+                )
+            else:
+                kept = trial
+        self.overlay = kept
+        return dropped
 
     @staticmethod
     def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[dict]:

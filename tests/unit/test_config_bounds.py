@@ -93,3 +93,11 @@ def test_handler_settings_out_of_bounds_name_the_key_and_the_value(name, raw, ke
     with pytest.raises(ConfigurationError) as info:
         BUILT_IN.by_name(name).load_config(raw)
     assert key in str(info.value)
+
+
+def test_authorisation_rules_name_run_time_keys_only():
+    rules = {"config_changes": {"allowed_sources": {"ctao.qualpipe/*": ["kafka.enabled"]}}}
+    with pytest.raises(ConfigurationError, match="config_changes.allowed_sources"):
+        load_settings(None, rules)
+    rules["config_changes"]["allowed_sources"]["ctao.qualpipe/*"] = ["handlers.irf", "*"]
+    assert load_settings(None, rules).config_changes.allowed_sources

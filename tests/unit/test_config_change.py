@@ -219,3 +219,38 @@ def test_key_prefixes_cover_whole_dotted_parts():
     assert not covers("handlers.camera", "handlers.camera_flatfield.ffactor.f2")
     assert not covers("handlers.camera.ffactor.f2", "handlers.camera")
     assert covers("*", "default_category")
+
+
+async def test_a_recorded_change_out_of_the_bounds_is_dropped_at_start_not_fatal(tmp_path):
+    """A change accepted before its bound existed (top_altitude_m = 1e9 from an older calibd)
+    must not keep calibd from starting: it is dropped, named in a new version, the rest kept."""
+    from calibd.config import config_hash
+    from calibd.daemon import load_handlers
+
+    settings = load_settings(None, {"data_dir": str(tmp_path), "pipeline": {"workers": 1}})
+    store = await Store(settings.database_path).open()
+    overlay = {"handlers": {"molecular": {"top_altitude_m": 1e9, "co2_ppm": 430.0}}}
+    effective = {"default_category": "B", "handlers": overlay["handlers"], "profiles": {}}
+    await store.add_config_version(
+        requested_by="an older calibd",
+        reason="accepted without bounds",
+        event_id="old-change",
+        changes=[],
+        overlay=overlay,
+        effective=effective,
+        config_hash=config_hash(effective),
+    )
+    pipeline = Pipeline(settings, store, load_handlers(["calibd.handlers"]), sinks=("kafka",))
+    await pipeline.start()
+    try:
+        molecular = pipeline.runtime.current.handler_config("molecular", "B")
+        assert (molecular.top_altitude_m, molecular.co2_ppm) == (100_000.0, 430.0)
+        (latest, _) = await store.config_versions(2)
+        assert latest["version"] == 2 and latest["requested_by"] == "calibd start-up"
+        assert "handlers.molecular.top_altitude_m = 1000000000.0" in latest["reason"]
+        assert "co2_ppm" not in latest["reason"]
+        weather = await run(pipeline, example("ctao.acada.weather"))
+        assert weather.status == "done"
+    finally:
+        await pipeline.stop()
+        await store.close()
