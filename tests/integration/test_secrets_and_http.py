@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -106,10 +107,16 @@ async def test_hostile_http_clients_get_400_or_431_and_the_daemon_keeps_serving(
     try:
         daemon.wait_msg("health endpoint listening")
         daemon.wait_msg("mqtt connected")
+        slow = socket.create_connection(("127.0.0.1", port), timeout=15)
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        started = time.monotonic()
         for data, code in HOSTILE:
             answer = exchange(port, data)
             assert answer.startswith(f"HTTP/1.0 {code} ".encode()), (data[:40], answer[:80])
-        assert get(port, "/healthz") == (200, "ok\n")
+        assert get(port, "/healthz") == (200, "ok\n")  # while the slow client hangs on
+        assert slow.recv(1024) == b""  # dropped without an answer once the head times out
+        assert 4.0 < time.monotonic() - started < 10.0
+        slow.close()
         env = example("ctao.acada.weather")
         await publish(mqtt, f"test/{uid}/ctao/acada/weather", json.dumps(env).encode())
         daemon.wait_query("SELECT id FROM products", lambda r: len(r) == 1)
