@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import Any
 
 from calibd import __version__
 from calibd.config import Settings, load_settings, parse_overrides
-from calibd.errors import CalibdError, ConfigurationError, StoreError
+from calibd.errors import CalibdError, ConfigurationError, exit_code
+from calibd.redact import scrub, secret_values
 
 __all__ = ["main"]
 
@@ -451,7 +453,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    secrets: set[str] = set()  # values given to secret-named keys: never printed
     try:
+        secrets = secret_values(parse_overrides(args.overrides), os.environ)
         settings = _settings(args)
         from calibd.logs import configure_logging
         from calibd.offline import configure_offline_astropy
@@ -463,15 +467,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         configure_offline_astropy()
         return _run(settings, args)
-    except ConfigurationError as exc:
-        print(f"calibd: {exc}", file=sys.stderr)
-        return 2
-    except StoreError as exc:
-        print(f"calibd: {exc}", file=sys.stderr)
-        return 3
     except CalibdError as exc:
-        print(f"calibd: {exc}", file=sys.stderr)
-        return 1
+        print(f"calibd: {scrub(str(exc), secrets)}", file=sys.stderr)
+        return exit_code(exc)
     except KeyboardInterrupt:
         return 130
 

@@ -16,22 +16,29 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
 from calibd.errors import ConfigurationError
+from calibd.redact import is_secret_key
 
-__all__ = ["Settings", "config_hash", "load_settings", "parse_overrides"]
+__all__ = ["Settings", "config_hash", "format_errors", "load_settings", "parse_overrides"]
 
 
 def _default_data_dir() -> Path:
     base = os.environ.get("STATE_DIRECTORY") or os.environ.get("XDG_DATA_HOME")
     return Path(base) / "calibd" if base else Path.home() / ".local" / "share" / "calibd"
+
+
+def _ordered(low: float, high: float, low_name: str, high_name: str) -> None:
+    if low > high:
+        raise ValueError(f"{low_name} ({low}) must not exceed {high_name} ({high})")
 
 
 class Section(BaseModel):
@@ -52,7 +59,7 @@ class SecretFile(Section):
 
 class DatabaseSettings(Section):
     path: Path | None = Field(default=None, description="Default: <data_dir>/calibd.sqlite")
-    busy_timeout_ms: int = Field(default=10_000, ge=0)
+    busy_timeout_ms: int = Field(default=10_000, ge=0, le=600_000)
 
 
 class KafkaSettings(Section):
@@ -72,13 +79,16 @@ class KafkaSettings(Section):
         min_length=1,
     )
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
-    commit_interval_s: float = Field(default=1.0, gt=0)
-    max_poll_records: int = Field(default=500, ge=1)
-    max_poll_interval_ms: int = Field(default=600_000, ge=10_000)
+    commit_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    max_poll_records: int = Field(default=500, ge=1, le=100_000)
+    max_poll_interval_ms: int = Field(default=600_000, ge=10_000, le=86_400_000)
     fetch_max_wait_ms: int = Field(
-        default=100, ge=0, description="Longest a fetch waits for data (latency vs requests)"
+        default=100,
+        ge=0,
+        le=60_000,
+        description="Longest a fetch waits for data (latency vs requests)",
     )
-    session_timeout_ms: int = Field(default=30_000, ge=6_000)
+    session_timeout_ms: int = Field(default=30_000, ge=6_000, le=1_800_000)
     publish: bool = Field(default=True, description="Publish notifications to Kafka")
     products_topic: str = "calibpipe.products"
     quality_topic: str = "calibpipe.quality_requests"
@@ -101,9 +111,9 @@ class MqttSettings(Section):
         default=["ctao/acada/#", "ctao/simpipe/#", "ctao/qualpipe/#", "ctao/calibpipe/control/#"],
         min_length=1,
     )
-    keepalive_s: int = Field(default=30, ge=5)
-    reconnect_min_s: float = Field(default=0.5, gt=0)
-    reconnect_max_s: float = Field(default=30.0, gt=0)
+    keepalive_s: int = Field(default=30, ge=5, le=65_535)
+    reconnect_min_s: float = Field(default=0.5, gt=0, le=3600)
+    reconnect_max_s: float = Field(default=30.0, gt=0, le=3600)
     publish: bool = Field(default=True, description="Publish notifications over MQTT")
     products_topic_prefix: str = "ctao/calibpipe/products"
     quality_topic: str = "ctao/calibpipe/quality_requests"
@@ -114,11 +124,16 @@ class MqttSettings(Section):
     tls: bool = False
     ca_file: Path | None = None
 
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> MqttSettings:
+        _ordered(self.reconnect_min_s, self.reconnect_max_s, "reconnect_min_s", "reconnect_max_s")
+        return self
+
 
 class AcadaTriggerSettings(Section):
     enabled: bool = False
     directories: list[Path] = Field(default_factory=list)
-    poll_interval_s: float = Field(default=2.0, gt=0)
+    poll_interval_s: float = Field(default=2.0, gt=0, le=3600)
     streams: dict[str, str] = Field(
         default={"CAL": "auto", "MUON": "ctao.acada.muon_data"},
         description=(
@@ -130,27 +145,53 @@ class AcadaTriggerSettings(Section):
 
 
 class PipelineSettings(Section):
-    max_in_flight: int = Field(default=256, ge=1, description="Messages processed at once")
+    max_in_flight: int = Field(
+        default=256, ge=1, le=100_000, description="Messages processed at once"
+    )
     workers: int = Field(default=max(1, (os.cpu_count() or 2) - 1), ge=1, le=256)
-    commit_batch_max: int = Field(default=500, ge=1)
+    commit_batch_max: int = Field(default=500, ge=1, le=100_000)
     handler_modules: list[str] = Field(
         default=["calibd.handlers"],
         description="Modules imported at start-up that register handlers; later ones may replace",
     )
-    retry_attempts: int = Field(default=5, ge=0, description="Retries after the first attempt")
-    retry_backoff_s: float = Field(default=2.0, gt=0, description="First retry delay; doubles")
-    retry_max_backoff_s: float = Field(default=600.0, gt=0)
-    handler_timeout_s: float | None = Field(
-        default=3600.0, gt=0, description="A handler running longer is stopped and retried"
+    retry_attempts: int = Field(
+        default=5, ge=0, le=100, description="Retries after the first attempt"
     )
-    max_file_bytes: int = Field(default=50 * 2**30, ge=1, description="Largest input file")
-    max_message_bytes: int = Field(default=16 * 2**20, ge=1024)
+    retry_backoff_s: float = Field(
+        default=2.0, gt=0, le=86_400, description="First retry delay; doubles"
+    )
+    retry_max_backoff_s: float = Field(default=600.0, gt=0, le=86_400)
+    handler_timeout_s: float | None = Field(
+        default=3600.0,
+        gt=0,
+        le=7 * 86_400,
+        description="A handler running longer is stopped and retried",
+    )
+    max_file_bytes: int = Field(
+        default=50 * 2**30, ge=1, le=2**44, description="Largest input file (16 TiB at most)"
+    )
+    max_message_bytes: int = Field(default=16 * 2**20, ge=1024, le=2**30)
+
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> PipelineSettings:
+        _ordered(
+            self.retry_backoff_s,
+            self.retry_max_backoff_s,
+            "retry_backoff_s",
+            "retry_max_backoff_s",
+        )
+        return self
 
 
 class OutboxSettings(Section):
-    batch_size: int = Field(default=500, ge=1)
-    retry_min_s: float = Field(default=0.2, gt=0)
-    retry_max_s: float = Field(default=30.0, gt=0)
+    batch_size: int = Field(default=500, ge=1, le=100_000)
+    retry_min_s: float = Field(default=0.2, gt=0, le=3600)
+    retry_max_s: float = Field(default=30.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> OutboxSettings:
+        _ordered(self.retry_min_s, self.retry_max_s, "retry_min_s", "retry_max_s")
+        return self
 
 
 class OperationsSettings(Section):
@@ -158,11 +199,44 @@ class OperationsSettings(Section):
     http_port: int | None = Field(
         default=None, ge=0, le=65535, description="/healthz, /readyz, /metrics; None: off"
     )
-    summary_interval_s: float = Field(default=60.0, gt=0)
+    summary_interval_s: float = Field(default=60.0, gt=0, le=86_400)
     shutdown_timeout_s: float = Field(
-        default=60.0, gt=0, description="Finish in-flight work within this; keep < TimeoutStopSec"
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Finish in-flight work within this; keep < TimeoutStopSec",
     )
-    handler_warn_s: float = Field(default=300.0, gt=0, description="Warn about slower handlers")
+    handler_warn_s: float = Field(
+        default=300.0, gt=0, le=7 * 86_400, description="Warn about slower handlers"
+    )
+
+
+class ConfigChangeSettings(Section):
+    """Who may change what at run time (`ctao.calibpipe.config_change`), by the envelope's
+    `source` (exact, or a glob such as `ctao.soss/*`). Key prefixes are dotted:
+    `handlers.camera` covers every `handlers.camera.*` key, `*` every changeable key."""
+
+    operator_sources: list[str] = Field(
+        default=["ctao.soss/operator"],
+        description="Sources that may change every run-time setting",
+    )
+    allowed_sources: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Further sources -> the key prefixes each may change",
+    )
+
+    @field_validator("allowed_sources")
+    @classmethod
+    def _changeable_prefixes(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        roots = ("default_category", "handlers", "profiles")
+        for pattern, prefixes in v.items():
+            bad = [p for p in prefixes if p != "*" and p.split(".")[0] not in roots]
+            if bad:
+                raise ValueError(
+                    f"{pattern}: {bad} are no run-time key prefixes (default_category, "
+                    "handlers.<handler>..., profiles.<A|B|C>..., or *)"
+                )
+        return v
 
 
 class LoggingSettings(Section):
@@ -197,6 +271,7 @@ class Settings(BaseSettings):
     outbox: OutboxSettings = OutboxSettings()
     logging: LoggingSettings = LoggingSettings()
     operations: OperationsSettings = OperationsSettings()
+    config_changes: ConfigChangeSettings = ConfigChangeSettings()
     handlers: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-handler settings, keyed by handler name"
     )
@@ -244,8 +319,8 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigurationError(f"invalid override {item!r}: expected KEY=VALUE")
+        if not sep or not key.strip():  # no "=": the item may be a secret itself, not shown
+            raise ConfigurationError("invalid override: expected KEY=VALUE after --set")
         try:
             value: Any = json.loads(raw)
         except json.JSONDecodeError:
@@ -255,19 +330,30 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         for part in parents:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ConfigurationError(f"invalid override {item!r}: {part} is not a section")
+                raise ConfigurationError(
+                    f"invalid override of {key.strip()}: {part} is not a section"
+                )
         node[leaf] = value
     return out
 
 
-def _format_errors(exc: ValidationError) -> str:
+def format_errors(exc: ValidationError, prefix: str = "") -> list[str]:
+    """One `key: problem (got value)` per error; a secret-named key's value is never shown."""
     lines = []
     for err in exc.errors(include_url=False):
-        key = ".".join(str(p) for p in err["loc"]) or "<root>"
+        key = prefix + (".".join(str(p) for p in err["loc"]) or "<root>")
         given = err.get("input")
-        shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
-        lines.append(f"  {key}: {err['msg']}{shown}")
-    return "invalid configuration:\n" + "\n".join(lines)
+        secret = any(is_secret_key(p) for p in key.split("."))
+        shown = (
+            "" if secret or isinstance(given, dict | list) or given is None else f" (got {given!r})"
+        )
+        hint = (
+            " (secrets are read from files: kafka.sasl_password_file, mqtt.password_file)"
+            if secret and err["type"] == "extra_forbidden"
+            else ""
+        )
+        lines.append(f"{key}: {err['msg']}{shown}{hint}")
+    return lines
 
 
 def load_settings(
@@ -285,7 +371,10 @@ def load_settings(
     try:
         return Settings(**(overrides or {}))
     except ValidationError as exc:
-        raise ConfigurationError(_format_errors(exc)) from None
+        lines = "\n".join(f"  {line}" for line in format_errors(exc))
+        raise ConfigurationError(f"invalid configuration:\n{lines}") from None
+    except SettingsError as exc:  # e.g. a CALIBD_<SECTION> variable that is not valid JSON
+        raise ConfigurationError(f"invalid configuration: {exc}") from None
     finally:
         _TOML_FILE.pop("path", None)
 

@@ -8,6 +8,9 @@
         │   ├── MalformedMessage    not JSON, not a CloudEvent, missing envelope attributes
         │   ├── UnknownEventType    a `type` no model or handler knows
         │   ├── SchemaViolation     `data` does not match the model of its `type`
+        │   ├── RefusedRequest      a request calibd will not carry out (a configuration
+        │   │                       change out of bounds or from a source not allowed);
+        │   │                       its replies are published with the dead letter
         │   └── BadInput            a referenced input is unusable: missing, corrupt, wrong
         │                           shape, NaN-only, outside the data roots, checksum mismatch
         ├── RetriableError    a passing fault (I/O, broker, database busy): retried with
@@ -29,10 +32,12 @@ __all__ = [
     "MessageError",
     "PermanentError",
     "PoisonMessage",
+    "RefusedRequest",
     "RetriableError",
     "SchemaViolation",
     "StoreError",
     "UnknownEventType",
+    "exit_code",
 ]
 
 
@@ -84,6 +89,17 @@ class SchemaViolation(PoisonMessage):
     reason = "schema_violation"
 
 
+class RefusedRequest(PoisonMessage):
+    """A request refused as it stands: dead-lettered with the reason, and `replies`
+    (registry.OutgoingMessage, e.g. a report saying why) published with the dead letter."""
+
+    reason = "refused"
+
+    def __init__(self, detail: str, *, reason: str | None = None, replies: list | None = None):
+        super().__init__(detail, reason=reason)
+        self.replies = list(replies or [])
+
+
 class BadInput(PoisonMessage):
     """An input the message refers to is unusable (file missing, corrupt, out of bounds...).
 
@@ -104,3 +120,10 @@ class PermanentError(MessageError):
     """The handler failed for good on this message."""
 
     reason = "handler_failed"
+
+
+def exit_code(exc: CalibdError) -> int:
+    """The exit code of a command failing with `exc`: 2 configuration, 3 database, 1 other."""
+    if isinstance(exc, ConfigurationError):
+        return 2
+    return 3 if isinstance(exc, StoreError) else 1

@@ -1,12 +1,17 @@
 """The optional HTTP endpoint for operators: /healthz, /readyz and /metrics (Prometheus).
 
 A deliberately tiny HTTP/1.0 server on asyncio streams (GET only, loopback by default), so
-the daemon needs no web framework.
+the daemon needs no web framework. The request head is bounded: a request line longer than
+`MAX_LINE` or not of the form `METHOD /path HTTP/x.y` is answered 400, a header line longer
+than `MAX_LINE`, more than `MAX_HEADERS` headers or more than `MAX_HEAD_BYTES` of them 431,
+a head not complete within `HEAD_TIMEOUT_S` is dropped. Each refused request is logged once,
+as one warning line; nothing a client sends raises out of the connection handler.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -16,7 +21,27 @@ __all__ = ["HealthServer"]
 log = structlog.get_logger("calibd.health")
 
 Route = Callable[[], Awaitable[tuple[int, str]]]
-REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+MAX_LINE = 8192
+MAX_HEADERS = 100
+MAX_HEAD_BYTES = 32768
+HEAD_TIMEOUT_S = 5.0
+_DISCARD_BYTES, _DISCARD_S = 1 << 20, 1.0  # read what the client still sends, then close
+_REQUEST_LINE = re.compile(r"([A-Z]{1,16}) (/[\x21-\x7e]*)(?: HTTP/\d\.\d)?\r?\n")
+
+
+class _Refused(Exception):
+    def __init__(self, code: int, why: str) -> None:
+        super().__init__(why)
+        self.code, self.why = code, why
 
 
 class HealthServer:
@@ -25,7 +50,7 @@ class HealthServer:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=MAX_LINE)
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("health endpoint listening", url=f"http://{self.host}:{self.port}/")
         return self.port
@@ -36,27 +61,86 @@ class HealthServer:
             await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        method = "GET"
         try:
-            async with asyncio.timeout(5):
-                request = await reader.readline()
-                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                    pass
-            parts = request.decode("latin-1").split()
-            if len(parts) < 2 or parts[0] not in ("GET", "HEAD"):
-                code, body = 405, "GET only\n"
-            elif (route := self.routes.get(parts[1].split("?")[0])) is None:
-                code, body = 404, "not found\n"
+            try:
+                async with asyncio.timeout(HEAD_TIMEOUT_S):
+                    method, path = await _read_head(reader)
+            except _Refused as exc:
+                peer = writer.get_extra_info("peername")
+                log.warning("http request refused", code=exc.code, why=exc.why, peer=str(peer))
+                code, body = exc.code, f"{exc.why}\n"
             else:
-                code, body = await route()
-            data = body.encode()
-            writer.write(
-                f"HTTP/1.0 {code} {REASONS.get(code, '')}\r\n"
-                f"Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
-                + (data if parts and parts[0] == "GET" else b"")
-            )
-            await writer.drain()
-        except (TimeoutError, ConnectionError, UnicodeDecodeError):
+                code, body = await self._answer(method, path)
+            await _respond(writer, code, body, with_body=method != "HEAD")
+            await _discard_rest(reader)
+        except (TimeoutError, ConnectionError, EOFError):
             pass
+        except Exception as exc:  # never an unhandled exception in the event loop's log
+            log.warning("http connection failed", error=repr(exc))
         finally:
             writer.close()
+
+    async def _answer(self, method: str, path: str) -> tuple[int, str]:
+        if method not in ("GET", "HEAD"):
+            return 405, "GET only\n"
+        route = self.routes.get(path.split("?")[0])
+        if route is None:
+            return 404, "not found\n"
+        try:
+            return await route()
+        except Exception as exc:
+            log.error("health route failed", path=path, error=repr(exc))
+            return 500, "internal error\n"
+
+
+async def _read_head(reader: asyncio.StreamReader) -> tuple[str, str]:
+    """(method, path) of the request; the headers are read and bounded, not used."""
+    try:
+        line = await reader.readline()
+    except ValueError:  # longer than the stream limit (MAX_LINE)
+        raise _Refused(400, f"request line longer than {MAX_LINE} bytes") from None
+    if not line:
+        raise EOFError
+    match = _REQUEST_LINE.fullmatch(line.decode("latin-1"))
+    if match is None:
+        raise _Refused(400, "malformed request line")
+    count = size = 0
+    while True:
+        try:
+            header = await reader.readline()
+        except ValueError:
+            raise _Refused(431, f"header line longer than {MAX_LINE} bytes") from None
+        if header in (b"\r\n", b"\n"):
+            return match[1], match[2]
+        if not header.endswith(b"\n"):
+            raise _Refused(400, "request head ended before the blank line")
+        count, size = count + 1, size + len(header)
+        if count > MAX_HEADERS or size > MAX_HEAD_BYTES:
+            raise _Refused(431, f"more than {MAX_HEADERS} headers or {MAX_HEAD_BYTES} bytes")
+
+
+async def _respond(writer: asyncio.StreamWriter, code: int, body: str, with_body: bool) -> None:
+    data = body.encode()
+    writer.write(
+        f"HTTP/1.0 {code} {REASONS.get(code, '')}\r\n"
+        f"Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+        f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+        + (data if with_body else b"")
+    )
+    await writer.drain()
+    if writer.can_write_eof():
+        writer.write_eof()
+
+
+async def _discard_rest(reader: asyncio.StreamReader) -> None:
+    """Read (a bounded amount of) what the client is still sending before closing: closing
+    with unread data makes the kernel reset the connection, and the client may lose the
+    answer."""
+    remaining = _DISCARD_BYTES
+    try:
+        async with asyncio.timeout(_DISCARD_S):
+            while remaining > 0 and (chunk := await reader.read(min(remaining, 65536))):
+                remaining -= len(chunk)
+    except (TimeoutError, ConnectionError):
+        pass

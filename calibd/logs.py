@@ -8,6 +8,8 @@ import time
 
 import structlog
 
+from calibd.redact import redact_log_fields
+
 __all__ = ["configure_logging"]
 
 
@@ -20,6 +22,7 @@ def configure_logging(fmt: str = "json", level: str = "info", stream=None) -> No
     lvl = logging.getLevelName(level.upper())
     shared = [
         structlog.contextvars.merge_contextvars,
+        redact_log_fields,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

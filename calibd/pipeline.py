@@ -1007,6 +1007,7 @@ class Pipeline:
             dead_letter=record,
             dlq=dlq,
             inbox_id=raw.inbox_id,
+            outbox=[self._outgoing(m) for m in getattr(error, "replies", [])],
         )
         if not ledger:  # the message itself is in the ledger already
             completion.source = completion.event_id = None

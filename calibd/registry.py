@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from calibd.config import format_errors
 from calibd.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -211,10 +212,7 @@ class Handler:
         try:
             return self.config_model.model_validate(raw or {})
         except ValidationError as exc:
-            problems = "; ".join(
-                f"handlers.{self.name}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                for e in exc.errors()
-            )
+            problems = "; ".join(format_errors(exc, prefix=f"handlers.{self.name}."))
             raise ConfigurationError(f"invalid configuration: {problems}") from None
 
 

@@ -22,14 +22,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from pydantic import BaseModel
 
 from calibd.config import Settings, config_hash
+from calibd.config_rules import unauthorised_keys
 from calibd.errors import ConfigurationError
 from calibd.registry import Registry
 from calibd.store import Store
 
-__all__ = ["ConfigRejected", "ConfigVersion", "RuntimeConfig", "deep_merge"]
+__all__ = ["ConfigRejected", "ConfigUnauthorised", "ConfigVersion", "RuntimeConfig", "deep_merge"]
+
+log = structlog.get_logger("calibd.config")
 
 CATEGORIES = ("A", "B", "C")
 _MISSING = object()
@@ -37,6 +41,14 @@ _MISSING = object()
 
 class ConfigRejected(Exception):
     """A configuration change that cannot be applied; the message says which key and why."""
+
+    reason = "config_rejected"
+
+
+class ConfigUnauthorised(ConfigRejected):
+    """The change's source may not change (some of) its keys (`config_changes.*`)."""
+
+    reason = "config_unauthorised"
 
 
 def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +77,16 @@ def _set(doc: dict[str, Any], parts: list[str], value: Any) -> None:
     node[parts[-1]] = value
 
 
+def _leaves(doc: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key, value in doc.items():
+        if isinstance(value, dict) and value:
+            out += _leaves(value, f"{prefix}{key}.")
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out
+
+
 @dataclass(frozen=True)
 class ConfigVersion:
     """One immutable version: what handlers see while processing one message."""
@@ -86,6 +108,7 @@ class RuntimeConfig:
 
     def __init__(self, settings: Settings, registry: Registry) -> None:
         self.registry = registry
+        self.rules = settings.config_changes
         self.baseline = {
             "default_category": settings.default_category,
             "handlers": copy.deepcopy(settings.handlers),
@@ -120,12 +143,19 @@ class RuntimeConfig:
                         )
         configs = {}
         for h in self.registry:
+            base = effective["handlers"].get(h.name, {})
+            plain = h.load_config(base)  # errors name handlers.<name>.<key>
             for cat in CATEGORIES:
-                raw = deep_merge(
-                    effective["handlers"].get(h.name, {}),
-                    effective["profiles"].get(cat, {}).get(h.name, {}),
-                )
-                configs[(h.name, cat)] = h.load_config(raw)
+                profile = effective["profiles"].get(cat, {}).get(h.name)
+                if not profile:
+                    configs[(h.name, cat)] = plain
+                    continue
+                try:
+                    configs[(h.name, cat)] = h.load_config(deep_merge(base, profile))
+                except ConfigurationError as exc:  # the profile's value is the bad one
+                    raise ConfigurationError(
+                        str(exc).replace(f"handlers.{h.name}.", f"profiles.{cat}.{h.name}.")
+                    ) from None
         return ConfigVersion(version, effective, configs)
 
     def effective_at(self, overlay: dict[str, Any]) -> dict[str, Any]:
@@ -135,22 +165,30 @@ class RuntimeConfig:
 
     async def load(self, store: Store) -> ConfigVersion:
         """Restore the run-time changes from the DB; record a new version if the start-up
-        settings make the effective configuration differ from the latest recorded one."""
+        settings make the effective configuration differ from the latest recorded one.
+
+        Invalid start-up settings raise ConfigurationError. A recorded run-time change that
+        no longer validates (recorded before its bound existed) is dropped, logged and named
+        in the new version's reason: it must not keep calibd from starting."""
         latest = await store.latest_config_version()
         self.overlay = json.loads(latest["overlay"]) if latest else {}
+        self._build(0, self.baseline)
+        dropped = self._drop_invalid_changes()
         effective = self.effective_at(self.overlay)
-        try:
-            version = self._build(latest["version"] if latest else 0, effective)
-        except ConfigurationError as exc:
-            raise ConfigurationError(
-                f"{exc} (after the run-time changes recorded up to version "
-                f"{latest['version'] if latest else 0})"
-            ) from None
+        version = self._build(latest["version"] if latest else 0, effective)
         if latest is None or latest["config_hash"] != config_hash(effective):
+            if dropped:
+                log.error("recorded run-time configuration changes dropped", dropped=dropped)
             changes = self._diff(json.loads(latest["effective"]) if latest else {}, effective)
             number = await store.add_config_version(
                 requested_by="calibd start-up",
-                reason="first start" if latest is None else "start-up settings changed",
+                reason=(
+                    "first start"
+                    if latest is None
+                    else f"recorded run-time changes no longer valid, dropped: {'; '.join(dropped)}"
+                    if dropped
+                    else "start-up settings changed"
+                ),
                 event_id=None,
                 changes=changes,
                 overlay=self.overlay,
@@ -160,6 +198,29 @@ class RuntimeConfig:
             version = ConfigVersion(number, effective, version.handler_configs)
         self.current = version
         return version
+
+    def _drop_invalid_changes(self) -> list[str]:
+        """Keep the recorded changes (in order) that validate on top of the ones kept."""
+        try:
+            self._build(0, self.effective_at(self.overlay))
+            return []
+        except ConfigurationError:
+            pass
+        kept: dict[str, Any] = {}
+        dropped = []
+        for key, value in _leaves(self.overlay):
+            trial = copy.deepcopy(kept)
+            _set(trial, key.split("."), value)
+            try:
+                self._build(0, self.effective_at(trial))
+            except ConfigurationError as exc:
+                dropped.append(
+                    f"{key} = {value!r}: {str(exc).removeprefix('invalid configuration: ')}"
+                )
+            else:
+                kept = trial
+        self.overlay = kept
+        return dropped
 
     @staticmethod
     def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[dict]:
@@ -180,9 +241,17 @@ class RuntimeConfig:
         requested_by: str,
         reason: str,
         event_id: str,
+        source: str,
     ) -> tuple[int, list[dict[str, Any]]]:
-        """Validate and record `changes` (dotted key, value); swap them in. Idempotent per
-        `event_id`. Raises ConfigRejected naming the offending key."""
+        """Validate and record `changes` (dotted key, value) asked for by `source`; swap them
+        in. Idempotent per `event_id`. Raises ConfigUnauthorised when `source` may not change
+        a key, ConfigRejected naming the offending key when a value is out of bounds."""
+        denied = unauthorised_keys(self.rules, source, [key for key, _ in changes])
+        if denied:
+            raise ConfigUnauthorised(
+                f"source {source!r} may not change {', '.join(denied)} (allowed by "
+                "config_changes.operator_sources and config_changes.allowed_sources)"
+            )
         async with self._lock:  # one change at a time: each builds on the last
             done = await store.config_version_of_event(event_id)
             if done is not None:

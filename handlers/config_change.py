@@ -4,10 +4,14 @@ at run time, versioned in the DB with who, why, when and the previous and new va
 
 The reply is a `ctao.calibpipe.report` (report_type `config_change`, subject = the request's
 envelope id) saying whether the change was accepted, the new version, or why it was refused.
+A refused change is also dead-lettered: reason `config_unauthorised` (its source may not
+change those keys: `config_changes.*`) or `config_rejected` (a key not changeable at run time,
+no such handler, a value out of its bounds); after a fix, `calibd dead-letters retry ID`.
 """
 
 from __future__ import annotations
 
+from calibd.errors import RefusedRequest
 from calibd.events.calibpipe import ConfigChangeEvent, Report
 from calibd.registry import HandlerResult, OutgoingMessage, handler
 from calibd.runtime_config import ConfigRejected
@@ -36,25 +40,27 @@ async def config_change(event: ConfigChangeEvent, ctx) -> HandlerResult:
             request.requested_by,
             request.reason,
             event.id,
+            event.source,
         )
     except ConfigRejected as exc:
-        ctx.log.error("configuration change rejected", detail=str(exc))
         report = Report(
             report_type="config_change",
             title=f"configuration change rejected: {exc}",
             details={
                 **common,
                 "accepted": False,
+                "reason_code": exc.reason,
                 "error": str(exc),
                 "changes": asked,
                 "version_in_force": ctx.runtime.current.version,
             },
         )
-    else:
-        ctx.log.info("configuration changed", config_version=version, changes=changes)
-        report = Report(
-            report_type="config_change",
-            title=f"configuration version {version} in force",
-            details={**common, "accepted": True, "version": version, "changes": changes},
-        )
+        reply = OutgoingMessage("ctao.calibpipe.report", report, event.id)
+        raise RefusedRequest(str(exc), reason=exc.reason, replies=[reply]) from None
+    ctx.log.info("configuration changed", config_version=version, changes=changes)
+    report = Report(
+        report_type="config_change",
+        title=f"configuration version {version} in force",
+        details={**common, "accepted": True, "version": version, "changes": changes},
+    )
     return HandlerResult(messages=[OutgoingMessage("ctao.calibpipe.report", report, event.id)])

@@ -74,7 +74,12 @@ class ConfigChange(StrictModel):
 
 
 class ConfigChangeEvent(CloudEvent):
-    """A configuration change request. Operators -> calibd."""
+    """A configuration change request. Operators -> calibd.
+
+    Applied only when its `source` may change those keys (`config_changes.operator_sources`,
+    default `ctao.soss/operator`, and `config_changes.allowed_sources`) and every value is
+    within its setting's bounds; otherwise dead-lettered (`config_unauthorised`,
+    `config_rejected`) and answered with a report saying why."""
 
     type: Literal["ctao.calibpipe.config_change"] = "ctao.calibpipe.config_change"
     data: ConfigChange

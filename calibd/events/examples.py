@@ -212,7 +212,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "6d7f1c1e-3b1a-4c55-9b1e-0a1b2c3d4e11",
         "ctao.soss/operator",
         {
-            "changes": [{"key": "handlers.flatfield.faulty_fraction_limit", "value": 0.08}],
+            "changes": [
+                {"key": "handlers.camera_flatfield.ffactor.max_faulty_fraction", "value": 0.08}
+            ],
             "requested_by": "calibration scientist on duty",
             "reason": "tighter validity for the new camera firmware",
         },

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import astropy.units as u
 import numpy as np
@@ -62,6 +62,7 @@ __all__ = [
 offline_iers()
 
 REQUESTED_RANGE_NM = (200.0, 700.0)
+RequestedWavelength = Annotated[float, Field(ge=REQUESTED_RANGE_NM[0], le=REQUESTED_RANGE_NM[1])]
 REQUIRED_COLUMNS = ("timestamp", "ra", "dec", "aod", "aod_err", "peak_wavelength")
 # FITS TIMESYS -> astropy scale and an offset in seconds to reach that scale (GPS = TAI - 19 s)
 _TIMESYS = {
@@ -86,28 +87,21 @@ class FramConfig(BaseModel):
     angstrom_alpha: float = Field(default=1.3, ge=-1, le=5)
     # uncertainty of angstrom_alpha; propagated into the scaled optical depths (0: not counted)
     angstrom_alpha_err: float = Field(default=0.0, ge=0, le=5)
-    requested_wavelengths_nm: list[float] = Field(
-        default_factory=lambda: [355.0, 400.0, 450.0, 532.0], min_length=1
+    requested_wavelengths_nm: list[RequestedWavelength] = Field(
+        default_factory=lambda: [355.0, 400.0, 450.0, 532.0], min_length=1, max_length=100
     )
-    clear_stability_max: float = Field(default=0.01, ge=0)
-    clear_vaod_max: float = Field(default=0.04, gt=0)
+    clear_stability_max: float = Field(default=0.01, ge=0, le=1)
+    clear_vaod_max: float = Field(default=0.04, gt=0, le=5)
     max_zenith_deg: float = Field(default=70.0, gt=0, le=90)
-    min_measurements: int = Field(default=3, ge=2)
-    wavelength_range_nm: tuple[float, float] = (300.0, 1100.0)
+    min_measurements: int = Field(default=3, ge=2, le=1_000_000)
+    wavelength_range_nm: tuple[
+        Annotated[float, Field(gt=0, le=3000)], Annotated[float, Field(gt=0, le=3000)]
+    ] = (300.0, 1100.0)
 
     @field_validator("site", mode="before")
     @classmethod
     def _site_by_name(cls, value: Any) -> Any:
         return {"name": value} if isinstance(value, str) else value
-
-    @field_validator("requested_wavelengths_nm")
-    @classmethod
-    def _requested_in_range(cls, value: list[float]) -> list[float]:
-        lo, hi = REQUESTED_RANGE_NM
-        bad = [w for w in value if not lo <= w <= hi]
-        if bad:
-            raise ValueError(f"requested wavelengths must lie within {lo:.0f}-{hi:.0f} nm: {bad}")
-        return value
 
     @model_validator(mode="after")
     def _range_ordered(self) -> FramConfig:

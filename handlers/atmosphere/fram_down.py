@@ -23,10 +23,10 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from calibd.handlers.atmosphere.aerosol import AEROSOL_PRODUCT, angstrom_table
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from calibd.errors import BadInput
 from calibd.events.acada import FramDownEvent
@@ -61,33 +61,21 @@ class FramDownConfig(BaseModel):
     )
     reference_wavelength_nm: float = Field(default=400.0, ge=200, le=700)
     angstrom_alpha: float = Field(default=1.3, ge=0, le=4)
-    requested_wavelengths_nm: list[float] = Field(
-        default_factory=lambda: [355.0, 400.0, 450.0, 532.0]
+    requested_wavelengths_nm: list[Annotated[float, Field(ge=200, le=700)]] = Field(
+        default_factory=lambda: [355.0, 400.0, 450.0, 532.0], min_length=1, max_length=100
     )
-    ctc_reference_vaod: float = Field(default=0.03, ge=0)
-    ctc_systematic: float = Field(default=0.02, ge=0)
+    ctc_reference_vaod: float = Field(default=0.03, ge=0, le=5)
+    ctc_systematic: float = Field(default=0.02, ge=0, le=5)
     ctc_zenith_deg: float = Field(default=20.0, ge=0, lt=90)
-    ctc_max: float = Field(default=1.5, gt=0)
-    last_fram_max_age_h: float = Field(default=24.0, gt=0)
-    last_fram_widening_per_h: float = Field(default=0.001, ge=0)
-    seasonal_vaod: dict[str, list[float]] = Field(default_factory=lambda: SEASONAL_PLACEHOLDERS)
-    seasonal_systematic: float = Field(default=0.03, ge=0)
-    assessment_timeout_s: float = Field(default=7200.0, gt=0)
-
-    @field_validator("requested_wavelengths_nm")
-    @classmethod
-    def _in_range(cls, v: list[float]) -> list[float]:
-        if not v or any(not 200 <= w <= 700 for w in v):
-            raise ValueError("wavelengths must lie in 200-700 nm")
-        return v
-
-    @field_validator("seasonal_vaod")
-    @classmethod
-    def _twelve_months(cls, v: dict[str, list[float]]) -> dict[str, list[float]]:
-        for site, months in v.items():
-            if len(months) != 12 or any(m < 0 for m in months):
-                raise ValueError(f"{site}: 12 non-negative monthly values needed")
-        return v
+    ctc_max: float = Field(default=1.5, gt=0, le=100)
+    last_fram_max_age_h: float = Field(default=24.0, gt=0, le=8760)
+    last_fram_widening_per_h: float = Field(default=0.001, ge=0, le=1)
+    seasonal_vaod: dict[
+        str,
+        Annotated[list[Annotated[float, Field(ge=0, le=5)]], Field(min_length=12, max_length=12)],
+    ] = Field(default_factory=lambda: SEASONAL_PLACEHOLDERS, max_length=10)  # 12 months a site
+    seasonal_systematic: float = Field(default=0.03, ge=0, le=5)
+    assessment_timeout_s: float = Field(default=7200.0, gt=0, le=30 * 86_400)
 
 
 async def _from_ctc(ctx, start: datetime, cfg: FramDownConfig) -> dict[str, Any] | None:

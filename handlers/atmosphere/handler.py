@@ -4,7 +4,7 @@ vertical optical depth from the observatory, by altitude and wavelength (200-700
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from calibd.handlers.atmosphere import rayleigh
@@ -17,14 +17,27 @@ from calibd.registry import HandlerResult, ProductDraft, handler
 __all__ = ["MolecularConfig", "molecular_extinction", "weather"]
 
 
+Wavelength = Annotated[
+    float, Field(ge=rayleigh.WAVELENGTH_RANGE_NM[0], le=rayleigh.WAVELENGTH_RANGE_NM[1])
+]
+
+
 class MolecularConfig(BaseModel):
-    wavelengths_nm: list[float] = Field(
-        default_factory=lambda: [float(w) for w in range(200, 701, 10)], min_length=1
+    """The profile is extended from the observatory to `top_altitude_m` (the U.S. Standard
+    Atmosphere is defined to 86 km; above 120 km the optical depth no longer changes) in steps
+    of `step_m`: at most 12,000 levels."""
+
+    wavelengths_nm: list[Wavelength] = Field(
+        default_factory=lambda: [float(w) for w in range(200, 701, 10)],
+        min_length=1,
+        max_length=1000,
     )
     co2_ppm: float = Field(default=420.0, ge=0, le=2000)
-    top_altitude_m: float = Field(default=100_000.0, gt=0)
-    step_m: float = Field(default=50.0, gt=0, le=1000)
-    report_wavelengths_nm: list[float] = Field(default_factory=lambda: [350.0, 400.0, 500.0])
+    top_altitude_m: float = Field(default=100_000.0, ge=10_000, le=120_000)
+    step_m: float = Field(default=50.0, ge=10, le=1000)
+    report_wavelengths_nm: list[Wavelength] = Field(
+        default_factory=lambda: [350.0, 400.0, 500.0], max_length=100
+    )
 
 
 def molecular_extinction(

@@ -37,7 +37,7 @@ including the correlation with t'_i. The errors of mu_i, g_i and k_N are not inc
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -50,9 +50,11 @@ __all__ = ["TransparencyConfig", "cherenkov_transparency"]
 class TransparencyConfig(BaseModel):
     spectral_index: float = Field(default=2.7, gt=1.5, lt=4.0)  # Gamma, cosmic-ray spectrum
     zenith_correction_exponent: float = Field(default=1.4, ge=0, le=10)
-    k_reference: float = Field(default=1.0, gt=0)
-    k_by_multiplicity: dict[int, float] = Field(default_factory=dict)
-    min_telescopes: int = Field(default=3, ge=1)
+    k_reference: float = Field(default=1.0, gt=0, le=1e9)
+    k_by_multiplicity: dict[
+        Annotated[int, Field(ge=1, le=1000)], Annotated[float, Field(gt=0, le=1e9)]
+    ] = Field(default_factory=dict, max_length=1000)
+    min_telescopes: int = Field(default=3, ge=1, le=1000)
 
 
 def _per_telescope(values: Any, field: str, n: int, positive: bool = True) -> np.ndarray:

@@ -36,9 +36,9 @@ class ExtractorConfig(BaseModel):
     """`window_start` is used by `fixed_window` only, `shift` by `global_peak_window` only."""
 
     name: Literal["fixed_window", "global_peak_window"] = "global_peak_window"
-    window_start: int = 0
-    window_width: int = Field(default=8, ge=1)
-    shift: int = Field(default=3, ge=0)
+    window_start: int = Field(default=0, ge=0, le=4096)  # samples
+    window_width: int = Field(default=8, ge=1, le=4096)
+    shift: int = Field(default=3, ge=0, le=4096)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ mean (the default, `signal_statistic="mean"`) removes that bias.
 from __future__ import annotations
 
 from enum import IntFlag
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
@@ -71,14 +71,16 @@ class Outlier(IntFlag):
 
 
 class FFactorConfig(BaseModel):
-    f2: float = Field(default=1.222, gt=1.0)
-    systematic_b: float = Field(default=0.0, ge=0.0)
-    n_pe_min: float = Field(default=20.0, ge=0.0)
-    n_pe_max: float = Field(default=500.0, gt=0.0)
-    pedestal_median_k: float = Field(default=5.0, gt=0)
-    pedestal_std_k: float = Field(default=5.0, gt=0)
-    flatfield_median_rel: tuple[float, float] = (0.5, 1.5)
-    flatfield_std_k: float = Field(default=5.0, gt=0)
+    f2: float = Field(default=1.222, gt=1.0, le=3.0)
+    systematic_b: float = Field(default=0.0, ge=0.0, le=1.0)
+    n_pe_min: float = Field(default=20.0, ge=0.0, le=1e6)
+    n_pe_max: float = Field(default=500.0, gt=0.0, le=1e6)
+    pedestal_median_k: float = Field(default=5.0, gt=0, le=1000)
+    pedestal_std_k: float = Field(default=5.0, gt=0, le=1000)
+    flatfield_median_rel: tuple[
+        Annotated[float, Field(ge=0, le=100)], Annotated[float, Field(ge=0, le=100)]
+    ] = (0.5, 1.5)
+    flatfield_std_k: float = Field(default=5.0, gt=0, le=1000)
     max_faulty_fraction: float = Field(default=0.1, gt=0, le=1)
     signal_statistic: Literal["median", "mean"] = "mean"
 

@@ -67,8 +67,8 @@ class CameraConfig(BaseModel):
     ffactor: FFactorConfig = Field(default_factory=FFactorConfig)
     chunk_size: int = Field(default=250, ge=10, le=100_000)
     threads: int = Field(default=2, ge=1, le=16)
-    pairing_window_h: float = Field(default=12.0, gt=0)
-    pairing_timeout_s: float = Field(default=3600.0, gt=0)
+    pairing_window_h: float = Field(default=12.0, gt=0, le=720)
+    pairing_timeout_s: float = Field(default=3600.0, gt=0, le=30 * 86_400)
 
 
 def _run_statistics(paths: list[str], run_type: str, cfg: CameraConfig) -> dict[str, Any]:

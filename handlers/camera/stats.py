@@ -47,8 +47,8 @@ __all__ = [
 
 
 class StatsConfig(BaseModel):
-    sigma: float = Field(default=4.0, gt=0)
-    max_iterations: int = Field(default=5, ge=1)
+    sigma: float = Field(default=4.0, gt=0, le=100)
+    max_iterations: int = Field(default=5, ge=1, le=100)
     variance_correction: bool = True
     correction_model: Literal["iterated", "single"] = "iterated"
 

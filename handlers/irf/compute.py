@@ -12,7 +12,7 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 from calibd.handlers.irf.dl2_format import read_dl2
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pyirf.binning import create_bins_per_decade
 from pyirf.irf import (
     background_2d,
@@ -38,19 +38,27 @@ class IrfConfig(BaseModel):
     """Cuts and binning of the IRFs (recorded in each product's provenance)."""
 
     gh_cut: float = Field(default=0.6, ge=0, lt=1, description="keep gh_score >= gh_cut")
-    theta_cut_deg: float = Field(default=0.3, gt=0, description="point-like cut on theta")
-    energy_min_tev: float = Field(default=0.02, gt=0)
-    energy_max_tev: float = Field(default=50.0, gt=0)
+    theta_cut_deg: float = Field(default=0.3, gt=0, le=10, description="point-like cut on theta")
+    energy_min_tev: float = Field(default=0.02, ge=0.001, le=1000)
+    energy_max_tev: float = Field(default=50.0, ge=0.001, le=1000)
     bins_per_decade: int = Field(default=5, ge=1, le=50)
-    fov_offset_max_deg: float = Field(default=1.0, gt=0)
-    background_fov_max_deg: float = Field(default=5.0, gt=0)
-    background_fov_bins: int = Field(default=5, ge=1)
-    migration_min: float = Field(default=0.2, gt=0)
-    migration_max: float = Field(default=5.0, gt=1)
-    migration_bins: int = Field(default=30, ge=2)
-    source_offset_max_deg: float = Field(default=1.0, gt=0)
-    source_offset_bins: int = Field(default=100, ge=2)
-    obs_time_s: float = Field(default=3600.0, gt=0, description="for the background weights")
+    fov_offset_max_deg: float = Field(default=1.0, gt=0, le=20)
+    background_fov_max_deg: float = Field(default=5.0, gt=0, le=20)
+    background_fov_bins: int = Field(default=5, ge=1, le=100)
+    migration_min: float = Field(default=0.2, gt=0, lt=1)
+    migration_max: float = Field(default=5.0, gt=1, le=100)
+    migration_bins: int = Field(default=30, ge=2, le=1000)
+    source_offset_max_deg: float = Field(default=1.0, gt=0, le=20)
+    source_offset_bins: int = Field(default=100, ge=2, le=10_000)
+    obs_time_s: float = Field(
+        default=3600.0, gt=0, le=1e8, description="for the background weights"
+    )
+
+    @model_validator(mode="after")
+    def _energy_ordered(self) -> IrfConfig:
+        if self.energy_min_tev >= self.energy_max_tev:
+            raise ValueError("energy_min_tev must be below energy_max_tev")
+        return self
 
 
 @dataclass(frozen=True)

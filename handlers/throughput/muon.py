@@ -14,7 +14,7 @@ from itertools import pairwise
 
 import numpy as np
 from astropy.stats import sigma_clipped_stats
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from calibd.errors import BadInput
 
@@ -22,12 +22,18 @@ __all__ = ["MuonThroughputConfig", "muon_throughput"]
 
 
 class MuonThroughputConfig(BaseModel):
-    impact_min_m: float = Field(default=0.0, ge=0)
-    impact_max_m: float = Field(default=10.0, gt=0)
-    chunk_size: int = Field(default=500, ge=10)
-    min_chunk_events: int = Field(default=100, ge=1)
-    sigma: float = Field(default=3.0, gt=0)
-    max_iterations: int = Field(default=5, ge=1)
+    impact_min_m: float = Field(default=0.0, ge=0, le=100)  # impact on the mirror plane
+    impact_max_m: float = Field(default=10.0, gt=0, le=100)
+    chunk_size: int = Field(default=500, ge=10, le=1_000_000)
+    min_chunk_events: int = Field(default=100, ge=1, le=1_000_000)
+    sigma: float = Field(default=3.0, gt=0, le=100)
+    max_iterations: int = Field(default=5, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _impact_ordered(self) -> MuonThroughputConfig:
+        if self.impact_min_m >= self.impact_max_m:
+            raise ValueError("impact_min_m must be below impact_max_m")
+        return self
 
 
 def muon_throughput(

@@ -56,3 +56,25 @@ def test_bad_files_and_overrides_are_reported(tmp_path):
         load_settings(bad)
     with pytest.raises(ConfigurationError, match="KEY=VALUE"):
         parse_overrides(["no-equals-sign"])
+
+
+def test_secret_named_log_fields_and_given_secrets_are_redacted():
+    import io
+
+    import structlog
+
+    from calibd.logs import configure_logging
+    from calibd.redact import scrub, secret_values
+
+    out = io.StringIO()
+    configure_logging("json", "info", out)
+    structlog.get_logger().info("connecting", sasl_password="pw-1234", password_file="/run/pw")
+    line = out.getvalue()
+    assert "pw-1234" not in line and '"sasl_password": "<redacted>"' in line
+    assert "/run/pw" in line  # a path to a secret is not a secret
+    given = secret_values(
+        parse_overrides(["mqtt.password=abc123", 'kafka={"sasl_password": "def456"}']),
+        {"CALIBD_MQTT__TOKEN": "ghi789", "CALIBD_SITE": "CTAO-South"},
+    )
+    assert given == {"abc123", "def456", "ghi789"}
+    assert scrub("x abc123 y ghi789", given) == "x <redacted> y <redacted>"

@@ -119,3 +119,138 @@ async def test_changes_apply_at_run_time_and_products_record_the_version(tmp_pat
     assert "v2" in out and "handlers.probe.threshold: None -> 2.5" in out
     early = subprocess.run([*cli, "show", "--at", "2000-01-01"], capture_output=True, text=True)
     assert early.returncode == 1 and "no configuration version" in early.stderr
+
+
+def change_from(source: str, *pairs) -> dict:
+    return {**change(*pairs), "source": source}
+
+
+async def dead_letters(store) -> list[dict]:
+    return await store.dead_letters(100, None)
+
+
+async def test_who_may_change_what_is_configured_and_refusals_are_dead_lettered(tmp_path):
+    settings = load_settings(
+        None,
+        {
+            "data_dir": str(tmp_path),
+            "config_changes": {"allowed_sources": {"ctao.qualpipe/*": ["handlers.probe"]}},
+        },
+    )
+    store = await Store(settings.database_path).open()
+    pipeline = Pipeline(settings, store, registry(), sinks=("kafka",))
+    await pipeline.start()
+    intruder = await run(
+        pipeline, change_from("ctao.acada/intruder", ("handlers.probe.threshold", 9.0))
+    )
+    robot = await run(
+        pipeline, change_from("ctao.qualpipe/robot", ("handlers.probe.threshold", 3.0))
+    )
+    beyond = await run(
+        pipeline,
+        change_from(
+            "ctao.qualpipe/robot", ("handlers.probe.threshold", 4.0), ("default_category", "C")
+        ),
+    )
+    operator = await run(pipeline, change(("default_category", "A")))
+    assert (intruder.status, intruder.reason) == ("dead", "config_unauthorised")
+    assert (robot.status, beyond.status, beyond.reason) == ("done", "dead", "config_unauthorised")
+    assert operator.status == "done"
+    letters = {d["event_id"]: d for d in await dead_letters(store)}
+    assert (
+        "'ctao.acada/intruder' may not change handlers.probe.threshold"
+        in (letters[intruder.event_id]["detail"])
+    )
+    assert "may not change default_category" in letters[beyond.event_id]["detail"]
+    assert "handlers.probe" not in letters[beyond.event_id]["detail"]  # that key was allowed
+    replies = await reports(store)
+    assert [r["details"]["accepted"] for r in replies] == [False, True, False, True]
+    assert replies[0]["details"]["reason_code"] == "config_unauthorised"
+    current = pipeline.runtime.current
+    assert current.handler_config("probe", "B").threshold == 3.0  # only the robot's change
+    assert current.default_category == "A" and current.version == 3
+    await pipeline.stop()
+    await store.close()
+
+
+async def test_a_change_out_of_bounds_is_refused_and_later_messages_run_as_before(tmp_path):
+    """The defect: handlers.molecular.top_altitude_m = 1e9 was accepted; every later weather
+    message then took 14 s and was dead-lettered. Now the change is refused at once."""
+    from calibd.daemon import load_handlers
+
+    settings = load_settings(None, {"data_dir": str(tmp_path), "pipeline": {"workers": 1}})
+    store = await Store(settings.database_path).open()
+    pipeline = Pipeline(settings, store, load_handlers(["calibd.handlers"]), sinks=("kafka",))
+    await pipeline.start()
+    try:
+        refused = []
+        for pairs in [
+            ("handlers.molecular.top_altitude_m", 1e9),
+            ("handlers.molecular.step_m", 0.001),
+            ("handlers.molecular.wavelengths_nm", [150.0, 400.0]),
+            ("profiles.C.camera_flatfield.ffactor.f2", 50),
+        ]:
+            refused.append(await run(pipeline, change(pairs)))
+        weather = await run(pipeline, example("ctao.acada.weather"))
+        assert [(r.status, r.reason) for r in refused] == [("dead", "config_rejected")] * 4
+        details = [d["detail"] for d in sorted(await dead_letters(store), key=lambda d: d["id"])]
+        assert (
+            "handlers.molecular.top_altitude_m: Input should be less than or equal to"
+            in (details[0])
+        )
+        assert "(got 1000000000.0)" in details[0]
+        assert "handlers.molecular.step_m" in details[1]
+        assert "handlers.molecular.wavelengths_nm.0" in details[2]
+        assert "profiles.C.camera_flatfield.ffactor.f2: Input should be less than" in details[3]
+        assert weather.status == "done"
+        product = await store.product(weather.product_ids[0])
+        assert product["config_version"] == 1
+        assert product["payload"]["top_altitude_m"] == 100_000.0
+    finally:
+        await pipeline.stop()
+        await store.close()
+
+
+def test_key_prefixes_cover_whole_dotted_parts():
+    from calibd.config_rules import covers
+
+    assert covers("handlers.camera", "handlers.camera.ffactor.f2")
+    assert covers("handlers.camera.ffactor.f2", "handlers.camera.ffactor.f2")
+    assert not covers("handlers.camera", "handlers.camera_flatfield.ffactor.f2")
+    assert not covers("handlers.camera.ffactor.f2", "handlers.camera")
+    assert covers("*", "default_category")
+
+
+async def test_a_recorded_change_out_of_the_bounds_is_dropped_at_start_not_fatal(tmp_path):
+    """A change accepted before its bound existed (top_altitude_m = 1e9 from an older calibd)
+    must not keep calibd from starting: it is dropped, named in a new version, the rest kept."""
+    from calibd.config import config_hash
+    from calibd.daemon import load_handlers
+
+    settings = load_settings(None, {"data_dir": str(tmp_path), "pipeline": {"workers": 1}})
+    store = await Store(settings.database_path).open()
+    overlay = {"handlers": {"molecular": {"top_altitude_m": 1e9, "co2_ppm": 430.0}}}
+    effective = {"default_category": "B", "handlers": overlay["handlers"], "profiles": {}}
+    await store.add_config_version(
+        requested_by="an older calibd",
+        reason="accepted without bounds",
+        event_id="old-change",
+        changes=[],
+        overlay=overlay,
+        effective=effective,
+        config_hash=config_hash(effective),
+    )
+    pipeline = Pipeline(settings, store, load_handlers(["calibd.handlers"]), sinks=("kafka",))
+    await pipeline.start()
+    try:
+        molecular = pipeline.runtime.current.handler_config("molecular", "B")
+        assert (molecular.top_altitude_m, molecular.co2_ppm) == (100_000.0, 430.0)
+        (latest, _) = await store.config_versions(2)
+        assert latest["version"] == 2 and latest["requested_by"] == "calibd start-up"
+        assert "handlers.molecular.top_altitude_m = 1000000000.0" in latest["reason"]
+        assert "co2_ppm" not in latest["reason"]
+        weather = await run(pipeline, example("ctao.acada.weather"))
+        assert weather.status == "done"
+    finally:
+        await pipeline.stop()
+        await store.close()

@@ -14,6 +14,7 @@ from calibd.handlers.camera.ffactor import calibration_coefficients
 from calibd.handlers.camera.run_format import iter_chunks, open_run
 from calibd.handlers.camera.simulate import CameraModel, contained_fraction, simulate_run
 from calibd.handlers.camera.stats import StreamingStats
+from pydantic import ValidationError
 
 from calibd.errors import BadInput
 
@@ -78,7 +79,6 @@ def test_global_peak_window_is_clipped_to_the_trace():
     ("config", "message"),
     [
         ({"name": "fixed_window", "window_start": 25, "window_width": 8}, r"window \[25, 33\)"),
-        ({"name": "fixed_window", "window_start": -1, "window_width": 8}, r"window \[-1, 7\)"),
         ({"name": "global_peak_window", "window_width": 31}, "window width 31 does not fit"),
     ],
 )
@@ -89,6 +89,11 @@ def test_windows_that_do_not_fit_the_trace_are_refused(config, message):
         extractor = make_extractor(config, 40, source="ff.fits")  # fits longer traces
         with pytest.raises(BadInput, match=r"^ff\.fits: "):
             extractor(np.zeros((2, 1, 3, N_SAMPLES)))
+
+
+def test_a_window_before_the_trace_is_a_configuration_error_not_a_bad_input():
+    with pytest.raises(ValidationError, match=r"window_start\n.*greater than or equal to 0"):
+        make_extractor({"name": "fixed_window", "window_start": -1}, N_SAMPLES, source="ff.fits")
 
 
 def test_waveforms_of_the_wrong_rank_are_refused():
