@@ -132,3 +132,18 @@ async def test_calibd_reconnects_and_resubscribes_after_a_broker_restart(tmp_pat
         assert counts == {first["id"]: 1, second["id"]: 1}
     finally:
         broker.stop()
+
+
+async def test_every_poison_mqtt_message_has_its_own_dead_letter(mqtt, tmp_path, uid):
+    daemon = DaemonProcess(tmp_path / "calibd", mqtt_settings(mqtt, uid)).start()
+    try:
+        daemon.wait_msg("mqtt connected")
+        topic = f"test/{uid}/ctao/acada/weather"
+        for i in range(3):  # the inbox is empty again between the messages
+            await publish_many(mqtt, topic, [f"not json {i}".encode()])
+            daemon.wait_query("SELECT COUNT(*) FROM dead_letters", lambda r, n=i: r[0][0] == n + 1)
+            daemon.wait_query("SELECT COUNT(*) FROM inbox", lambda r: r[0][0] == 0)
+    finally:
+        assert daemon.stop() == 0
+    rows = daemon.query("SELECT payload FROM dead_letters ORDER BY id")
+    assert [bytes(r["payload"]) for r in rows] == [f"not json {i}".encode() for i in range(3)]

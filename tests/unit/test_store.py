@@ -156,3 +156,25 @@ async def test_cat_c_supersedes_cat_b_of_the_same_interval_and_truncation(tmp_pa
         assert best["id"] == "b2"
         best = await store.best_product("camera_calibration", 1, t("2026-01-06T00:00:00"))
         assert best["id"] == "b3"
+
+
+async def test_inbox_ids_are_never_reused_even_across_the_migration(tmp_path):
+    """An MQTT dead letter is keyed by the inbox id: a reused id would swallow the next one."""
+    path = tmp_path / "calibd.sqlite"
+    with sqlite3.connect(path) as conn:  # a database as calibd left it at schema version 5
+        for script in MIGRATIONS[:5]:
+            conn.executescript(script)
+        conn.execute("PRAGMA user_version=5")
+        conn.execute(
+            "INSERT INTO dead_letters (origin_key, transport, origin, received_at, reason, "
+            "detail, payload) VALUES ('mqtt:inbox:41', 'mqtt', 'o', 't', 'malformed', 'd', x'00')"
+        )
+    async with Store(path) as store:
+        first = await store.add_many_to_inbox("mqtt", [("o", b"a"), ("o", b"b")])
+        assert first == [42, 43]
+        await store.commit(
+            [Completion(status="duplicate", transport="mqtt", inbox_id=i) for i in first]
+        )
+        assert await store.inbox() == []
+        (again,) = await store.add_many_to_inbox("mqtt", [("o", b"c")])
+    assert again == 44
