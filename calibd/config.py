@@ -16,7 +16,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -210,6 +217,23 @@ class Settings(BaseSettings):
     def _absolute(cls, v: Path) -> Path:
         return v.expanduser().absolute()
 
+    @model_validator(mode="after")
+    def _watched_inside_roots(self) -> Settings:
+        """Watched trigger directories must resolve inside the data roots (README)."""
+        if self.acada_triggers.enabled:
+            roots = self.effective_data_roots
+            outside = [
+                str(d)
+                for d in self.acada_triggers.directories
+                if not any(d.expanduser().resolve().is_relative_to(r) for r in roots)
+            ]
+            if outside:
+                raise ValueError(
+                    f"acada_triggers.directories: {', '.join(outside)} outside the data roots "
+                    f"({', '.join(str(r) for r in roots)})"
+                )
+        return self
+
     @property
     def database_path(self) -> Path:
         return self.database.path or self.data_dir / "calibd.sqlite"
@@ -263,6 +287,9 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 def _format_errors(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors(include_url=False):
+        if not err["loc"] and "error" in err.get("ctx", {}):  # a model validator's message
+            lines.append(f"  {err['ctx']['error']}")  # names its own keys
+            continue
         key = ".".join(str(p) for p in err["loc"]) or "<root>"
         given = err.get("input")
         shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
