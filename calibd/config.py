@@ -150,7 +150,11 @@ class PipelineSettings(Section):
     handler_timeout_s: float | None = Field(
         default=3600.0, gt=0, description="A handler running longer is stopped and retried"
     )
-    max_file_bytes: int = Field(default=50 * 2**30, ge=1, description="Largest input file")
+    max_file_bytes: int = Field(
+        default=50 * 2**30,
+        ge=1,
+        description="Largest input file; for gzip/bzip2/xz/zip also its decompressed size",
+    )
     max_message_bytes: int = Field(default=16 * 2**20, ge=1024)
 
 
