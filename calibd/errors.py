@@ -8,8 +8,9 @@
         │   ├── MalformedMessage    not JSON, not a CloudEvent, missing envelope attributes
         │   ├── UnknownEventType    a `type` no model or handler knows
         │   ├── SchemaViolation     `data` does not match the model of its `type`
-        │   └── BadInput            a referenced input is unusable: missing, corrupt, wrong
-        │                           shape, NaN-only, outside the data roots, checksum mismatch
+        │   └── BadInput            an input is unusable: missing, corrupt, wrong shape or
+        │                           type, NaN-only, outside the data roots, checksum mismatch,
+        │                           too large decompressed, a time outside 1990-2200
         ├── RetriableError    a passing fault (I/O, broker, database busy): retried with
         │                     backoff, dead-lettered when the attempts run out
         └── PermanentError    the handler failed in a way a retry will not fix:

@@ -40,6 +40,7 @@ from calibd import codec
 from calibd.config import Settings, config_hash
 from calibd.datafiles import InputFile, resolve_data_file
 from calibd.errors import (
+    BadInput,
     MessageError,
     PoisonMessage,
     RetriableError,
@@ -79,6 +80,7 @@ from calibd.store import (
     format_time,
     parse_time,
 )
+from calibd.timerange import check_event_times
 
 __all__ = ["Outcome", "Pipeline"]
 
@@ -459,6 +461,10 @@ class Pipeline:
             return await self._dead_letter(
                 raw, UnknownEventType(f"no handler is registered for {event.type!r}"), event
             )
+        try:
+            check_event_times(event)  # a period in year 0001 is bad input, not a crash
+        except BadInput as exc:
+            return await self._dead_letter(raw, exc, event)
         return await self._invoke(handler, handler.fn, event, raw, event)
 
     async def _invoke(

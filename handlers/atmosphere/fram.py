@@ -47,9 +47,11 @@ import numpy as np
 from astropy.coordinates import AltAz, EarthLocation, SkyCoord
 from astropy.time import Time, TimeDelta
 from calibd.handlers.atmosphere.sites import SiteConfig, earth_location, offline_iers
+from calibd.handlers.columns import numeric_column
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from calibd.errors import BadInput
+from calibd.timerange import check_mjd
 
 __all__ = [
     "FramConfig",
@@ -155,8 +157,11 @@ def _elapsed_to_mjd(
     except (u.UnitsError, ValueError, TypeError) as exc:
         raise BadInput(f"{name}: {what} is not a time ({exc})") from None
     ref_i, ref_f = _mjdref(name, headers)
+    elapsed = seconds + timezero_s + offset_s
+    # inside the epoch before astropy/ERFA see it (they fail on a time of 1e12 MJD)
+    check_mjd(name, what, ref_i + ref_f + elapsed / 86400.0)
     ref = Time(ref_i, ref_f, format="mjd", scale=scale)
-    t = ref + TimeDelta(seconds + timezero_s + offset_s, format="sec")
+    t = ref + TimeDelta(elapsed, format="sec")
     return np.asarray(t.utc.mjd, dtype=np.float64)
 
 
@@ -168,11 +173,10 @@ def _header_unit(name: str, headers: list) -> u.UnitBase:
         raise BadInput(f"{name}: TIMEUNIT {value!r} is not a unit") from None
 
 
-def _float_values(column: Any) -> np.ndarray:
-    """Plain float64 values; masked entries become NaN."""
+def _float_values(name: str, key: str, column: Any) -> np.ndarray:
+    """Plain float64 values of a numeric one-value-per-row column; masked entries become NaN."""
     mask = np.asarray(getattr(column, "mask", False))
-    raw = getattr(column, "unmasked", column)
-    values = np.asarray(getattr(raw, "value", raw), dtype=np.float64)
+    values = numeric_column(name, key, column).astype(np.float64)
     return np.where(mask, np.nan, values) if mask.any() else values
 
 
@@ -184,14 +188,14 @@ def _with_unit(name: str, table: Any, column: str, target: u.UnitBase, kind: str
         factor = (1.0 * unit).to_value(target)
     except u.UnitConversionError:
         raise BadInput(f"{name}: column {column} is in {unit}, not {kind}") from None
-    return _float_values(table[column]) * factor
+    return _float_values(name, column, table[column]) * factor
 
 
 def _dimensionless(name: str, table: Any, column: str) -> np.ndarray:
     unit = getattr(table[column], "unit", None)
     if unit is not None and unit != u.dimensionless_unscaled:
         raise BadInput(f"{name}: column {column} is in {unit}, expected no unit")
-    return _float_values(table[column])
+    return _float_values(name, column, table[column])
 
 
 def _int_values(table: Any, column: str) -> np.ndarray:
@@ -262,6 +266,7 @@ def read_fram_file(path: str | Path) -> dict[str, np.ndarray]:
     if isinstance(column, Time):
         if column.ndim != 1:
             raise BadInput(f"{name}: column timestamp must be one value per row")
+        check_mjd(name, "column timestamp", column.mjd)  # before ERFA converts the scale
         time_mjd = np.asarray(column.utc.mjd, dtype=np.float64)
     else:
         if np.ndim(column) != 1:
@@ -269,7 +274,8 @@ def read_fram_file(path: str | Path) -> dict[str, np.ndarray]:
         unit = getattr(column, "unit", None)
         if unit is None or unit == u.dimensionless_unscaled:
             unit = _header_unit(name, headers)
-        time_mjd = _elapsed_to_mjd(name, _float_values(column), unit, headers, "timestamp")
+        seconds = _float_values(name, "timestamp", column)
+        time_mjd = _elapsed_to_mjd(name, seconds, unit, headers, "column timestamp")
 
     tstart, tstop = (_keyword(headers, key) for key in ("TSTART", "TSTOP"))
     bounds = []
@@ -294,7 +300,7 @@ def read_fram_file(path: str | Path) -> dict[str, np.ndarray]:
         "aod_err": _dimensionless(name, table, "aod_err"),
         "peak_wavelength_nm": _with_unit(name, table, "peak_wavelength", u.nm, "a length"),
         "zero_point": (
-            _float_values(table["zero_point"])
+            _float_values(name, "zero_point", table["zero_point"])
             if "zero_point" in table.colnames
             else np.full(len(table), np.nan)
         ),
