@@ -60,6 +60,7 @@ from calibd.executor import CpuPool
 from calibd.ids import new_product_id
 from calibd.jsonable import to_jsonable
 from calibd.metrics import Metrics
+from calibd.product_check import check_product
 from calibd.registry import (
     Handler,
     HandlerResult,
@@ -753,6 +754,7 @@ class Pipeline:
             finished_at = format_time(datetime.now(UTC))
             input_files = json.dumps([f.__dict__ for f in ctx.inputs])
         for draft in result.products:
+            check_product(draft)  # every number finite or declared missing, else a dead letter
             record = self._product_record(draft, event, handler, chash, ctx)
             record.provenance = {
                 "input_message": raw.payload,

@@ -372,7 +372,8 @@ def aerosol_calibration(
     the measured wavelength; vaod_ref, vaod_ref_err scaled to the reference wavelength; NaN where
     not used), the requested-wavelength arrays (requested_wavelength_nm, requested_vaod,
     requested_vaod_err, requested_vaod_total) and a summary of plain Python values.
-    BadInput for NaN, negative AOD, aod_err <= 0, wavelengths outside `wavelength_range_nm`, or
+    BadInput for NaN, negative AOD, aod_err <= 0 or so small that 1 / aod_err^2 overflows,
+    wavelengths outside `wavelength_range_nm`, or
     fewer than `min_measurements` measurements within `max_zenith_deg`.
     """
     cfg = FramConfig.model_validate(config)
@@ -417,9 +418,16 @@ def aerosol_calibration(
     vaod_ref, vaod_ref_err = vaod * to_ref, vaod_err * to_ref
 
     v, s = vaod_ref[used], vaod_ref_err[used]
-    w = 1.0 / s**2
-    mean = float(np.sum(w * v) / np.sum(w))
-    stat_err = float(1.0 / np.sqrt(np.sum(w)))
+    with np.errstate(over="ignore", divide="ignore"):
+        w = 1.0 / s**2
+        total_weight = np.sum(w)
+    if not np.isfinite(total_weight):
+        raise BadInput(
+            f"FRAM aod_err: values down to {tau_err[used].min():.3g} are too small for "
+            "inverse-variance weights (1 / aod_err^2 overflows)"
+        )
+    mean = float(np.sum(w * v) / total_weight)
+    stat_err = float(1.0 / np.sqrt(total_weight))
     excess_var = max(float(np.var(v, ddof=1) - np.mean(s**2)), 0.0)
     mean_err = float(np.sqrt(stat_err**2 + excess_var / k))
     if mean > 0:
