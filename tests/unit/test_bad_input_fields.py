@@ -126,3 +126,36 @@ def test_check_mjd_bounds():
     assert check_mjd("f", "t", np.array([47892.0, 124592.9]))[1] == 124592.9
     with pytest.raises(BadInput, match="f: t: 1 of 2 times outside"):
         check_mjd("f", "t", np.array([47891.9, 50000.0]))
+
+
+def test_camera_run_times_outside_the_epoch(tmp_path):
+    from calibd.handlers.camera.run_format import open_run
+    from calibd.handlers.camera.simulate import CameraModel, simulate_run
+
+    model = CameraModel(n_pixels=16, seed=1)
+    simulate_run(tmp_path / "far.fits", "PEDESTAL", 20, model, start_mjd=1e12)
+    with pytest.raises(BadInput, match="far.fits: column TIME: 20 of 20 times outside"):
+        open_run(tmp_path / "far.fits")
+    simulate_run(tmp_path / "ok.fits", "PEDESTAL", 20, model, start_mjd=61000.0)
+    assert open_run(tmp_path / "ok.fits").n_events == 20
+
+
+def test_dl2_string_column_is_bad_input(tmp_path):
+    import astropy.units as u
+    from astropy.table import QTable
+    from calibd.handlers.irf.dl2_format import read_dl2, write_dl2
+
+    n = 10
+    table = QTable(
+        {
+            "true_energy": np.full(n, 1.0) * u.TeV,
+            "reco_energy": np.full(n, 1.0) * u.TeV,
+            "true_source_fov_offset": np.zeros(n) * u.deg,
+            "reco_source_fov_offset": np.zeros(n) * u.deg,
+            "theta": np.zeros(n) * u.deg,
+            "gh_score": np.array(["high"] * n),
+        }
+    )
+    write_dl2(table, tmp_path / "events.fits")
+    with pytest.raises(BadInput, match="events.fits: column gh_score holds .* expected numbers"):
+        read_dl2(tmp_path / "events.fits")
