@@ -155,6 +155,11 @@ class PipelineSettings(Section):
         ge=1,
         description="Largest input file; for gzip/bzip2/xz/zip also its decompressed size",
     )
+    max_decompressed_bytes: int = Field(
+        default=2 * 2**30,
+        ge=1,
+        description="Largest decompressed size of a gzip/bzip2/xz/zip input (held in memory)",
+    )
     max_message_bytes: int = Field(default=16 * 2**20, ge=1024)
 
 

@@ -29,14 +29,19 @@ def _sha256(path: Path) -> str:
 
 
 def resolve_data_file(
-    uri: str, roots: list[Path], expected_sha256: str | None = None, max_bytes: int | None = None
+    uri: str,
+    roots: list[Path],
+    expected_sha256: str | None = None,
+    max_bytes: int | None = None,
+    max_decompressed_bytes: int | None = None,
 ) -> InputFile:
     """Resolve `uri` (path, path relative to the first root, or file:// URI).
 
     The path is resolved through every symlink and must then lie inside one of `roots`
     (already resolved), so `../../etc/passwd` and symlink escapes are refused. `max_bytes`
-    limits the file's size and, for a gzip/bzip2/xz/zip file, its decompressed size
-    (streamed with a cap). Blocking (hashes the file): call it in a thread.
+    limits the file's size; a gzip/bzip2/xz/zip file's decompressed size is limited by
+    `max_decompressed_bytes` and `max_bytes` (streamed with a cap: astropy decompresses such
+    files into memory). Blocking (hashes the file): call it in a thread.
     """
     if "://" in uri:
         parsed = urlparse(uri)
@@ -63,7 +68,7 @@ def resolve_data_file(
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise BadInput(f"{uri}: {size} bytes exceeds the limit of {max_bytes}")
-    check_decompressed(path, uri, max_bytes)  # gzip/bzip2/xz/zip: the decompressed size too
+    check_decompressed(path, uri, max_bytes, max_decompressed_bytes)  # gzip/bzip2/xz/zip
     digest = _sha256(path)
     if expected_sha256 is not None and digest != expected_sha256.lower():
         raise BadInput(f"{uri}: sha256 mismatch (expected {expected_sha256}, file has {digest})")

@@ -57,9 +57,25 @@ def _streams(path: Path, kind: str) -> Iterator[list[IO[bytes]]]:
         yield [stream]
 
 
-def check_decompressed(path: Path, name: str, max_bytes: int | None) -> int | None:
+def _limit(max_file: int | None, max_decompressed: int | None) -> tuple[int | None, str]:
+    """The smaller limit and the setting it comes from."""
+    limits = [
+        (v, k)
+        for v, k in (
+            (max_decompressed, "pipeline.max_decompressed_bytes"),
+            (max_file, "pipeline.max_file_bytes"),
+        )
+        if v is not None
+    ]
+    return min(limits) if limits else (None, "")
+
+
+def check_decompressed(
+    path: Path, name: str, max_bytes: int | None, max_decompressed: int | None = None
+) -> int | None:
     """Decompressed size of a compressed file (None for a plain one); BadInput when it
-    exceeds `max_bytes`, when the compressed data are corrupt, or for LZW (.Z) files.
+    exceeds the smaller of `max_bytes` and `max_decompressed`, when the compressed data are
+    corrupt, or for LZW (.Z) files.
 
     Blocking and CPU-bound for large files (a thread, like the checksum).
     """
@@ -68,16 +84,17 @@ def check_decompressed(path: Path, name: str, max_bytes: int | None) -> int | No
         return None
     if kind == "lzw":
         raise BadInput(f"{name}: LZW (.Z) compression is not supported; use gzip, bzip2 or xz")
+    limit, setting = _limit(max_bytes, max_decompressed)
     total = 0
     try:
         with _streams(path, kind) as streams:
             for stream in streams:
                 while block := stream.read(_BLOCK):
                     total += len(block)
-                    if max_bytes is not None and total > max_bytes:
+                    if limit is not None and total > limit:
                         raise BadInput(
-                            f"{name}: {kind} data decompress to more than {max_bytes} bytes "
-                            "(pipeline.max_file_bytes limits the decompressed size)"
+                            f"{name}: {kind} data decompress to more than {limit} bytes "
+                            f"({setting} limits the decompressed size)"
                         )
     except BadInput:
         raise

@@ -173,6 +173,7 @@ class _Context:
             self.settings.effective_data_roots,
             expected,
             self.settings.pipeline.max_file_bytes,
+            self.settings.pipeline.max_decompressed_bytes,
         )
         self.inputs.append(found)
         return Path(found.path)

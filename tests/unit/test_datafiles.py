@@ -85,6 +85,8 @@ def test_the_limit_applies_to_decompressed_bytes(root, kind):
         resolve_data_file(f"runs/bomb.{kind}", [root], max_bytes=2**20)
     found = resolve_data_file(f"runs/bomb.{kind}", [root], max_bytes=8 * 2**20)
     assert found.size_bytes == compressed  # within the limit: accepted, raw size recorded
+    with pytest.raises(BadInput, match="pipeline.max_decompressed_bytes limits the decompressed"):
+        resolve_data_file(f"runs/bomb.{kind}", [root], None, 2**30, max_decompressed_bytes=2**20)
 
 
 def test_a_gzip_bomb_is_refused_in_bounded_memory(root):
