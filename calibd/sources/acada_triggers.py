@@ -75,7 +75,7 @@ def trigger_event(trigger: Path, settings: AcadaTriggerSettings, roots: list[Pat
         target = (trigger.parent / os.readlink(trigger)).absolute()
     else:
         target = trigger.with_name(trigger.name[: -len(SUFFIX)]).absolute()
-    _inside_roots(trigger, target, roots)
+    real = _inside_roots(trigger, target, roots)  # from here on only the resolved path
     try:
         name = parse_dl0_name(target.name)
     except ValueError as exc:
@@ -83,10 +83,10 @@ def trigger_event(trigger: Path, settings: AcadaTriggerSettings, roots: list[Pat
     event_type = settings.streams.get(name.stream)
     if event_type is None:
         return None
-    if not target.is_file():
-        raise BadInput(f"{trigger}: target {target} does not exist")
+    if not real.is_file():
+        raise BadInput(f"{trigger}: target {target} does not exist or is not a regular file")
     if event_type == "auto":
-        event_type = _runtype(target)
+        event_type = _runtype(real)
     if name.tel_id is None:
         raise BadInput(f"{trigger}: {name.stream} file of a sub-array has no telescope")
     files = [{"uri": str(target)}]

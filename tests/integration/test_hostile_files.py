@@ -51,10 +51,12 @@ def test_a_trigger_to_a_file_outside_the_roots_is_refused_unopened(tmp_path):
     os.symlink(outside / NAME.format(0), dl0 / NAME.format(2))
     os.symlink(NAME.format(2), dl0 / f"{NAME.format(2)}.trigger")
     os.symlink(NAME.format(1), dl0 / f"{NAME.format(1)}.trigger")  # a good one, processed
+    os.mkfifo(outside / NAME.format(3))  # opening a FIFO blocks: the watcher would hang
+    os.symlink(outside / NAME.format(3), dl0 / f"{NAME.format(3)}.trigger")
     watch = OpenWatch(outside / NAME.format(0))
     daemon = DaemonProcess(tmp_path / "calibd", trigger_settings(dl0)).start()
     try:
-        daemon.wait_query("SELECT COUNT(*) FROM processed", lambda r: r[0][0] == 3)
+        daemon.wait_query("SELECT COUNT(*) FROM processed", lambda r: r[0][0] == 4)
     finally:
         assert daemon.stop() == 0
     try:
@@ -62,9 +64,12 @@ def test_a_trigger_to_a_file_outside_the_roots_is_refused_unopened(tmp_path):
     finally:
         watch.close()
     letters = daemon.query("SELECT reason, detail FROM dead_letters ORDER BY id")
-    assert len(letters) == 2 and {d["reason"] for d in letters} == {"bad_input"}
+    assert len(letters) == 3 and {d["reason"] for d in letters} == {"bad_input"}
     for letter in letters:
-        assert f"resolves to {outside / NAME.format(0)}, outside the data roots" in letter["detail"]
+        assert "outside the data roots" in letter["detail"]
+    details = " ".join(d["detail"] for d in letters)
+    assert details.count(f"resolves to {outside / NAME.format(0)}, outside") == 2
+    assert f"resolves to {outside / NAME.format(3)}, outside" in details
     assert len(daemon.query("SELECT id FROM products")) == 1
 
 
