@@ -1,4 +1,5 @@
-"""Resolving the data files messages name: inside the data roots, existing, checksum verified."""
+"""Resolving the data files messages name: inside the data roots, existing, within the size
+limits (compressed files: their decompressed size too), checksum verified."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ ledger guarantees it is processed once, across restarts. The DL0 name gives tel_
 observation ids, stream and chunk; `acada_triggers.streams` maps the stream to an event type
 ('auto' reads the file's RUNTYPE header: PEDESTAL or FLATFIELD). Streams not mapped are
 recorded as ignored; unusable triggers are dead-lettered. A trigger's target is resolved
-through every symlink and refused unless it lies inside `data_roots`, before anything opens
-or even stats it.
+through every symlink (readlink and lstat only) and refused unless it lies inside
+`data_roots`, before anything opens it; afterwards only the resolved path is used.
 """
 
 from __future__ import annotations
