@@ -11,6 +11,7 @@ e.g. the statistics of an unusable pixel); any other one makes the message a dea
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -47,6 +48,8 @@ def non_finite(value: Any, path: str) -> Iterator[tuple[str, str]]:
         for key, item in value.items():
             yield from non_finite(item, f"{path}.{key}")
     elif isinstance(value, list | tuple):
+        if all(isinstance(v, float) for v in value) and all(map(math.isfinite, value)):
+            return  # the common case, a long list of finite floats, in one pass
         for i, item in enumerate(value):
             yield from non_finite(item, f"{path}[{i}]")
 
