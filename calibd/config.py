@@ -16,7 +16,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -168,7 +175,17 @@ class PipelineSettings(Section):
         description="A handler running longer is stopped and retried",
     )
     max_file_bytes: int = Field(
-        default=50 * 2**30, ge=1, le=2**44, description="Largest input file (16 TiB at most)"
+        default=50 * 2**30,
+        ge=1,
+        le=2**44,
+        description="Largest input file (16 TiB at most); for gzip/bzip2/xz/zip also its "
+        "decompressed size",
+    )
+    max_decompressed_bytes: int = Field(
+        default=2 * 2**30,
+        ge=1,
+        le=2**40,
+        description="Largest decompressed size of a gzip/bzip2/xz/zip input (held in memory)",
     )
     max_message_bytes: int = Field(default=16 * 2**20, ge=1024, le=2**30)
 
@@ -285,6 +302,23 @@ class Settings(BaseSettings):
     def _absolute(cls, v: Path) -> Path:
         return v.expanduser().absolute()
 
+    @model_validator(mode="after")
+    def _watched_inside_roots(self) -> Settings:
+        """Watched trigger directories must resolve inside the data roots (README)."""
+        if self.acada_triggers.enabled:
+            roots = self.effective_data_roots
+            outside = [
+                str(d)
+                for d in self.acada_triggers.directories
+                if not any(d.expanduser().resolve().is_relative_to(r) for r in roots)
+            ]
+            if outside:
+                raise ValueError(
+                    f"acada_triggers.directories: {', '.join(outside)} outside the data roots "
+                    f"({', '.join(str(r) for r in roots)})"
+                )
+        return self
+
     @property
     def database_path(self) -> Path:
         return self.database.path or self.data_dir / "calibd.sqlite"
@@ -341,6 +375,10 @@ def format_errors(exc: ValidationError, prefix: str = "") -> list[str]:
     """One `key: problem (got value)` per error; a secret-named key's value is never shown."""
     lines = []
     for err in exc.errors(include_url=False):
+        if not err["loc"] and "error" in err.get("ctx", {}):  # a model validator's message
+            where = f"{prefix.rstrip('.')}: " if prefix else ""
+            lines.append(f"  {where}{err['ctx']['error']}")  # names its own keys
+            continue
         key = prefix + (".".join(str(p) for p in err["loc"]) or "<root>")
         given = err.get("input")
         secret = any(is_secret_key(p) for p in key.split("."))

@@ -124,7 +124,11 @@ class Daemon:
         if s.acada_triggers.enabled:
             from calibd.sources.acada_triggers import AcadaTriggerSource
 
-            sources.append(AcadaTriggerSource(s.acada_triggers, self.pipeline, self.store))
+            sources.append(
+                AcadaTriggerSource(
+                    s.acada_triggers, self.pipeline, self.store, s.effective_data_roots
+                )
+            )
         return sources
 
     async def run(self) -> int:

@@ -1,4 +1,5 @@
-"""Resolving the data files messages name: inside the data roots, existing, checksum verified."""
+"""Resolving the data files messages name: inside the data roots, existing, within the size
+limits (compressed files: their decompressed size too), checksum verified."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from calibd.decompression import check_decompressed
 from calibd.errors import BadInput
 
 __all__ = ["InputFile", "resolve_data_file"]
@@ -28,13 +30,19 @@ def _sha256(path: Path) -> str:
 
 
 def resolve_data_file(
-    uri: str, roots: list[Path], expected_sha256: str | None = None, max_bytes: int | None = None
+    uri: str,
+    roots: list[Path],
+    expected_sha256: str | None = None,
+    max_bytes: int | None = None,
+    max_decompressed_bytes: int | None = None,
 ) -> InputFile:
     """Resolve `uri` (path, path relative to the first root, or file:// URI).
 
     The path is resolved through every symlink and must then lie inside one of `roots`
-    (already resolved), so `../../etc/passwd` and symlink escapes are refused.
-    Blocking (hashes the file): call it in a thread.
+    (already resolved), so `../../etc/passwd` and symlink escapes are refused. `max_bytes`
+    limits the file's size; a gzip/bzip2/xz/zip file's decompressed size is limited by
+    `max_decompressed_bytes` and `max_bytes` (streamed with a cap: astropy decompresses such
+    files into memory). Blocking (hashes the file): call it in a thread.
     """
     if "://" in uri:
         parsed = urlparse(uri)
@@ -43,6 +51,8 @@ def resolve_data_file(
         raw = Path(unquote(parsed.path))
     else:
         raw = Path(uri)
+    if "\x00" in str(raw):
+        raise BadInput(f"file uri {uri!r}: contains a NUL byte, which no path can hold")
     if not roots:
         raise BadInput(f"{uri}: no data roots are configured")
     candidate = raw if raw.is_absolute() else roots[0] / raw
@@ -50,7 +60,7 @@ def resolve_data_file(
         path = candidate.resolve(strict=True)
     except FileNotFoundError:
         raise BadInput(f"{uri}: file not found") from None
-    except (OSError, RuntimeError) as exc:
+    except (OSError, RuntimeError, ValueError) as exc:
         raise BadInput(f"{uri}: cannot resolve path: {exc}") from None
     if not any(path.is_relative_to(root) for root in roots):
         raise BadInput(f"{uri}: resolves to {path}, outside the data roots")
@@ -59,6 +69,7 @@ def resolve_data_file(
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise BadInput(f"{uri}: {size} bytes exceeds the limit of {max_bytes}")
+    check_decompressed(path, uri, max_bytes, max_decompressed_bytes)  # gzip/bzip2/xz/zip
     digest = _sha256(path)
     if expected_sha256 is not None and digest != expected_sha256.lower():
         raise BadInput(f"{uri}: sha256 mismatch (expected {expected_sha256}, file has {digest})")

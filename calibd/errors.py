@@ -11,8 +11,11 @@
         │   ├── RefusedRequest      a request calibd will not carry out (a configuration
         │   │                       change out of bounds or from a source not allowed);
         │   │                       its replies are published with the dead letter
-        │   └── BadInput            a referenced input is unusable: missing, corrupt, wrong
-        │                           shape, NaN-only, outside the data roots, checksum mismatch
+        │   ├── BadInput            an input is unusable: missing, corrupt, wrong shape or
+        │   │                       type, NaN-only, outside the data roots, checksum mismatch,
+        │   │                       too large decompressed, a time outside 1990-2200
+        │   └── InvalidProduct      the handler's product holds a NaN or infinity it did not
+        │                           declare missing (calibd.product_check)
         ├── RetriableError    a passing fault (I/O, broker, database busy): retried with
         │                     backoff, dead-lettered when the attempts run out
         └── PermanentError    the handler failed in a way a retry will not fix:
@@ -28,6 +31,7 @@ __all__ = [
     "BadInput",
     "CalibdError",
     "ConfigurationError",
+    "InvalidProduct",
     "MalformedMessage",
     "MessageError",
     "PermanentError",
@@ -108,6 +112,16 @@ class BadInput(PoisonMessage):
     """
 
     reason = "bad_input"
+
+
+class InvalidProduct(PoisonMessage):
+    """A handler's product holds a non-finite number at a field it did not declare missing.
+
+    The detail names the field path, e.g. ``"aerosol_extinction product: payload.vaod: nan
+    is not a finite number; ..."``. The same input gives the same product: never retried.
+    """
+
+    reason = "invalid_product"
 
 
 class RetriableError(MessageError):

@@ -40,6 +40,7 @@ from calibd import codec
 from calibd.config import Settings, config_hash
 from calibd.datafiles import InputFile, resolve_data_file
 from calibd.errors import (
+    BadInput,
     MessageError,
     PoisonMessage,
     RetriableError,
@@ -59,6 +60,7 @@ from calibd.executor import CpuPool
 from calibd.ids import new_product_id
 from calibd.jsonable import to_jsonable
 from calibd.metrics import Metrics
+from calibd.product_check import check_product
 from calibd.registry import (
     Handler,
     HandlerResult,
@@ -79,6 +81,7 @@ from calibd.store import (
     format_time,
     parse_time,
 )
+from calibd.timerange import check_event_times
 
 __all__ = ["Outcome", "Pipeline"]
 
@@ -170,6 +173,7 @@ class _Context:
             self.settings.effective_data_roots,
             expected,
             self.settings.pipeline.max_file_bytes,
+            self.settings.pipeline.max_decompressed_bytes,
         )
         self.inputs.append(found)
         return Path(found.path)
@@ -459,6 +463,10 @@ class Pipeline:
             return await self._dead_letter(
                 raw, UnknownEventType(f"no handler is registered for {event.type!r}"), event
             )
+        try:
+            check_event_times(event)  # a period in year 0001 is bad input, not a crash
+        except BadInput as exc:
+            return await self._dead_letter(raw, exc, event)
         return await self._invoke(handler, handler.fn, event, raw, event)
 
     async def _invoke(
@@ -747,6 +755,7 @@ class Pipeline:
             finished_at = format_time(datetime.now(UTC))
             input_files = json.dumps([f.__dict__ for f in ctx.inputs])
         for draft in result.products:
+            check_product(draft)  # every number finite or declared missing, else a dead letter
             record = self._product_record(draft, event, handler, chash, ctx)
             record.provenance = {
                 "input_message": raw.payload,

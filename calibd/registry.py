@@ -75,6 +75,7 @@ class ProductDraft:
     `payload` holds JSON-serialisable results and metadata, `arrays` numpy arrays stored
     bit-exact, `summary` the few figures copied into the calibration-ready notification.
     `category` None means the handler's configured default (B unless configured).
+    Every number must be finite unless its field path is listed in `missing`.
     """
 
     product_type: str
@@ -94,6 +95,11 @@ class ProductDraft:
     id: str | None = None
     """Pre-assigned id (`calibd.ids.new_product_id()`), for a message of the same result
     that must quote it (e.g. a quality request); None lets the pipeline assign one."""
+    missing: list[str] = field(default_factory=list)
+    """Field paths (`arrays.tau`, `payload.stats.mean`, `summary.stability`; a path covers
+    those below it) where NaN or infinity means a value not measured or undefined. Any other
+    non-finite number refuses the product (`calibd.product_check`): the message becomes a
+    dead letter, reason `invalid_product`. Stored, a missing payload/summary value is null."""
 
 
 @dataclass

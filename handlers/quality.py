@@ -49,6 +49,7 @@ async def record_assessment(event: AssessmentEvent, ctx: HandlerContext) -> Hand
             "assessed_by": event.source,
         },
         summary={"verdict": verdict.verdict, "product_id": verdict.product_id},
+        missing=["payload.metrics"],  # QualPipe's own figures, recorded as sent (NaN: null)
     )
     # a handler waiting for this verdict (kind "assessment", key = the request's envelope id)
     # resumes in the same transaction

@@ -4,7 +4,9 @@ Each trigger becomes one event whose id is derived from the trigger's path (UUID
 ledger guarantees it is processed once, across restarts. The DL0 name gives tel_id, SB and
 observation ids, stream and chunk; `acada_triggers.streams` maps the stream to an event type
 ('auto' reads the file's RUNTYPE header: PEDESTAL or FLATFIELD). Streams not mapped are
-recorded as ignored; unusable triggers are dead-lettered.
+recorded as ignored; unusable triggers are dead-lettered. A trigger's target is resolved
+through every symlink (readlink and lstat only) and refused unless it lies inside
+`data_roots`, before anything opens it; afterwards only the resolved path is used.
 """
 
 from __future__ import annotations
@@ -51,15 +53,29 @@ def _runtype(path: Path) -> str:
     return RUNTYPE_EVENTS[value]
 
 
-def trigger_event(trigger: Path, settings: AcadaTriggerSettings) -> bytes | None:
+def _inside_roots(trigger: Path, target: Path, roots: list[Path]) -> Path:
+    """`target` resolved through every symlink (only readlink/lstat, nothing is opened);
+    BadInput unless it lies inside one of `roots` (resolved)."""
+    try:
+        real = Path(os.path.realpath(target))
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{trigger}: cannot resolve target {target}: {exc}") from None
+    if not any(real.is_relative_to(root) for root in roots):
+        raise BadInput(f"{trigger}: target resolves to {real}, outside the data roots")
+    return real
+
+
+def trigger_event(trigger: Path, settings: AcadaTriggerSettings, roots: list[Path]) -> bytes | None:
     """The CloudEvent (JSON bytes) for one trigger, or None when its stream is not for calibd.
 
-    Blocking (may read a FITS header). Raises BadInput for an unusable trigger.
+    Blocking (may read a FITS header). Raises BadInput for an unusable trigger, and for a
+    target outside `roots` (the resolved data roots) before the target is opened.
     """
     if trigger.is_symlink():
         target = (trigger.parent / os.readlink(trigger)).absolute()
     else:
         target = trigger.with_name(trigger.name[: -len(SUFFIX)]).absolute()
+    real = _inside_roots(trigger, target, roots)  # from here on only the resolved path
     try:
         name = parse_dl0_name(target.name)
     except ValueError as exc:
@@ -67,10 +83,10 @@ def trigger_event(trigger: Path, settings: AcadaTriggerSettings) -> bytes | None
     event_type = settings.streams.get(name.stream)
     if event_type is None:
         return None
-    if not target.is_file():
-        raise BadInput(f"{trigger}: target {target} does not exist")
+    if not real.is_file():
+        raise BadInput(f"{trigger}: target {target} does not exist or is not a regular file")
     if event_type == "auto":
-        event_type = _runtype(target)
+        event_type = _runtype(real)
     if name.tel_id is None:
         raise BadInput(f"{trigger}: {name.stream} file of a sub-array has no telescope")
     files = [{"uri": str(target)}]
@@ -107,8 +123,15 @@ def trigger_event(trigger: Path, settings: AcadaTriggerSettings) -> bytes | None
 class AcadaTriggerSource:
     name = "acada-triggers"
 
-    def __init__(self, settings: AcadaTriggerSettings, pipeline: Pipeline, store: Store) -> None:
+    def __init__(
+        self,
+        settings: AcadaTriggerSettings,
+        pipeline: Pipeline,
+        store: Store,
+        roots: list[Path],
+    ) -> None:
         self.settings = settings
+        self.roots = roots
         self.pipeline = pipeline
         self.store = store
         self._seen: set[Path] = set()
@@ -148,7 +171,7 @@ class AcadaTriggerSource:
         if await self.store.processed([key]):
             return
         try:
-            payload = await asyncio.to_thread(trigger_event, trigger, self.settings)
+            payload = await asyncio.to_thread(trigger_event, trigger, self.settings, self.roots)
         except BadInput as exc:
             raw = RawMessage(
                 transport="acada-trigger",

@@ -47,9 +47,11 @@ import numpy as np
 from astropy.coordinates import AltAz, EarthLocation, SkyCoord
 from astropy.time import Time, TimeDelta
 from calibd.handlers.atmosphere.sites import SiteConfig, earth_location, offline_iers
+from calibd.handlers.columns import numeric_column
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from calibd.errors import BadInput
+from calibd.timerange import check_mjd
 
 __all__ = [
     "FramConfig",
@@ -149,8 +151,11 @@ def _elapsed_to_mjd(
     except (u.UnitsError, ValueError, TypeError) as exc:
         raise BadInput(f"{name}: {what} is not a time ({exc})") from None
     ref_i, ref_f = _mjdref(name, headers)
+    elapsed = seconds + timezero_s + offset_s
+    # inside the epoch before astropy/ERFA see it (they fail on a time of 1e12 MJD)
+    check_mjd(name, what, ref_i + ref_f + elapsed / 86400.0)
     ref = Time(ref_i, ref_f, format="mjd", scale=scale)
-    t = ref + TimeDelta(seconds + timezero_s + offset_s, format="sec")
+    t = ref + TimeDelta(elapsed, format="sec")
     return np.asarray(t.utc.mjd, dtype=np.float64)
 
 
@@ -162,11 +167,10 @@ def _header_unit(name: str, headers: list) -> u.UnitBase:
         raise BadInput(f"{name}: TIMEUNIT {value!r} is not a unit") from None
 
 
-def _float_values(column: Any) -> np.ndarray:
-    """Plain float64 values; masked entries become NaN."""
+def _float_values(name: str, key: str, column: Any) -> np.ndarray:
+    """Plain float64 values of a numeric one-value-per-row column; masked entries become NaN."""
     mask = np.asarray(getattr(column, "mask", False))
-    raw = getattr(column, "unmasked", column)
-    values = np.asarray(getattr(raw, "value", raw), dtype=np.float64)
+    values = numeric_column(name, key, column).astype(np.float64)
     return np.where(mask, np.nan, values) if mask.any() else values
 
 
@@ -178,14 +182,14 @@ def _with_unit(name: str, table: Any, column: str, target: u.UnitBase, kind: str
         factor = (1.0 * unit).to_value(target)
     except u.UnitConversionError:
         raise BadInput(f"{name}: column {column} is in {unit}, not {kind}") from None
-    return _float_values(table[column]) * factor
+    return _float_values(name, column, table[column]) * factor
 
 
 def _dimensionless(name: str, table: Any, column: str) -> np.ndarray:
     unit = getattr(table[column], "unit", None)
     if unit is not None and unit != u.dimensionless_unscaled:
         raise BadInput(f"{name}: column {column} is in {unit}, expected no unit")
-    return _float_values(table[column])
+    return _float_values(name, column, table[column])
 
 
 def _int_values(table: Any, column: str) -> np.ndarray:
@@ -256,6 +260,7 @@ def read_fram_file(path: str | Path) -> dict[str, np.ndarray]:
     if isinstance(column, Time):
         if column.ndim != 1:
             raise BadInput(f"{name}: column timestamp must be one value per row")
+        check_mjd(name, "column timestamp", column.mjd)  # before ERFA converts the scale
         time_mjd = np.asarray(column.utc.mjd, dtype=np.float64)
     else:
         if np.ndim(column) != 1:
@@ -263,7 +268,8 @@ def read_fram_file(path: str | Path) -> dict[str, np.ndarray]:
         unit = getattr(column, "unit", None)
         if unit is None or unit == u.dimensionless_unscaled:
             unit = _header_unit(name, headers)
-        time_mjd = _elapsed_to_mjd(name, _float_values(column), unit, headers, "timestamp")
+        seconds = _float_values(name, "timestamp", column)
+        time_mjd = _elapsed_to_mjd(name, seconds, unit, headers, "column timestamp")
 
     tstart, tstop = (_keyword(headers, key) for key in ("TSTART", "TSTOP"))
     bounds = []
@@ -288,7 +294,7 @@ def read_fram_file(path: str | Path) -> dict[str, np.ndarray]:
         "aod_err": _dimensionless(name, table, "aod_err"),
         "peak_wavelength_nm": _with_unit(name, table, "peak_wavelength", u.nm, "a length"),
         "zero_point": (
-            _float_values(table["zero_point"])
+            _float_values(name, "zero_point", table["zero_point"])
             if "zero_point" in table.colnames
             else np.full(len(table), np.nan)
         ),
@@ -360,7 +366,8 @@ def aerosol_calibration(
     the measured wavelength; vaod_ref, vaod_ref_err scaled to the reference wavelength; NaN where
     not used), the requested-wavelength arrays (requested_wavelength_nm, requested_vaod,
     requested_vaod_err, requested_vaod_total) and a summary of plain Python values.
-    BadInput for NaN, negative AOD, aod_err <= 0, wavelengths outside `wavelength_range_nm`, or
+    BadInput for NaN, negative AOD, aod_err <= 0 or so small that 1 / aod_err^2 overflows,
+    wavelengths outside `wavelength_range_nm`, or
     fewer than `min_measurements` measurements within `max_zenith_deg`.
     """
     cfg = FramConfig.model_validate(config)
@@ -405,9 +412,16 @@ def aerosol_calibration(
     vaod_ref, vaod_ref_err = vaod * to_ref, vaod_err * to_ref
 
     v, s = vaod_ref[used], vaod_ref_err[used]
-    w = 1.0 / s**2
-    mean = float(np.sum(w * v) / np.sum(w))
-    stat_err = float(1.0 / np.sqrt(np.sum(w)))
+    with np.errstate(over="ignore", divide="ignore"):
+        w = 1.0 / s**2
+        total_weight = np.sum(w)
+    if not np.isfinite(total_weight):
+        raise BadInput(
+            f"FRAM aod_err: values down to {tau_err[used].min():.3g} are too small for "
+            "inverse-variance weights (1 / aod_err^2 overflows)"
+        )
+    mean = float(np.sum(w * v) / total_weight)
+    stat_err = float(1.0 / np.sqrt(total_weight))
     excess_var = max(float(np.var(v, ddof=1) - np.mean(s**2)), 0.0)
     mean_err = float(np.sqrt(stat_err**2 + excess_var / k))
     if mean > 0:

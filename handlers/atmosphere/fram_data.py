@@ -92,5 +92,13 @@ async def fram_data(event: FramDataEvent, ctx) -> HandlerResult:
             "stability": summary["stability"],
         },
         truncates=fallbacks,
+        # not measured: per-measurement values of measurements not used (zenith cut);
+        # undefined: the stability of a night with mean VAOD <= 0 and scatter (F = inf)
+        missing=[
+            "arrays.measurement_vaod",
+            "arrays.measurement_vaod_err",
+            "payload.stability",
+            "summary.stability",
+        ],
     )
     return HandlerResult(products=[product])

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from calibd.handlers.atmosphere.aerosol import AEROSOL_PRODUCT, angstrom_table
+from calibd.handlers.stored import stored_number, stored_numbers
 from pydantic import BaseModel, Field
 
 from calibd.errors import BadInput
@@ -82,11 +83,17 @@ async def _from_ctc(ctx, start: datetime, cfg: FramDownConfig) -> dict[str, Any]
     ctc = await ctx.store.best_product("cherenkov_transparency", None, start)
     if ctc is None or ctc["summary"].get("too_few_telescopes"):
         return None
-    t, t_err = ctc["summary"]["ctc"], ctc["summary"]["ctc_err"]
+    values = stored_numbers(ctc["summary"], "ctc", "ctc_err")
+    if values is None:  # missing values: nothing to derive the extinction from
+        ctx.log.warning("transparency product without a coefficient, not used", product=ctc["id"])
+        return None
+    t, t_err = values
     if not 0 < t <= cfg.ctc_max:  # not normalised to a clear reference night: unusable here
         ctx.log.warning("transparency coefficient out of range, not used", ctc=t, max=cfg.ctc_max)
         return None
-    cos_z = math.cos(math.radians(ctc["summary"].get("mean_zenith_deg") or cfg.ctc_zenith_deg))
+    cos_z = math.cos(
+        math.radians(stored_number(ctc["summary"], "mean_zenith_deg") or cfg.ctc_zenith_deg)
+    )
     vaod = max(cfg.ctc_reference_vaod - math.log(t) * cos_z, 0.0)
     stat = t_err / t * cos_z
     return {
@@ -97,18 +104,24 @@ async def _from_ctc(ctx, start: datetime, cfg: FramDownConfig) -> dict[str, Any]
     }
 
 
+_FRAM_VALUES = ("vaod", "vaod_err", "reference_wavelength_nm")
+
+
 async def _from_last_fram(ctx, start: datetime, cfg: FramDownConfig) -> dict[str, Any] | None:
     oldest = start - timedelta(hours=cfg.last_fram_max_age_h)
     candidates = [
         p
         for p in await ctx.store.products(product_type=AEROSOL_PRODUCT, limit=1000)
-        if p["summary"].get("method") == "fram" and oldest <= parse_time(p["valid_from"]) <= start
+        if p["summary"].get("method") == "fram"
+        and oldest <= parse_time(p["valid_from"]) <= start
+        # a product with missing values (stored null) cannot stand in: skip it
+        and stored_numbers(p["summary"], *_FRAM_VALUES) is not None
     ]
     if candidates:
         p = max(candidates, key=lambda p: p["valid_from"])
         age_h = (start - parse_time(p["valid_from"])).total_seconds() / 3600
-        vaod, err = p["summary"]["vaod"], p["summary"]["vaod_err"]
-        to_reference = p["summary"]["reference_wavelength_nm"] / cfg.reference_wavelength_nm
+        vaod, err, wavelength = stored_numbers(p["summary"], *_FRAM_VALUES)  # type: ignore[misc]
+        to_reference = wavelength / cfg.reference_wavelength_nm
         return {
             "vaod": vaod * to_reference**cfg.angstrom_alpha,
             "vaod_err": math.hypot(err, age_h * cfg.last_fram_widening_per_h),

@@ -168,6 +168,15 @@ def compute_flatfield(
     return {"header": run["header"], "arrays": arrays}
 
 
+#: unusable pixels keep NaN statistics (flagged in the outlier masks): declared missing
+PIXEL_MISSING = ["arrays"]
+
+
+def _medians(*keys: str) -> list[str]:
+    """Camera medians over usable pixels, NaN for a gain without any: declared missing."""
+    return [f"{part}.{key}" for part in ("payload", "summary") for key in keys]
+
+
 @handler(
     "ctao.acada.pedestal_run",
     name="camera_pedestal",
@@ -196,6 +205,7 @@ async def pedestal_run(event: PedestalRunEvent, ctx) -> HandlerResult:
         payload={"obs_id": data.obs_id, "run_end": data.run_end, **header, **summary},
         arrays=arrays,
         summary=summary,
+        missing=[*PIXEL_MISSING, *_medians("median_pedestal_per_sample")],
     )
     return HandlerResult(products=[product])
 
@@ -255,6 +265,7 @@ async def _calibrate(ctx, event: FlatFieldRunEvent, pedestal_id: str) -> Handler
         },
         arrays=arrays,
         summary=summary,
+        missing=[*PIXEL_MISSING, *_medians("median_gain", "median_n_pe")],
     )
     request = QualityRequest(
         product_id=product_id,

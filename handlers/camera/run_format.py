@@ -26,6 +26,7 @@ from astropy.io import fits
 from astropy.time import TIME_SCALES
 
 from calibd.errors import BadInput
+from calibd.timerange import check_mjd
 
 __all__ = [
     "EVENT_TYPE_CODES",
@@ -259,6 +260,7 @@ def _validate(name: str, path: Path, hdul: fits.HDUList, expected_type: str | No
     times = np.asarray(times, dtype=np.float64)[selected]
     if not np.all(np.isfinite(times)):
         raise BadInput(f"{name}: column TIME contains NaN or infinite values")
+    check_mjd(name, "column TIME", times)
     return RunHeader(
         path=str(path),
         tel_id=ints["TEL_ID"],

@@ -11,6 +11,7 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 from astropy.table import QTable
+from calibd.handlers.columns import numeric_column
 
 from calibd.errors import BadInput
 
@@ -44,10 +45,11 @@ def read_dl2(path: Path) -> QTable:
             raise BadInput(f"{name}: column {column} missing")
         col = table[column]
         given = getattr(col, "unit", None)
+        plain = numeric_column(name, column, col)  # one number per row, else BadInput
         if unit is u.dimensionless_unscaled:
             if given not in (None, u.dimensionless_unscaled):
                 raise BadInput(f"{name}: column {column} must be dimensionless, not {given}")
-            values = np.asarray(getattr(col, "value", col), dtype=np.float64) * u.one
+            values = plain.astype(np.float64) * u.one
         else:
             if given is None:
                 raise BadInput(f"{name}: column {column} has no unit (expected {unit})")

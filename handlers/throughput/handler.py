@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from calibd.handlers.columns import from_mjd, item_columns, merge_columns
+from calibd.handlers.columns import (
+    from_mjd,
+    item_columns,
+    merge_columns,
+    mjd_column,
+    numeric_column,
+)
 from calibd.handlers.throughput.muon import MuonThroughputConfig, muon_throughput
 
 from calibd.errors import BadInput
@@ -40,18 +46,20 @@ def read_muon_file(path: str) -> dict[str, np.ndarray]:
     if unit is None or unit == u.dimensionless_unscaled:
         raise BadInput(f"{name}: column impact has no unit (expected a length, e.g. m)")
     try:
-        impact_m = u.Quantity(table["impact"]).to_value(u.m)
+        factor = (1.0 * unit).to_value(u.m)
     except u.UnitConversionError:
         raise BadInput(f"{name}: column impact is in {unit}, not a length") from None
+
+    def column(key: str, dtype: Any) -> np.ndarray:
+        return numeric_column(name, key, table[key]).astype(dtype)
+
     return {
-        "time_mjd": np.asarray(table["time"], dtype=np.float64),
-        "efficiency": np.asarray(table["optical_efficiency"], dtype=np.float64),
-        "impact_m": impact_m,
-        "fit_valid": np.asarray(table["fit_valid"], dtype=bool),
+        "time_mjd": mjd_column(name, "time", table["time"]),
+        "efficiency": column("optical_efficiency", np.float64),
+        "impact_m": column("impact", np.float64) * factor,
+        "fit_valid": column("fit_valid", bool),
         "at_limit": (
-            np.asarray(table["at_limit"], dtype=bool)
-            if "at_limit" in table.colnames
-            else np.zeros(len(table), bool)
+            column("at_limit", bool) if "at_limit" in table.colnames else np.zeros(len(table), bool)
         ),
     }
 

@@ -50,6 +50,7 @@ async def harness(tmp_path):
                     payload={"cube": value, "nan": float("nan")},
                     arrays={"tau": np.linspace(0, 1, 7)},
                     summary={"cube": value},
+                    missing=["payload.nan"],  # declared: stored as null
                 )
             ]
         )

@@ -1,0 +1,61 @@
+"""The epoch calibd accepts: times in messages and input files between 1990 and 2200 (UTC).
+
+Outside it, a time is not CTAO data but a broken input (a period in year 0001, a FITS time of
+1e12 MJD): astropy/ERFA and datetime fail on it, and stored products would not sort. Both
+checks raise BadInput naming the field and the value.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from calibd.errors import BadInput
+
+__all__ = ["EARLIEST", "LATEST", "check_event_times", "check_mjd"]
+
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+EARLIEST_MJD = 47892.0  # 1990-01-01
+LATEST_MJD = 124593.0  # 2200-01-01
+_RANGE = "1990-01-01 to 2200-01-01 UTC"
+
+
+def _walk(value: Any, path: str):
+    if isinstance(value, datetime):
+        yield path, value
+    elif isinstance(value, BaseModel):
+        for key in type(value).model_fields:
+            yield from _walk(getattr(value, key), f"{path}.{key}" if path else key)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _walk(item, f"{path}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, f"{path}.{key}")
+
+
+def check_event_times(event: BaseModel) -> None:
+    """BadInput for the first datetime of the envelope or its data outside the epoch."""
+    for path, value in _walk(event, ""):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        if not EARLIEST <= aware < LATEST:
+            raise BadInput(
+                f"{path}: {value.isoformat()} is outside the supported time range {_RANGE}"
+            )
+
+
+def check_mjd(name: str, field: str, mjd: np.ndarray) -> np.ndarray:
+    """`mjd` unchanged; BadInput naming `name` and `field` for NaN or values outside the epoch."""
+    values = np.asarray(mjd, dtype=np.float64)
+    bad = ~((values >= EARLIEST_MJD) & (values < LATEST_MJD))
+    if bad.any():
+        example = values[bad][0]
+        raise BadInput(
+            f"{name}: {field}: {int(bad.sum())} of {values.size} times outside the supported "
+            f"range {_RANGE} (e.g. MJD {example:.6g})"
+        )
+    return values
