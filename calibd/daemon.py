@@ -82,7 +82,9 @@ class Daemon:
         self.pipeline = Pipeline(
             self.settings, self.store, self.registry, tuple(s.name for s in self.sinks)
         )
-        self.relay = OutboxRelay(self.store, self.sinks, self.settings.outbox)
+        self.relay = OutboxRelay(
+            self.store, self.sinks, self.settings.outbox, self.pipeline.metrics
+        )
         self.pipeline.on_commit(self.relay.wake)
         self.pipeline.on_fatal = self._on_fatal
         await self.pipeline.start()

@@ -22,6 +22,7 @@ from typing import Any
 
 import aiosqlite
 
+from calibd.db_reads import fetch_all, fetch_one
 from calibd.errors import StoreError
 from calibd.migrations import MIGRATIONS
 
@@ -49,28 +50,6 @@ def format_time(dt: datetime | None) -> str | None:
 
 def parse_time(text: str | None) -> datetime | None:
     return None if text is None else datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
-
-
-async def fetch_all(
-    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
-) -> list[aiosqlite.Row]:
-    """Run a query and read all its rows in ONE call on the connection's thread.
-
-    The statement is stepped to its end before any other coroutine's statement can run on the
-    same connection, so its read transaction ends with it: every query sees the database as
-    committed when it starts. (With `async with conn.execute(...)`, another coroutine's query
-    slipped in between execute and fetch shares the open statement's older snapshot, and the
-    outbox relay saw rows it had just marked delivered as pending: duplicate notifications.)
-    """
-    return list(await conn.execute_fetchall(sql, params))
-
-
-async def fetch_one(
-    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
-) -> aiosqlite.Row | None:
-    """The first row of a query run as in `fetch_all` (use with LIMIT or a unique key)."""
-    rows = await fetch_all(conn, sql, params)
-    return rows[0] if rows else None
 
 
 def _now() -> str:
@@ -658,7 +637,8 @@ class Store:
             self.r,
             "SELECT o.seq, o.event_id, o.event_type, o.channel, o.subtopic, o.key, o.envelope "
             "FROM outbox_deliveries d JOIN outbox o ON o.event_id = d.event_id "
-            "WHERE d.sink = ? AND d.delivered_at IS NULL ORDER BY o.seq LIMIT ?",
+            "WHERE d.sink = ? AND d.delivered_at IS NULL AND d.failed_at IS NULL "
+            "ORDER BY o.seq LIMIT ?",
             (sink, limit),
         )
 
@@ -675,6 +655,8 @@ class Store:
         await self._write(run)
 
     async def mark_failed(self, sink: str, event_ids: Sequence[str], error: str) -> None:
+        """Record a failed attempt; the rows stay pending (the sink was unavailable)."""
+
         async def run(conn: aiosqlite.Connection) -> None:
             await conn.executemany(
                 "UPDATE outbox_deliveries SET attempts = attempts + 1, last_error = ? "
@@ -684,10 +666,24 @@ class Store:
 
         await self._write(run)
 
+    async def mark_refused(self, sink: str, refused: Sequence[tuple[str, str]]) -> None:
+        """Record (event id, reason) rows the sink refuses for good: failed, no longer pending."""
+        now = _now()
+
+        async def run(conn: aiosqlite.Connection) -> None:
+            await conn.executemany(
+                "UPDATE outbox_deliveries SET attempts = attempts + 1, last_error = ?, "
+                "failed_at = ? WHERE event_id = ? AND sink = ?",
+                [(reason[:1000], now, e, sink) for e, reason in refused],
+            )
+
+        await self._write(run)
+
     async def outbox_backlog(self) -> dict[str, int]:
         rows = await fetch_all(
             self.r,
-            "SELECT sink, COUNT(*) FROM outbox_deliveries WHERE delivered_at IS NULL GROUP BY sink",
+            "SELECT sink, COUNT(*) FROM outbox_deliveries "
+            "WHERE delivered_at IS NULL AND failed_at IS NULL GROUP BY sink",
         )
         return {r[0]: r[1] for r in rows}
 
@@ -841,7 +837,9 @@ class Store:
             "dead_letters": "SELECT COUNT(*) FROM dead_letters WHERE status = 'dead'",
             "inbox": "SELECT COUNT(*) FROM inbox",
             "waits_pending": "SELECT COUNT(*) FROM waits WHERE status IN ('pending', 'ready')",
-            "outbox_pending": "SELECT COUNT(*) FROM outbox_deliveries WHERE delivered_at IS NULL",
+            "outbox_pending": "SELECT COUNT(*) FROM outbox_deliveries "
+            "WHERE delivered_at IS NULL AND failed_at IS NULL",
+            "outbox_failed": "SELECT COUNT(*) FROM outbox_deliveries WHERE failed_at IS NOT NULL",
         }.items():
             out[name] = (await fetch_one(self.r, sql))[0]  # type: ignore[index]
         return out

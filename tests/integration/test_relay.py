@@ -97,3 +97,94 @@ async def test_fault_free_run_publishes_each_notification_exactly_once(kafka, mq
     assert len(rows) == 2 * n
     assert {(r["attempts"], r["last_error"]) for r in rows} == {(1, None)}
     assert all(r["delivered_at"] for r in rows)
+
+
+async def produce_large(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    """An ordinary producer allowed records up to 4 MiB (calibd takes up to 16 MiB)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=4 << 20)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value)
+    finally:
+        await producer.stop()
+
+
+async def metrics_text(port: int) -> str:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /metrics HTTP/1.0\r\n\r\n")
+    await writer.drain()
+    body = (await reader.read()).decode()
+    writer.close()
+    return body
+
+
+async def test_a_notification_kafka_refuses_is_recorded_and_the_others_flow(kafka, tmp_path, uid):
+    """A 1.1 MB malformed input (its dead-letter notice is a bounded excerpt), a product whose
+    notification is over the producer's 1 MiB request limit, then 20 valid messages: the 20
+    notifications and the dead-letter notice arrive; the oversized one is recorded failed with
+    its reason, counted in /metrics and logged once; the daemon stops cleanly."""
+    port = free_port()
+    settings = kafka_settings(
+        kafka,
+        uid,
+        **{
+            "handlers.echo_trigger_rates.summary_bytes": 1_200_000,
+            "operations.http_port": port,
+            "outbox.retry_max_s": 1.0,
+        },
+    )
+    big_input = b'{"specversion": "1.0", "oops": "' + b"y" * 1_100_000 + b'"'  # not JSON
+    oversized = example("ctao.acada.trigger_rates")
+    valid = [example("ctao.acada.weather") for _ in range(20)]
+    daemon = DaemonProcess(tmp_path / "calibd", settings).start()
+    try:
+        daemon.wait_log(assigned, what="partition assignment")
+        await produce_large(
+            kafka.bootstrap,
+            f"acada.calibration.{uid}",
+            [big_input, json.dumps(oversized).encode(), *(json.dumps(e).encode() for e in valid)],
+        )
+        notes = await consume(kafka.bootstrap, f"calibpipe.products.{uid}", 20, timeout=60)
+        (notice,) = await consume(kafka.bootstrap, f"calibpipe.dlq.{uid}", 1, timeout=30)
+        refused = await asyncio.to_thread(
+            daemon.wait_query,
+            "SELECT d.attempts, d.last_error, d.failed_at, d.delivered_at, o.event_type "
+            "FROM outbox_deliveries d JOIN outbox o USING (event_id) "
+            "WHERE d.failed_at IS NOT NULL",
+            lambda r: len(r) == 1,
+        )
+        await asyncio.to_thread(
+            daemon.wait_query,
+            "SELECT COUNT(*) FROM outbox_deliveries WHERE delivered_at IS NULL "
+            "AND failed_at IS NULL",
+            lambda r: r[0][0] == 0,
+        )
+        metrics = await metrics_text(port)
+        with pytest.raises(TimeoutError):  # nothing else: the refused one is not retried
+            await consume(kafka.bootstrap, f"calibpipe.products.{uid}", 21, timeout=5)
+    finally:
+        assert daemon.stop() == 0
+    products = daemon.query("SELECT id, input_event_id FROM products")
+    by_input = {p["input_event_id"]: p["id"] for p in products}
+    assert sorted(n["value"]["data"]["product_id"] for n in notes) == sorted(
+        by_input[e["id"]] for e in valid
+    )
+    row = refused[0]
+    assert row["event_type"] == "ctao.calibpipe.calibration_ready"
+    assert row["delivered_at"] is None and row["attempts"] == 1
+    assert row["last_error"].startswith("MessageSizeTooLargeError")
+    assert (
+        'calibd_notifications_refused_total{sink="kafka",type="ctao.calibpipe.calibration_ready"} 1'
+        in metrics
+    )
+    alerts = [e for e in daemon.log_lines() if e.get("msg", "").startswith("notification refused")]
+    assert len(alerts) == 1 and alerts[0]["level"] == "error"
+    assert not [e for e in daemon.log_lines() if e.get("msg", "").startswith("sink unavailable")]
+    (dead,) = daemon.query("SELECT id, reason, length(payload) AS size FROM dead_letters")
+    data = notice["value"]["data"]
+    assert data["dead_letter_id"] == dead["id"] and data["reason"] == dead["reason"]
+    assert dead["size"] == data["payload_bytes"] == len(big_input)
+    assert data["payload_truncated"] is True
+    assert data["payload"].encode() == big_input[: len(data["payload"].encode())]
+    assert len(json.dumps(notice["value"])) < 16_000
