@@ -205,6 +205,10 @@ class Daemon:
                 {(("sink", k),): v for k, v in backlog.items()},
             ),
             "calibd_dead_letters": ("Dead letters in the database.", {(): counts["dead_letters"]}),
+            "calibd_outbox_failed": (
+                "Notifications a sink refused for good, recorded failed in the database.",
+                {(): counts["outbox_failed"]},
+            ),
             "calibd_in_flight": ("Messages being processed.", {(): self.pipeline.in_flight}),
             "calibd_waits_open": ("Waits pending or ready.", {(): counts["waits_pending"]}),
             "calibd_consumer_lag": ("Kafka records behind the high watermark.", lag),

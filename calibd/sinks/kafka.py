@@ -79,7 +79,7 @@ class KafkaSink:
                     fut = await producer.send(
                         topic, value=row["envelope"], key=key, headers=HEADERS
                     )
-                except (KeyError, ValueError) as exc:  # no topic, a key that is not text
+                except (KeyError, ValueError, TypeError) as exc:  # no topic, key not text
                     sent.append((row, exc))
                     continue
                 except kerr.KafkaError as exc:

@@ -178,6 +178,7 @@ async def test_a_notification_kafka_refuses_is_recorded_and_the_others_flow(kafk
         'calibd_notifications_refused_total{sink="kafka",type="ctao.calibpipe.calibration_ready"} 1'
         in metrics
     )
+    assert "\ncalibd_outbox_failed 1\n" in metrics
     alerts = [e for e in daemon.log_lines() if e.get("msg", "").startswith("notification refused")]
     assert len(alerts) == 1 and alerts[0]["level"] == "error"
     assert not [e for e in daemon.log_lines() if e.get("msg", "").startswith("sink unavailable")]
