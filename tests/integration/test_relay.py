@@ -139,16 +139,25 @@ async def metrics_text(port: int) -> str:
     return body
 
 
-async def test_a_notification_kafka_refuses_is_recorded_and_the_others_flow(kafka, tmp_path, uid):
+async def test_a_notification_kafka_refuses_is_recorded_and_the_others_flow(
+    kafka, mqtt, tmp_path, uid
+):
     """A 1.1 MB malformed input (its dead-letter notice is a bounded excerpt), a product whose
     notification is over the producer's 1 MiB request limit, then 20 valid messages: the 20
-    notifications and the dead-letter notice arrive; the oversized one is recorded failed with
-    its reason, counted in /metrics and logged once; the daemon stops cleanly."""
+    notifications and the dead-letter notice arrive; the oversized one is recorded failed for
+    Kafka with its reason, counted in /metrics and logged once, and still delivered over MQTT,
+    which takes it; the daemon stops cleanly."""
     port = free_port()
     settings = kafka_settings(
         kafka,
         uid,
         **{
+            "mqtt.enabled": True,
+            "mqtt.consume": False,
+            "mqtt.host": "127.0.0.1",
+            "mqtt.port": mqtt.port,
+            "mqtt.client_id": f"calibd-{uid}",
+            "mqtt.products_topic_prefix": f"test/{uid}/products",
             "handlers.echo_trigger_rates.summary_bytes": 1_200_000,
             "operations.http_port": port,
             "outbox.retry_max_s": 1.0,
@@ -160,16 +169,19 @@ async def test_a_notification_kafka_refuses_is_recorded_and_the_others_flow(kafk
     daemon = DaemonProcess(tmp_path / "calibd", settings).start()
     try:
         daemon.wait_log(assigned, what="partition assignment")
-        await produce_large(
-            kafka.bootstrap,
-            f"acada.calibration.{uid}",
-            [big_input, json.dumps(oversized).encode(), *(json.dumps(e).encode() for e in valid)],
-        )
-        notes = await consume(kafka.bootstrap, f"calibpipe.products.{uid}", 20, timeout=60)
+        async with Listener(mqtt, f"test/{uid}/products/#") as listener:
+            await produce_large(
+                kafka.bootstrap,
+                f"acada.calibration.{uid}",
+                [big_input, json.dumps(oversized).encode()]
+                + [json.dumps(e).encode() for e in valid],
+            )
+            notes = await consume(kafka.bootstrap, f"calibpipe.products.{uid}", 20, timeout=60)
+            over_mqtt = await listener.wait(21)
         (notice,) = await consume(kafka.bootstrap, f"calibpipe.dlq.{uid}", 1, timeout=30)
         refused = await asyncio.to_thread(
             daemon.wait_query,
-            "SELECT d.attempts, d.last_error, d.failed_at, d.delivered_at, o.event_type "
+            "SELECT d.sink, d.attempts, d.last_error, d.failed_at, d.delivered_at, o.event_type "
             "FROM outbox_deliveries d JOIN outbox o USING (event_id) "
             "WHERE d.failed_at IS NOT NULL",
             lambda r: len(r) == 1,
@@ -191,7 +203,8 @@ async def test_a_notification_kafka_refuses_is_recorded_and_the_others_flow(kafk
         by_input[e["id"]] for e in valid
     )
     row = refused[0]
-    assert row["event_type"] == "ctao.calibpipe.calibration_ready"
+    assert row["sink"] == "kafka" and row["event_type"] == "ctao.calibpipe.calibration_ready"
+    assert {n["data"]["product_id"] for _, n in over_mqtt} == set(by_input.values())
     assert row["delivered_at"] is None and row["attempts"] == 1
     assert row["last_error"].startswith("MessageSizeTooLargeError")
     assert (
