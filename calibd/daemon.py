@@ -82,7 +82,9 @@ class Daemon:
         self.pipeline = Pipeline(
             self.settings, self.store, self.registry, tuple(s.name for s in self.sinks)
         )
-        self.relay = OutboxRelay(self.store, self.sinks, self.settings.outbox)
+        self.relay = OutboxRelay(
+            self.store, self.sinks, self.settings.outbox, self.pipeline.metrics
+        )
         self.pipeline.on_commit(self.relay.wake)
         self.pipeline.on_fatal = self._on_fatal
         await self.pipeline.start()
@@ -207,6 +209,10 @@ class Daemon:
                 {(("sink", k),): v for k, v in backlog.items()},
             ),
             "calibd_dead_letters": ("Dead letters in the database.", {(): counts["dead_letters"]}),
+            "calibd_outbox_failed": (
+                "Notifications a sink refused for good, recorded failed in the database.",
+                {(): counts["outbox_failed"]},
+            ),
             "calibd_in_flight": ("Messages being processed.", {(): self.pipeline.in_flight}),
             "calibd_waits_open": ("Waits pending or ready.", {(): counts["waits_pending"]}),
             "calibd_consumer_lag": ("Kafka records behind the high watermark.", lag),

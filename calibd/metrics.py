@@ -16,6 +16,7 @@ class Metrics:
         self.messages: Counter[tuple[str, str]] = Counter()  # (event type, outcome)
         self.handler_seconds: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
         self.handler_max: dict[str, float] = defaultdict(float)
+        self.notifications_refused: Counter[tuple[str, str]] = Counter()  # (sink, event type)
 
     def message(self, event_type: str | None, outcome: str) -> None:
         self.messages[(event_type or "unknown", outcome)] += 1
@@ -25,6 +26,9 @@ class Metrics:
         acc[0] += seconds
         acc[1] += 1
         self.handler_max[name] = max(self.handler_max[name], seconds)
+
+    def notification_refused(self, sink: str, event_type: str) -> None:
+        self.notifications_refused[(sink, event_type)] += 1
 
     def totals(self) -> Counter[str]:
         out: Counter[str] = Counter()
@@ -49,6 +53,13 @@ class Metrics:
         for name, (total, count) in sorted(self.handler_seconds.items()):
             lines.append(f'calibd_handler_duration_seconds_sum{{handler="{name}"}} {total:.6f}')
             lines.append(f'calibd_handler_duration_seconds_count{{handler="{name}"}} {count}')
+        lines += [
+            "# HELP calibd_notifications_refused_total Notifications a sink refused for good "
+            "(recorded failed in the outbox) since start.",
+            "# TYPE calibd_notifications_refused_total counter",
+        ]
+        for (sink, etype), n in sorted(self.notifications_refused.items()):
+            lines.append(f'calibd_notifications_refused_total{{sink="{sink}",type="{etype}"}} {n}')
         lines += [
             "# HELP calibd_uptime_seconds Seconds since start.",
             "# TYPE calibd_uptime_seconds gauge",

@@ -1,6 +1,11 @@
 """The outbox relay: publishes committed notifications to every sink, retrying while a broker
 is down. A notification is published after its product is committed, at least once per sink;
-each copy carries the same envelope id, so consumers can deduplicate."""
+each copy carries the same envelope id, so consumers can deduplicate.
+
+A row a sink refuses for good (see `calibd.sinks.base.Sink`) is recorded failed on its outbox
+row with the reason, counted (`calibd_notifications_refused_total`) and logged as an error
+once; the rows after it flow on. Nothing a row holds, and no database error, ends the relay.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ import random
 import structlog
 
 from calibd.config import OutboxSettings
-from calibd.sinks.base import Sink
+from calibd.metrics import Metrics
+from calibd.sinks.base import Sink, describe
 from calibd.store import Store
 
 __all__ = ["OutboxRelay"]
@@ -19,16 +25,23 @@ log = structlog.get_logger("calibd.outbox")
 
 
 class OutboxRelay:
-    """One loop per sink: read pending deliveries in order, publish, mark delivered."""
+    """One loop per sink: read pending deliveries in order, publish, record the outcomes."""
 
-    def __init__(self, store: Store, sinks: list[Sink], settings: OutboxSettings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        sinks: list[Sink],
+        settings: OutboxSettings,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.store = store
         self.sinks = sinks
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self._wake = {s.name: asyncio.Event() for s in sinks}
-        self._idle = {s.name: asyncio.Event() for s in sinks}
         self._tasks: list[asyncio.Task] = []
         self.published = dict.fromkeys(self._wake, 0)
+        self.refused = dict.fromkeys(self._wake, 0)
 
     def wake(self) -> None:
         """Called after each commit: there may be something new to publish."""
@@ -66,37 +79,66 @@ class OutboxRelay:
         wake = self._wake[sink.name]
         while True:
             wake.clear()
-            rows = await self.store.pending_deliveries(sink.name, self.settings.batch_size)
-            if not rows:
-                try:
-                    async with asyncio.timeout(1.0):
-                        await wake.wait()
-                except TimeoutError:
-                    pass
-                continue
-            delivered: list[str] = []
             try:
-                await sink.publish(rows, delivered.append)
-            except Exception as exc:
-                if delivered:
-                    await self.store.mark_delivered(sink.name, delivered)
-                    self.published[sink.name] += len(delivered)
-                failed = [r["event_id"] for r in rows if r["event_id"] not in set(delivered)]
-                await self.store.mark_failed(sink.name, failed[:1], f"{type(exc).__name__}: {exc}")
+                found = await self._round(sink)
+            except Exception as exc:  # the sink is unavailable, or the database is
                 if healthy:
                     log.warning(
                         "sink unavailable, notifications kept in the outbox",
                         sink=sink.name,
-                        error=str(exc) or type(exc).__name__,
-                        pending=len(failed),
+                        error=describe(exc),
                     )
                     healthy = False
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
                 delay = min(delay * 2, self.settings.retry_max_s)
                 continue
-            await self.store.mark_delivered(sink.name, delivered)
-            self.published[sink.name] += len(delivered)
             if not healthy:
                 log.info("sink available again", sink=sink.name)
                 healthy = True
             delay = self.settings.retry_min_s
+            if not found:
+                try:
+                    async with asyncio.timeout(1.0):
+                        await wake.wait()
+                except TimeoutError:
+                    pass
+
+    async def _round(self, sink: Sink) -> bool:
+        """Publish one batch and record what became of each row; False when none was
+        pending. Raises (after recording the confirmed and refused rows) on a transient error."""
+        rows = await self.store.pending_deliveries(sink.name, self.settings.batch_size)
+        if not rows:
+            return False
+        delivered: list[str] = []
+        refused: list[tuple[str, str]] = []
+        try:
+            await sink.publish(rows, delivered.append, lambda e, why: refused.append((e, why)))
+        except Exception as exc:
+            await self._record(sink, rows, delivered, refused)
+            done = set(delivered) | {e for e, _ in refused}
+            failed = [r["event_id"] for r in rows if r["event_id"] not in done]
+            await self.store.mark_failed(sink.name, failed[:1], describe(exc))
+            raise
+        await self._record(sink, rows, delivered, refused)
+        return True
+
+    async def _record(
+        self, sink: Sink, rows, delivered: list[str], refused: list[tuple[str, str]]
+    ) -> None:
+        if delivered:
+            await self.store.mark_delivered(sink.name, delivered)
+            self.published[sink.name] += len(delivered)
+        if not refused:
+            return
+        await self.store.mark_refused(sink.name, refused)
+        types = {r["event_id"]: r["event_type"] for r in rows}
+        for event_id, reason in refused:
+            self.refused[sink.name] += 1
+            self.metrics.notification_refused(sink.name, types.get(event_id, "unknown"))
+            log.error(
+                "notification refused by the sink, recorded failed in the outbox",
+                sink=sink.name,
+                notification_id=event_id,
+                notification_type=types.get(event_id),
+                reason=reason,
+            )

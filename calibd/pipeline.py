@@ -16,7 +16,6 @@ The future `submit` returns resolves only after the commit; sources acknowledge 
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import json
 import platform
@@ -39,6 +38,7 @@ import calibd
 from calibd import codec
 from calibd.config import Settings, config_hash
 from calibd.datafiles import InputFile, resolve_data_file
+from calibd.dead_letter_notice import dead_letter_data
 from calibd.errors import (
     BadInput,
     MessageError,
@@ -51,7 +51,6 @@ from calibd.events import OUTBOUND_MODELS, CloudEvent
 from calibd.events.calibpipe import (
     CalibrationReady,
     CalibrationReadyEvent,
-    DeadLetter,
     DeadLetterEvent,
 )
 from calibd.events.common import DataFile
@@ -982,28 +981,23 @@ class Pipeline:
         )
 
         def dlq(dead_letter_id: int) -> OutboxRecord:
-            try:
-                text, encoding = raw.payload.decode("utf-8"), "utf-8"
-            except UnicodeDecodeError:
-                text, encoding = base64.b64encode(raw.payload).decode(), "base64"
             notice = DeadLetterEvent(
                 id=new_event_id(),
                 source=self.settings.source_uri,
                 time=datetime.now(UTC),
                 subject=str(dead_letter_id),
-                data=DeadLetter(
-                    dead_letter_id=dead_letter_id,
+                data=dead_letter_data(
+                    dead_letter_id,
                     reason=error.reason,
                     detail=error.detail,
                     transport=raw.transport,
                     origin=raw.origin,
                     event_id=info.get("id"),
                     event_type=info.get("type"),
-                    payload=text,
-                    payload_encoding=encoding,  # type: ignore[arg-type]
+                    payload=raw.payload,
                 ),
             )
-            return self._outbox_record(notice, key=info.get("type"))
+            return self._outbox_record(notice, key=notice.data.event_type)
 
         # a message with a valid envelope is also entered in the ledger, so a redelivery
         # of it is recognised as a duplicate instead of being dead-lettered again

@@ -1,9 +1,12 @@
 """The CalibPipe database (SQLite through aiosqlite, WAL mode).
 
 One write connection, serialised by an asyncio lock, and one read connection, so queries never
-wait for a write transaction. `commit` writes a group of finished messages in ONE transaction:
-each message's ledger row, products, provenance, outbox rows and dead letter appear together
-or not at all (a crash loses the whole group, which is then redone from the transports).
+wait for a write transaction. Every query is run and read whole in one call (`fetch_all`), so
+it sees everything committed before it started, even while other coroutines query too.
+
+`commit` writes a group of finished messages in ONE transaction: each message's ledger row,
+products, provenance, outbox rows and dead letter appear together or not at all (a crash
+loses the whole group, which is then redone from the transports).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import aiosqlite
 
+from calibd.db_reads import fetch_all, fetch_one
 from calibd.errors import StoreError
 from calibd.migrations import MIGRATIONS
 
@@ -270,8 +274,7 @@ class Store:
     async def inbox(self, transport: str | None = None) -> list[aiosqlite.Row]:
         """Inbox rows not yet completed (left by a crash or a stop), oldest first."""
         sql = "SELECT * FROM inbox" + (" WHERE transport = ?" if transport else "") + " ORDER BY id"
-        async with self.r.execute(sql, (transport,) if transport else ()) as cur:
-            return list(await cur.fetchall())
+        return await fetch_all(self.r, sql, (transport,) if transport else ())
 
     async def commit(self, items: Sequence[Completion]) -> None:
         """Write the outcomes of several messages in one transaction (see module docstring)."""
@@ -437,7 +440,8 @@ class Store:
             if not w["kind"].startswith("product:") or not w.get("since"):
                 continue
             tel = w["key"].removeprefix("tel=")
-            async with conn.execute(
+            row = await fetch_one(
+                conn,
                 "SELECT id FROM products WHERE product_type = ? AND tel_id IS ? "
                 "AND created_at >= ? AND status = 'valid' ORDER BY created_at DESC LIMIT 1",
                 (
@@ -445,8 +449,7 @@ class Store:
                     None if tel == "None" else int(tel),
                     w["since"],
                 ),
-            ) as cur:
-                row = await cur.fetchone()
+            )
             if row is not None:
                 await conn.execute(
                     "UPDATE waits SET status = 'ready', resolved_by = ? WHERE status = 'pending' "
@@ -504,10 +507,12 @@ class Store:
         if not ids:
             return set()
         marks = ",".join("?" * len(ids))
-        async with conn.execute(
-            f"SELECT id FROM waits WHERE id IN ({marks}) AND status IN ('pending', 'ready')", ids
-        ) as cur:
-            return {r[0] for r in await cur.fetchall()}
+        rows = await fetch_all(
+            conn,
+            f"SELECT id FROM waits WHERE id IN ({marks}) AND status IN ('pending', 'ready')",
+            ids,
+        )
+        return {r[0] for r in rows}
 
     @staticmethod
     async def _existing_keys(
@@ -523,17 +528,18 @@ class Store:
             chunk = keys[i : i + 400]
             where = " OR ".join(["(source = ? AND event_id = ?)"] * len(chunk))
             params = [v for k in chunk for v in k]
-            async with conn.execute(
-                f"SELECT source, event_id FROM processed WHERE {where}", params
-            ) as cur:
-                found.update((r[0], r[1]) for r in await cur.fetchall())
+            rows = await fetch_all(
+                conn, f"SELECT source, event_id FROM processed WHERE {where}", params
+            )
+            found.update((r[0], r[1]) for r in rows)
             retry_where = where.replace("source = ?", "event_source = ?")
-            async with conn.execute(
+            rows = await fetch_all(
+                conn,
                 "SELECT event_source, event_id FROM waits WHERE kind = 'retry' "
                 f"AND status IN ('pending', 'ready') AND id NOT IN ({skip}) AND ({retry_where})",
                 params,
-            ) as cur:  # a message whose retry is parked is not processed again meanwhile
-                found.update((r[0], r[1]) for r in await cur.fetchall())
+            )  # a message whose retry is parked is not processed again meanwhile
+            found.update((r[0], r[1]) for r in rows)
         return found
 
     async def processed(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -543,30 +549,28 @@ class Store:
     # --- configuration versions -------------------------------------------------------------
 
     async def latest_config_version(self) -> aiosqlite.Row | None:
-        async with self.r.execute(
-            "SELECT * FROM config_versions ORDER BY version DESC LIMIT 1"
-        ) as cur:
-            return await cur.fetchone()
+        return await fetch_one(
+            self.r, "SELECT * FROM config_versions ORDER BY version DESC LIMIT 1"
+        )
 
     async def config_version_of_event(self, event_id: str) -> aiosqlite.Row | None:
-        async with self.r.execute(
-            "SELECT * FROM config_versions WHERE event_id = ?", (event_id,)
-        ) as cur:
-            return await cur.fetchone()
+        return await fetch_one(
+            self.r, "SELECT * FROM config_versions WHERE event_id = ?", (event_id,)
+        )
 
     async def config_version_at(self, when: datetime) -> dict[str, Any] | None:
-        async with self.r.execute(
+        row = await fetch_one(
+            self.r,
             "SELECT * FROM config_versions WHERE created_at <= ? ORDER BY version DESC LIMIT 1",
             (format_time(when),),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return dict(row) if row else None
 
     async def config_versions(self, limit: int = 100) -> list[dict[str, Any]]:
-        async with self.r.execute(
-            "SELECT * FROM config_versions ORDER BY version DESC LIMIT ?", (limit,)
-        ) as cur:
-            return [dict(r) for r in await cur.fetchall()]
+        rows = await fetch_all(
+            self.r, "SELECT * FROM config_versions ORDER BY version DESC LIMIT ?", (limit,)
+        )
+        return [dict(r) for r in rows]
 
     async def add_config_version(
         self,
@@ -603,13 +607,13 @@ class Store:
     async def due_waits(self, now: datetime, limit: int = 50) -> list[aiosqlite.Row]:
         """Waits to act on: ready ones (resolved) and pending ones past their deadline, but
         not before the next attempt of a hook that failed (`retry_at`)."""
-        async with self.r.execute(
+        return await fetch_all(
+            self.r,
             "SELECT * FROM waits "
             "WHERE (status = 'ready' OR (status = 'pending' AND deadline <= ?)) "
             "AND (retry_at IS NULL OR retry_at <= ?) ORDER BY id LIMIT ?",
             (format_time(now), format_time(now), limit),
-        ) as cur:
-            return list(await cur.fetchall())
+        )
 
     async def defer_wait(self, wait_id: int, attempts: int, retry_at: datetime) -> None:
         """Record a failed attempt of a wait's hook; the waits loop skips it until `retry_at`."""
@@ -624,21 +628,22 @@ class Store:
 
     async def waits(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         sql = "SELECT * FROM waits" + (" WHERE status = ?" if status else "")
-        async with self.r.execute(
-            sql + " ORDER BY id DESC LIMIT ?", ([status] if status else []) + [limit]
-        ) as cur:
-            return [dict(r) for r in await cur.fetchall()]
+        rows = await fetch_all(
+            self.r, sql + " ORDER BY id DESC LIMIT ?", ([status] if status else []) + [limit]
+        )
+        return [dict(r) for r in rows]
 
     # --- outbox ---------------------------------------------------------------------------
 
     async def pending_deliveries(self, sink: str, limit: int) -> list[aiosqlite.Row]:
-        async with self.r.execute(
+        return await fetch_all(
+            self.r,
             "SELECT o.seq, o.event_id, o.event_type, o.channel, o.subtopic, o.key, o.envelope "
             "FROM outbox_deliveries d JOIN outbox o ON o.event_id = d.event_id "
-            "WHERE d.sink = ? AND d.delivered_at IS NULL ORDER BY o.seq LIMIT ?",
+            "WHERE d.sink = ? AND d.delivered_at IS NULL AND d.failed_at IS NULL "
+            "ORDER BY o.seq LIMIT ?",
             (sink, limit),
-        ) as cur:
-            return list(await cur.fetchall())
+        )
 
     async def mark_delivered(self, sink: str, event_ids: Sequence[str]) -> None:
         now = _now()
@@ -653,6 +658,8 @@ class Store:
         await self._write(run)
 
     async def mark_failed(self, sink: str, event_ids: Sequence[str], error: str) -> None:
+        """Record a failed attempt; the rows stay pending (the sink was unavailable)."""
+
         async def run(conn: aiosqlite.Connection) -> None:
             await conn.executemany(
                 "UPDATE outbox_deliveries SET attempts = attempts + 1, last_error = ? "
@@ -662,11 +669,26 @@ class Store:
 
         await self._write(run)
 
+    async def mark_refused(self, sink: str, refused: Sequence[tuple[str, str]]) -> None:
+        """Record (event id, reason) rows the sink refuses for good: failed, no longer pending."""
+        now = _now()
+
+        async def run(conn: aiosqlite.Connection) -> None:
+            await conn.executemany(
+                "UPDATE outbox_deliveries SET attempts = attempts + 1, last_error = ?, "
+                "failed_at = ? WHERE event_id = ? AND sink = ?",
+                [(reason[:1000], now, e, sink) for e, reason in refused],
+            )
+
+        await self._write(run)
+
     async def outbox_backlog(self) -> dict[str, int]:
-        async with self.r.execute(
-            "SELECT sink, COUNT(*) FROM outbox_deliveries WHERE delivered_at IS NULL GROUP BY sink"
-        ) as cur:
-            return {r[0]: r[1] for r in await cur.fetchall()}
+        rows = await fetch_all(
+            self.r,
+            "SELECT sink, COUNT(*) FROM outbox_deliveries "
+            "WHERE delivered_at IS NULL AND failed_at IS NULL GROUP BY sink",
+        )
+        return {r[0]: r[1] for r in rows}
 
     # --- queries --------------------------------------------------------------------------
 
@@ -724,24 +746,22 @@ class Store:
             + (" WHERE " + " AND ".join(where) if where else "")
             + f" ORDER BY {order} LIMIT ?"
         )
-        async with self.r.execute(sql, [*params, limit]) as cur:
-            rows = await cur.fetchall()
+        rows = await fetch_all(self.r, sql, [*params, limit])
         return [{**dict(r), "summary": json.loads(r["summary"])} for r in rows]
 
     async def product(self, product_id: str) -> dict[str, Any] | None:
         """One product with payload, arrays blob and provenance; `product_id` may be a prefix."""
-        async with self.r.execute(
+        rows = await fetch_all(
+            self.r,
             "SELECT * FROM products WHERE id = ? OR id LIKE ? ORDER BY id = ? DESC LIMIT 2",
             (product_id, product_id.replace("%", "") + "%", product_id),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         if not rows or (len(rows) > 1 and rows[0]["id"] != product_id):
             return None
         prod = dict(rows[0])
-        async with self.r.execute(
-            "SELECT * FROM provenance WHERE product_id = ?", (prod["id"],)
-        ) as cur:
-            prov = await cur.fetchone()
+        prov = await fetch_one(
+            self.r, "SELECT * FROM provenance WHERE product_id = ?", (prod["id"],)
+        )
         prod["payload"] = json.loads(prod["payload"])
         prod["summary"] = json.loads(prod["summary"])
         prod["provenance"] = dict(prov) if prov else None
@@ -762,37 +782,38 @@ class Store:
             if values:
                 where.append(f"{column} IN ({','.join('?' * len(values))})")
                 params += list(values)
-        async with self.r.execute(
+        rows = await fetch_all(
+            self.r,
             "SELECT id, product_type, tel_id, category, valid_from, input_source, input_event_id "
             f"FROM products WHERE {' AND '.join(where)} ORDER BY created_at",
             params,
-        ) as cur:
-            return [dict(r) for r in await cur.fetchall()]
+        )
+        return [dict(r) for r in rows]
 
     async def products_of_input(self, source: str, event_id: str) -> list[dict[str, Any]]:
-        async with self.r.execute(
+        rows = await fetch_all(
+            self.r,
             "SELECT id, product_type, tel_id, category, status FROM products "
             "WHERE input_source = ? AND input_event_id = ? ORDER BY created_at",
             (source, event_id),
-        ) as cur:
-            return [dict(r) for r in await cur.fetchall()]
+        )
+        return [dict(r) for r in rows]
 
     async def dead_letters(self, limit: int = 100, reason: str | None = None) -> list[dict]:
         sql = "SELECT * FROM dead_letters" + (" WHERE reason = ?" if reason else "")
-        async with self.r.execute(
-            sql + " ORDER BY id DESC LIMIT ?", ([reason] if reason else []) + [limit]
-        ) as cur:
-            return [dict(r) for r in await cur.fetchall()]
+        rows = await fetch_all(
+            self.r, sql + " ORDER BY id DESC LIMIT ?", ([reason] if reason else []) + [limit]
+        )
+        return [dict(r) for r in rows]
 
     async def release_dead_letter(self, dead_letter_id: int) -> dict[str, Any]:
         """Mark a dead letter retried and forget its ledger entry, so it can run again.
         Raises StoreError if there is no such dead letter or it was retried already."""
 
         async def run(conn: aiosqlite.Connection) -> dict[str, Any]:
-            async with conn.execute(
-                "SELECT * FROM dead_letters WHERE id = ?", (dead_letter_id,)
-            ) as cur:
-                row = await cur.fetchone()
+            row = await fetch_one(
+                conn, "SELECT * FROM dead_letters WHERE id = ?", (dead_letter_id,)
+            )
             if row is None:
                 raise StoreError(f"no dead letter {dead_letter_id}")
             if row["status"] != "dead":
@@ -819,8 +840,9 @@ class Store:
             "dead_letters": "SELECT COUNT(*) FROM dead_letters WHERE status = 'dead'",
             "inbox": "SELECT COUNT(*) FROM inbox",
             "waits_pending": "SELECT COUNT(*) FROM waits WHERE status IN ('pending', 'ready')",
-            "outbox_pending": "SELECT COUNT(*) FROM outbox_deliveries WHERE delivered_at IS NULL",
+            "outbox_pending": "SELECT COUNT(*) FROM outbox_deliveries "
+            "WHERE delivered_at IS NULL AND failed_at IS NULL",
+            "outbox_failed": "SELECT COUNT(*) FROM outbox_deliveries WHERE failed_at IS NOT NULL",
         }.items():
-            async with self.r.execute(sql) as cur:
-                out[name] = (await cur.fetchone())[0]  # type: ignore[index]
+            out[name] = (await fetch_one(self.r, sql))[0]  # type: ignore[index]
         return out

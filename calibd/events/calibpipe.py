@@ -155,7 +155,8 @@ class ReportEvent(CloudEvent):
 
 
 class DeadLetter(StrictModel):
-    """A message calibd could not process, published to the dead-letter channel."""
+    """A message calibd could not process, published to the dead-letter channel. Bounded by
+    design: text fields are cut to a fixed length and the message to an excerpt."""
 
     dead_letter_id: int
     reason: str = Field(description="malformed, unknown_type, schema_violation, bad_input, ...")
@@ -164,8 +165,13 @@ class DeadLetter(StrictModel):
     origin: str = Field(description="Where it came from: topic/partition/offset, MQTT topic, file")
     event_id: str | None = None
     event_type: str | None = None
-    payload: str = Field(description="The message as received (UTF-8, or base64 if binary)")
+    payload: str = Field(
+        description="The first 4 KiB of the message as received (UTF-8, or base64 if binary); "
+        "the whole message is kept in the dead letter (`calibd dead-letters`)"
+    )
     payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    payload_bytes: int | None = Field(None, description="Size of the whole message as received")
+    payload_truncated: bool = Field(False, description="`payload` is an excerpt")
 
 
 class DeadLetterEvent(CloudEvent):

@@ -277,6 +277,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             "event_type": "ctao.acada.pedestal_run",
             "payload": '{"specversion":"1.0","id":"6d7f1c1e-3b1a-4c55-9b1e-0a1b2c3d4e99"}',
             "payload_encoding": "utf-8",
+            "payload_bytes": 65,
+            "payload_truncated": False,
         },
         subject="17",
     ),

@@ -1,19 +1,39 @@
-"""The sink interface of the outbox relay."""
+"""The sink interface of the outbox relay, and how a sink reports what it could not publish."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-__all__ = ["Sink"]
+__all__ = ["Delivered", "Refused", "Sink", "describe"]
+
+Delivered = Callable[[str], None]
+"""`delivered(event_id)`: the broker confirmed this row."""
+
+Refused = Callable[[str, str], None]
+"""`refused(event_id, reason)`: the sink can never take this row (too large, invalid)."""
 
 
 class Sink(Protocol):
-    """Publishes outbox rows; calls `delivered(event_id)` for each row the broker confirmed,
-    in order, and raises on the first failure (the relay retries the rest)."""
+    """Publishes outbox rows. Errors are classified by the sink, with its library's types:
+
+    - permanent, about one row (the broker or client refuses this record, or it cannot be
+      addressed): `refused(event_id, reason)`, and the sink goes on with the next rows;
+    - transient, about the sink (connection, timeout, authorisation, a retriable broker
+      error): the sink calls `delivered` for the rows confirmed before it and raises; the
+      relay keeps the rest pending and retries with backoff.
+    """
 
     name: str
 
-    async def publish(self, rows: Sequence[Any], delivered: Callable[[str], None]) -> None: ...
+    async def publish(
+        self, rows: Sequence[Any], delivered: Delivered, refused: Refused
+    ) -> None: ...
 
     async def close(self) -> None: ...
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message` of an error, for the outbox row and the log."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

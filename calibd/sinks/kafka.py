@@ -3,17 +3,37 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka import errors as kerr
 
 from calibd.config import KafkaSettings
 from calibd.kafka_common import client_options
+from calibd.sinks.base import Delivered, Refused, describe
 
-__all__ = ["KafkaSink"]
+__all__ = ["KafkaSink", "refuses_record"]
 
 HEADERS = [("content-type", b"application/cloudevents+json")]
+
+RECORD_ERRORS: tuple[type[Exception], ...] = (
+    kerr.MessageSizeTooLargeError,  # over max_request_size (client) or message.max.bytes
+    kerr.RecordTooLargeError,
+    kerr.RecordListTooLargeError,
+    kerr.InvalidMessageError,  # and CorruptRecordException: the broker refuses the record
+    kerr.CorruptRecordException,
+    kerr.InvalidTimestampError,
+    kerr.InvalidTopicError,
+    kerr.UnsupportedForMessageFormatError,
+)
+"""aiokafka errors about one record: publishing it again can never succeed. Every other
+error (retriable ones, connection, timeout, authorisation) concerns the sink: retried."""
+
+
+def refuses_record(exc: BaseException) -> bool:
+    """True when `exc` says this record can never be published (see RECORD_ERRORS)."""
+    return isinstance(exc, RECORD_ERRORS) and not getattr(exc, "retriable", False)
 
 
 class KafkaSink:
@@ -43,24 +63,51 @@ class KafkaSink:
             self._producer = producer
         return self._producer
 
-    async def publish(self, rows: Sequence[Any], delivered: Callable[[str], None]) -> None:
+    def _address(self, row: Any) -> tuple[str, bytes | None]:
+        """Topic and key of a row; raises KeyError/ValueError when it has none usable."""
+        return self.topics[row["channel"]], row["key"].encode() if row["key"] else None
+
+    async def publish(self, rows: Sequence[Any], delivered: Delivered, refused: Refused) -> None:
+        """Send every row (pipelined), then await each confirmation in order."""
         producer = await self._ensure()
+        failure: BaseException | None = None
+        sent: list[tuple[Any, Any]] = []  # (row, future or the error refusing it)
         try:
-            futures = [
-                await producer.send(
-                    self.topics[r["channel"]],
-                    value=r["envelope"],
-                    key=r["key"].encode() if r["key"] else None,
-                    headers=HEADERS,
-                )
-                for r in rows
-            ]
-            for row, fut in zip(rows, futures, strict=True):
-                await fut
+            for row in rows:
+                try:
+                    topic, key = self._address(row)
+                    fut = await producer.send(
+                        topic, value=row["envelope"], key=key, headers=HEADERS
+                    )
+                except (KeyError, ValueError, TypeError) as exc:  # no topic, key not text
+                    sent.append((row, exc))
+                    continue
+                except kerr.KafkaError as exc:
+                    if not refuses_record(exc):
+                        failure = exc
+                        break
+                    sent.append((row, exc))
+                    continue
+                sent.append((row, fut))
+            for row, fut in sent:
+                if isinstance(fut, BaseException):
+                    refused(row["event_id"], describe(fut))
+                    continue
+                try:
+                    await fut
+                except kerr.KafkaError as exc:
+                    if refuses_record(exc):
+                        refused(row["event_id"], describe(exc))
+                    else:
+                        failure = failure or exc
+                    continue
                 delivered(row["event_id"])
         except BaseException:
             await self.close()
             raise
+        if failure is not None:
+            await self.close()
+            raise failure
 
     async def close(self) -> None:
         if self._producer is not None:

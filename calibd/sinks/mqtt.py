@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as paho
 
 from calibd.config import MqttSettings
 from calibd.mqtt_common import client_options
+from calibd.sinks.base import Delivered, Refused, describe
 
-__all__ = ["MqttSink"]
+__all__ = ["MqttSink", "refuses_message"]
+
+
+def refuses_message(exc: BaseException) -> bool:
+    """True when `exc` says this message can never be published: paho refuses the topic or
+    the payload (ValueError: invalid topic, wildcard, not UTF-8, payload over 256 MiB; the
+    payload-size code), or the row names no topic (KeyError). Other errors (disconnected,
+    timeout) concern the connection and are retried."""
+    if isinstance(exc, aiomqtt.MqttCodeError):
+        return exc.rc == paho.MQTT_ERR_PAYLOAD_SIZE
+    return isinstance(exc, ValueError | KeyError)
 
 
 class MqttSink:
@@ -41,12 +53,18 @@ class MqttSink:
             self._client = client
         return self._client
 
-    async def publish(self, rows: Sequence[Any], delivered: Callable[[str], None]) -> None:
+    async def publish(self, rows: Sequence[Any], delivered: Delivered, refused: Refused) -> None:
         client = await self._ensure()
         try:
             for row in rows:
-                async with asyncio.timeout(15):
-                    await client.publish(self.topic(row), payload=row["envelope"], qos=1)
+                try:
+                    async with asyncio.timeout(15):
+                        await client.publish(self.topic(row), payload=row["envelope"], qos=1)
+                except (aiomqtt.MqttCodeError, ValueError, KeyError) as exc:
+                    if not refuses_message(exc):
+                        raise
+                    refused(row["event_id"], describe(exc))
+                    continue
                 delivered(row["event_id"])
         except BaseException:
             await self.close()

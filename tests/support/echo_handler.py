@@ -18,6 +18,8 @@ from calibd.registry import HandlerResult, ProductDraft, handler
 class EchoConfig(BaseModel):
     cpu_seconds: float = 0.0
     crash_marker: str | None = None
+    summary_bytes: int = 0
+    """Pad the product summary (and so its notification) to about this size."""
 
 
 def burn(seconds: float, marker: str | None) -> dict:
@@ -44,7 +46,8 @@ async def echo(event, ctx) -> HandlerResult:
         valid_from=valid_from,
         payload={"data": event.data, "files": [str(f) for f in files], "worker": worker},
         arrays={"ramp": np.arange(5, dtype=np.float64)},
-        summary={"n_files": len(files)},
+        summary={"n_files": len(files)}
+        | ({"padding": "x" * ctx.config.summary_bytes} if ctx.config.summary_bytes else {}),
     )
     return HandlerResult(products=[draft])
 
