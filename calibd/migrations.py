@@ -161,4 +161,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE waits ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE waits ADD COLUMN retry_at TEXT;
     """,
+    # 6: the content digest of each processed event, so a redelivery with the same source and
+    #    id but other content is told apart from a duplicate (NULL: recorded before this)
+    """
+    ALTER TABLE processed ADD COLUMN digest TEXT;
+    """,
 ]

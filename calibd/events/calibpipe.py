@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, Self
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
-from calibd.events.common import StrictModel, TelId, check_order
+from calibd.events.common import StrictModel, TelId, UtcTime, check_order
 from calibd.events.envelope import CloudEvent
 
 __all__ = [
@@ -34,8 +34,8 @@ Category = Literal["A", "B", "C"]
 class ReprocessRequest(StrictModel):
     """Re-run the handlers on archived inputs of a period to make Cat-C products."""
 
-    time_start: AwareDatetime
-    time_end: AwareDatetime
+    time_start: UtcTime
+    time_end: UtcTime
     product_types: list[str] | None = Field(default=None, description="None: every type")
     tel_ids: list[TelId] | None = Field(default=None, description="None: every telescope")
     requested_by: str = Field(min_length=1)
@@ -90,8 +90,8 @@ class CalibrationReady(StrictModel):
     product_type: str
     tel_id: TelId | None = None
     category: Category
-    valid_from: AwareDatetime
-    valid_to: AwareDatetime | None = None
+    valid_from: UtcTime
+    valid_to: UtcTime | None = None
     algorithm: str
     algorithm_version: str
     config_hash: str = Field(description="sha256 of the configuration the product was made with")
@@ -115,7 +115,7 @@ class QualityRequest(StrictModel):
     tel_id: TelId | None = None
     reason: str = Field(min_length=1)
     metrics: dict[str, Any] = Field(default_factory=dict)
-    respond_by: AwareDatetime | None = None
+    respond_by: UtcTime | None = None
 
 
 class QualityRequestEvent(CloudEvent):
@@ -136,8 +136,8 @@ class Report(StrictModel):
         "config_change (accepted or refused), reprocessing (redone, skipped, failed)",
     )
     title: str
-    period_start: AwareDatetime | None = None
-    period_end: AwareDatetime | None = None
+    period_start: UtcTime | None = None
+    period_end: UtcTime | None = None
     product_ids: list[str] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)
 
@@ -153,14 +153,24 @@ class DeadLetter(StrictModel):
     """A message calibd could not process, published to the dead-letter channel."""
 
     dead_letter_id: int
-    reason: str = Field(description="malformed, unknown_type, schema_violation, bad_input, ...")
+    reason: str = Field(
+        description="malformed, undecodable, too_large, unknown_type, schema_violation, "
+        "conflicting_duplicate, bad_input, handler_failed, unstorable, ..."
+    )
     detail: str
     transport: str
     origin: str = Field(description="Where it came from: topic/partition/offset, MQTT topic, file")
     event_id: str | None = None
     event_type: str | None = None
-    payload: str = Field(description="The message as received (UTF-8, or base64 if binary)")
+    payload: str = Field(
+        description="The message as received (UTF-8, or base64 if binary), at most its first "
+        "64 KiB (see payload_truncated)"
+    )
     payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    payload_bytes: int | None = Field(default=None, ge=0, description="The message's size")
+    payload_truncated: bool = Field(
+        default=False, description="True when `payload` holds only the start of the message"
+    )
 
 
 class DeadLetterEvent(CloudEvent):
