@@ -23,7 +23,7 @@ from calibd.errors import MalformedMessage, PoisonMessage, SchemaViolation, Unkn
 from calibd.events import INBOUND_MODELS, CloudEvent
 from calibd.events.envelope import ENVELOPE_ATTRIBUTES
 
-__all__ = ["decode", "encode", "peek", "safe_text"]
+__all__ = ["decode", "encode", "peek", "safe_text", "stored_form"]
 
 Headers = Sequence[tuple[str, bytes | None]]
 
@@ -148,6 +148,18 @@ def peek(payload: bytes, headers: Headers | None = None) -> dict[str, Any]:
 def safe_text(text: str, limit: int) -> str:
     """`text` cut to `limit` characters, lone surrogates replaced: always encodable as UTF-8."""
     return text[:limit].encode("utf-8", "replace").decode("utf-8")
+
+
+def stored_form(payload: bytes, headers: Headers | None, event: CloudEvent) -> bytes:
+    """The bytes to keep as a decoded message's input (provenance, waits, retries): the
+    message as received in structured mode; in binary mode, whose attributes live in the
+    headers, the structured-mode encoding of the event, so it decodes again on its own."""
+    names = (
+        k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k) for k, _ in headers or ()
+    )
+    if any(n.lower() == "ce_specversion" for n in names):
+        return encode(event)
+    return payload
 
 
 def encode(event: CloudEvent) -> bytes:

@@ -528,7 +528,7 @@ class Pipeline:
                     "deadline": format_time(datetime.now(UTC) + timedelta(seconds=delay)),
                     "event_source": event.source,
                     "event_id": event.id,
-                    "input_message": raw.payload,
+                    "input_message": codec.stored_form(raw.payload, raw.headers, event),
                     "input_transport": raw.transport,
                     "input_origin": raw.origin,
                     "state": json.dumps({"attempt": attempt + 1, "last_error": error.detail}),
@@ -692,7 +692,7 @@ class Pipeline:
         for draft in result.products:
             record = self._product_record(draft, event, handler, chash, ctx)
             record.provenance = {
-                "input_message": raw.payload,
+                "input_message": codec.stored_form(raw.payload, raw.headers, event),
                 "input_transport": raw.transport,
                 "input_origin": raw.origin,
                 "input_files": input_files,
@@ -736,7 +736,7 @@ class Pipeline:
                 "deadline": format_time(w.deadline),
                 "event_source": event.source,
                 "event_id": event.id,
-                "input_message": raw.payload,
+                "input_message": codec.stored_form(raw.payload, raw.headers, event),
                 "input_transport": raw.transport,
                 "input_origin": raw.origin,
                 "state": json.dumps(to_jsonable(w.state)),

@@ -12,7 +12,7 @@ import pytest
 
 from calibd import codec
 from calibd.config import load_settings
-from calibd.errors import MalformedMessage, SchemaViolation, StoreError
+from calibd.errors import MalformedMessage, RetriableError, SchemaViolation, StoreError
 from calibd.faults import Unstorable, is_storage_fault
 from calibd.pipeline import Pipeline
 from calibd.registry import HandlerResult, ProductDraft, Registry, Wait
@@ -233,3 +233,37 @@ async def test_a_product_valid_from_year_999_is_stored_and_found(pipe):
     (found,) = await store.products(at=datetime(999, 7, 1, tzinfo=UTC))
     assert found["valid_from"] == "0999-06-01T00:00:00.000000Z"
     assert parse_time(found["valid_from"]) == datetime(999, 6, 1, tzinfo=UTC)
+
+
+async def test_a_binary_mode_message_parked_for_a_retry_decodes_again(tmp_path):
+    """Its attributes were headers: the retry keeps the structured form, not the bare body."""
+    registry, attempts = Registry(), []
+
+    async def weather(event, ctx):
+        attempts.append(event.id)
+        if len(attempts) == 1:
+            raise RetriableError("busy")
+        return HandlerResult(products=[ProductDraft("w", valid_from=event.data.time)])
+
+    registry.register("ctao.acada.weather", weather)
+    conf = load_settings(
+        None, {"data_dir": str(tmp_path), "pipeline": {"workers": 1, "retry_backoff_s": 0.01}}
+    )
+    store = await Store(conf.database_path).open()
+    pipeline = Pipeline(conf, store, registry)
+    await pipeline.start(waits=False)
+    try:
+        env = example("ctao.acada.weather")
+        headers = [("ce_specversion", b"1.0"), ("ce_type", b"ctao.acada.weather")]
+        headers += [("ce_id", env["id"].encode()), ("ce_source", b"binary-producer")]
+        first = await pipeline.process(message(json.dumps(env["data"]).encode(), 1, headers))
+        assert first.status == "retrying"
+        await asyncio.sleep(0.05)
+        await pipeline.settle()
+        (product,) = await store.products()
+        assert attempts == [env["id"], env["id"]] and product["input_event_id"] == env["id"]
+        stored = json.loads((await store.product(product["id"]))["provenance"]["input_message"])
+        assert stored["source"] == "binary-producer" and stored["data"] == env["data"]
+    finally:
+        await pipeline.stop()
+        await store.close()
