@@ -104,7 +104,9 @@ class Daemon:
         rows = await self.store.inbox()
         for row in rows:
             await self.pipeline.submit(
-                inbox_raw(row["id"], row["transport"], row["origin"], row["payload"])
+                inbox_raw(
+                    row["id"], row["transport"], row["origin"], row["payload"], row["received_at"]
+                )
             )
         if rows:
             log.info("recovered messages from the inbox", count=len(rows))

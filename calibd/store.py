@@ -252,15 +252,22 @@ class Store:
                 raise
 
     async def add_to_inbox(
-        self, transport: str, origin: str, payload: bytes, headers: str | None = None
+        self,
+        transport: str,
+        origin: str,
+        payload: bytes,
+        headers: str | None = None,
+        received_at: str | None = None,
     ) -> int:
-        """Durably record a message before processing it (for transports that ack on receipt)."""
+        """Durably record a message before processing it (for transports that ack on receipt).
+
+        Row ids are reused once a row is removed: (id, received_at) names a message."""
 
         async def run(conn: aiosqlite.Connection) -> int:
             cur = await conn.execute(
                 "INSERT INTO inbox (transport, origin, payload, headers, received_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (transport, origin, payload, headers, _now()),
+                (transport, origin, payload, headers, received_at or _now()),
             )
             return cur.lastrowid  # type: ignore[return-value]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import UTC, datetime
 
 import aiomqtt
 import structlog
@@ -17,7 +18,7 @@ from calibd.config import MqttSettings
 from calibd.mqtt_common import client_options
 from calibd.pipeline import Pipeline
 from calibd.sources.base import RawMessage
-from calibd.store import Store
+from calibd.store import Store, format_time
 
 __all__ = ["MqttSource"]
 
@@ -70,16 +71,26 @@ class MqttSource:
             else str(message.payload or "").encode()
         )
         topic = message.topic.value
-        inbox_id = await self.store.add_to_inbox("mqtt", f"mqtt {topic}", payload)
-        await self.pipeline.submit(inbox_raw(inbox_id, "mqtt", f"mqtt {topic}", payload))
+        received = format_time(datetime.now(UTC))
+        inbox_id = await self.store.add_to_inbox(
+            "mqtt", f"mqtt {topic}", payload, received_at=received
+        )
+        await self.pipeline.submit(
+            inbox_raw(inbox_id, "mqtt", f"mqtt {topic}", payload, received)  # type: ignore[arg-type]
+        )
 
 
-def inbox_raw(inbox_id: int, transport: str, origin: str, payload: bytes) -> RawMessage:
-    """The RawMessage of an inbox row (on receipt, or when recovered after a restart)."""
+def inbox_raw(
+    inbox_id: int, transport: str, origin: str, payload: bytes, received_at: str
+) -> RawMessage:
+    """The RawMessage of an inbox row (on receipt, or when recovered after a restart).
+
+    SQLite reuses the id of a removed row, so the dead-letter key includes the receipt time:
+    with the id alone, each poison message after the first counted as a redelivery of it."""
     return RawMessage(
         transport=transport,
         origin=origin,
-        origin_key=f"{transport}:inbox:{inbox_id}",
+        origin_key=f"{transport}:inbox:{inbox_id}:{received_at}",
         payload=payload,
         inbox_id=inbox_id,
     )

@@ -1,5 +1,5 @@
-"""Hostile inputs on a real Kafka (Tansu) to the daemon as a child process: each ends as a
-dead letter with its bytes, offsets are committed past them, the daemon keeps running."""
+"""Hostile inputs on real Kafka (Tansu) and MQTT (mosquitto) to the daemon as a child process:
+each ends as a dead letter with its bytes, acknowledged past it, and the daemon keeps running."""
 
 from __future__ import annotations
 
@@ -106,3 +106,38 @@ async def test_deep_json_null_headers_and_loose_contracts_end_as_dead_letters(ka
         assert len(again.query("SELECT id FROM dead_letters")) == 7
     finally:
         assert again.stop() == 0
+
+
+async def test_hostile_inputs_on_mqtt_end_as_dead_letters_and_leave_the_inbox(mqtt, tmp_path, uid):
+    """The same on MQTT (mosquitto): the durable inbox row goes with each outcome."""
+    from tests.integration.test_mqtt_and_triggers import mqtt_settings, publish
+
+    daemon = DaemonProcess(tmp_path / "calibd", mqtt_settings(mqtt, uid)).start()
+    good = example("ctao.acada.weather")
+    bad = [
+        DEEP,
+        json.dumps({**example("ctao.acada.weather"), "deep": "X"}).encode().replace(b'"X"', DEEP),
+        json.dumps(example("ctao.acada.weather", site=True)).encode(),
+        json.dumps({**good, "subject": "other content"}).encode(),
+    ]
+    try:
+        daemon.wait_msg("mqtt connected")
+        topic = f"test/{uid}/ctao/acada/weather"
+        await publish(mqtt, topic, json.dumps(good).encode())
+        daemon.wait_query("SELECT id FROM products", lambda r: len(r) == 1)
+        for payload in bad:
+            await publish(mqtt, topic, payload)
+        letters = daemon.wait_query(
+            "SELECT reason, payload FROM dead_letters ORDER BY id", lambda r: len(r) == 4
+        )
+        by_payload = {bytes(r["payload"]): r["reason"] for r in letters}
+        assert [by_payload[p] for p in bad] == [
+            "malformed",
+            "malformed",
+            "schema_violation",
+            "conflicting_duplicate",
+        ]
+        daemon.wait_query("SELECT COUNT(*) FROM inbox", lambda r: r[0][0] == 0)
+        assert len(daemon.query("SELECT id FROM products")) == 1
+    finally:
+        assert daemon.stop() == 0
