@@ -267,3 +267,26 @@ async def test_a_binary_mode_message_parked_for_a_retry_decodes_again(tmp_path):
     finally:
         await pipeline.stop()
         await store.close()
+
+
+async def test_a_message_too_large_keeps_its_first_bytes_and_says_so(tmp_path):
+    conf = load_settings(
+        None, {"data_dir": str(tmp_path), "pipeline": {"workers": 1, "max_message_bytes": 1024}}
+    )
+    store = await Store(conf.database_path).open()
+    pipeline = Pipeline(conf, store, Registry(), sinks=("kafka",))
+    await pipeline.start(waits=False)
+    try:
+        payload = json.dumps({"blob": "x" * 5000}).encode()
+        outcome = await pipeline.process(message(payload, 1))
+        assert (outcome.status, outcome.reason) == ("dead", "too_large")
+        (letter,) = await store.dead_letters()
+        assert bytes(letter["payload"]) == payload[:1024]
+        assert f"the first 1024 of {len(payload)} bytes" in letter["detail"]
+        (notice,) = await store.pending_deliveries("kafka", 10)
+        data = json.loads(notice["envelope"])["data"]
+        assert data["payload_bytes"] == len(payload) and data["payload_truncated"] is True
+        assert data["payload"] == payload[:1024].decode()
+    finally:
+        await pipeline.stop()
+        await store.close()
