@@ -671,8 +671,29 @@ class Pipeline:
             )
         except Exception as exc:
             log.error("wait could not be processed", wait_id=row["id"], error=repr(exc))
+            await self._fail_wait(row, exc)
         finally:
             self._waits_running.discard(row["id"])
+
+    async def _fail_wait(self, row: Any, exc: Exception) -> None:
+        """A wait whose processing failed: on a storage fault, stop; otherwise the wait fails
+        with a dead letter of its message (rather than being tried again every second)."""
+        if is_storage_fault(exc):
+            self.on_fatal(exc)
+            return
+        raw = RawMessage(
+            transport=row["input_transport"],
+            origin=row["input_origin"],
+            origin_key=f"wait:{row['id']}",
+            payload=row["input_message"],
+        )
+        error = MessageError(f"the wait could not be processed: {exc!r}", reason="wait_failed")
+        try:
+            await self._dead_letter(raw, error, wait=(row["id"], "failed"), ledger=False)
+        except Exception as again:
+            log.error("failed wait could not be recorded", wait_id=row["id"], error=repr(again))
+            if is_storage_fault(again):
+                self.on_fatal(again)
 
     def _completion(
         self,

@@ -155,7 +155,7 @@ class DeadLetter(StrictModel):
     dead_letter_id: int
     reason: str = Field(
         description="malformed, undecodable, too_large, unknown_type, schema_violation, "
-        "conflicting_duplicate, bad_input, handler_failed, unstorable, ..."
+        "conflicting_duplicate, bad_input, handler_failed, unstorable, wait_failed, ..."
     )
     detail: str
     transport: str

@@ -290,3 +290,26 @@ async def test_a_message_too_large_keeps_its_first_bytes_and_says_so(tmp_path):
     finally:
         await pipeline.stop()
         await store.close()
+
+
+async def test_a_wait_that_cannot_be_processed_fails_with_a_dead_letter(pipe):
+    """E.g. its stored message no longer decodes: not tried again every second for ever."""
+    pipeline, store, fatal = pipe
+    env = {**example("ctao.acada.weather"), "rawname": "72756e"}  # waits on file "run"
+    assert (await pipeline.process(message(json.dumps(env).encode(), 1))).status == "done"
+    (wait,) = await store.waits()
+
+    async def spoil(conn):
+        await conn.execute(
+            "UPDATE waits SET input_message = ?, deadline = ? WHERE id = ?",
+            (b"\x00 not json", "2000-01-01T00:00:00.000000Z", wait["id"]),
+        )
+
+    await store._write(spoil)
+    await pipeline.settle()
+    (wait,) = await store.waits()
+    assert wait["status"] == "failed" and "could not be processed" in wait["detail"]
+    (letter,) = await store.dead_letters()
+    assert letter["reason"] == "wait_failed" and bytes(letter["payload"]) == b"\x00 not json"
+    assert letter["origin_key"] == f"wait:{wait['id']}" and fatal == []
+    assert await store.due_waits(datetime.now(UTC)) == []
