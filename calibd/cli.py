@@ -365,7 +365,7 @@ def _cmd_dead_letter_retry(settings: Settings, dead_letter_id: int) -> int:
     async def retry(pipeline):
         row = await pipeline.store.release_dead_letter(dead_letter_id)
         headers = (
-            [(k, v.encode()) for k, v in json.loads(row["headers"]).items()]
+            [(k, None if v is None else v.encode()) for k, v in json.loads(row["headers"]).items()]
             if row["headers"]
             else None
         )

@@ -276,9 +276,12 @@ class Daemon:
         self.stopping.set()
 
     def _on_fatal(self, exc: BaseException) -> None:
-        """The database could not be written: stop without acknowledging anything more."""
+        """The database could not be written (a storage fault, see calibd.faults; a message's
+        own content never gets here): stop without acknowledging anything more."""
         if self.fatal is None:
-            log.error("database write failed; stopping", error=str(exc))
+            log.error(
+                "database write failed; stopping", error=str(exc), error_type=type(exc).__name__
+            )
             self.fatal = exc
         self.stopping.set()
 

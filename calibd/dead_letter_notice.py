@@ -50,9 +50,12 @@ def dead_letter_data(
     event_id: str | None,
     event_type: str | None,
     payload: bytes,
+    size: int | None = None,
 ) -> DeadLetter:
-    """The `data` of a `ctao.calibpipe.dead_letter` notice (see the module docstring)."""
+    """The `data` of a `ctao.calibpipe.dead_letter` notice (see the module docstring);
+    `size` is the whole message's size when `payload` is already a cut of it."""
     excerpt, encoding, truncated = payload_excerpt(payload)
+    size = len(payload) if size is None else size
     return DeadLetter(
         dead_letter_id=dead_letter_id,
         reason=bounded_text(reason),  # type: ignore[arg-type]
@@ -63,6 +66,6 @@ def dead_letter_data(
         event_type=bounded_text(event_type),
         payload=excerpt,
         payload_encoding=encoding,  # type: ignore[arg-type]
-        payload_bytes=len(payload),
-        payload_truncated=truncated,
+        payload_bytes=size,
+        payload_truncated=truncated or size > len(payload),
     )

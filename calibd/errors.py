@@ -22,7 +22,9 @@
                               dead-lettered with the traceback summary
 
 Any other exception escaping a handler is treated as a PermanentError: the message is
-dead-lettered with its traceback summary and the daemon keeps consuming.
+dead-lettered with its traceback summary and the daemon keeps consuming. A failure to write
+a message's outcome is a StoreError only when the database itself is at fault
+(`calibd.faults`); otherwise that message alone is dead-lettered (reason `unstorable`).
 """
 
 from __future__ import annotations

@@ -195,4 +195,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_pending ON outbox_deliveries (sink)
         WHERE delivered_at IS NULL AND failed_at IS NULL;
     """,
+    # 8: the content digest of each processed event, so a redelivery with the same source and
+    #    id but other content is told apart from a duplicate (NULL: recorded before this)
+    """
+    ALTER TABLE processed ADD COLUMN digest TEXT;
+    """,
 ]

@@ -3,6 +3,7 @@
     source --submit--> decode (codec) --poison--> dead letter ----------------+
                          |                                                  |
                          +-- (source, id) done before? --> duplicate ------+
+                         |     (other content: conflicting_duplicate dead letter)
                          |                                                  |
                          +-- handler(event, ctx) --> products, messages ---+--> Committer
                                 (CPU work in the process pool)                (group commit:
@@ -11,6 +12,8 @@
                                                                                dead letters)
 The future `submit` returns resolves only after the commit; sources acknowledge then
 (Kafka offset commit, MQTT inbox row removal). Nothing is acknowledged before it is durable.
+A failure that is not a storage fault (`calibd.faults`) ends the message as an `unstorable`
+dead letter; a storage fault fails the future and calls `on_fatal` (the daemon stops).
 """
 
 from __future__ import annotations
@@ -36,9 +39,12 @@ from pydantic import BaseModel, ValidationError
 
 import calibd
 from calibd import codec
+from calibd.committer import Committer
 from calibd.config import Settings, config_hash
 from calibd.datafiles import InputFile, resolve_data_file
 from calibd.dead_letter_notice import dead_letter_data
+from calibd.dead_letters import build_record
+from calibd.dedup import DedupLookup, conflict, digest
 from calibd.errors import (
     BadInput,
     MessageError,
@@ -56,6 +62,7 @@ from calibd.events.calibpipe import (
 from calibd.events.common import DataFile
 from calibd.events.envelope import new_event_id
 from calibd.executor import CpuPool
+from calibd.faults import is_storage_fault
 from calibd.ids import new_product_id
 from calibd.jsonable import to_jsonable
 from calibd.metrics import Metrics
@@ -73,7 +80,6 @@ from calibd.runtime_config import ConfigVersion, RuntimeConfig
 from calibd.sources.base import RawMessage
 from calibd.store import (
     Completion,
-    DeadLetterRecord,
     OutboxRecord,
     ProductRecord,
     Store,
@@ -178,94 +184,6 @@ class _Context:
         return Path(found.path)
 
 
-class _DedupLookup:
-    """Batches `processed?` queries of concurrently arriving messages into one SELECT."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._pending: dict[tuple[str, str], list[asyncio.Future[bool]]] = {}
-        self._scheduled = False
-
-    async def seen(self, key: tuple[str, str]) -> bool:
-        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.setdefault(key, []).append(fut)
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._flush()))
-        return await fut
-
-    async def _flush(self) -> None:
-        pending, self._pending, self._scheduled = self._pending, {}, False
-        try:
-            found = await self._store.processed(list(pending))
-        except Exception as exc:
-            for futs in pending.values():
-                for f in futs:
-                    if not f.done():
-                        f.set_exception(exc)
-            return
-        for key, futs in pending.items():
-            for f in futs:
-                if not f.done():
-                    f.set_result(key in found)
-
-
-class _Committer:
-    """Collects completions and writes them in group transactions (one writer task)."""
-
-    def __init__(self, store: Store, batch_max: int) -> None:
-        self._store = store
-        self._batch_max = batch_max
-        self._queue: asyncio.Queue[tuple[Completion, asyncio.Future[None]]] = asyncio.Queue()
-        self._task: asyncio.Task | None = None
-        self.on_commit: Callable[[], None] = lambda: None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="calibd-committer")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            await self._queue.join()
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def commit(self, completion: Completion) -> None:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put((completion, fut))
-        await fut
-
-    async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._batch_max and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await self._commit_with_retry([c for c, _ in batch])
-            except Exception as exc:
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(StoreError(f"database write failed: {exc}"))
-            else:
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_result(None)
-                self.on_commit()
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
-
-    async def _commit_with_retry(self, items: list[Completion], attempts: int = 5) -> None:
-        for attempt in range(attempts):
-            try:
-                await self._store.commit(items)
-                return
-            except Exception as exc:
-                if attempt == attempts - 1 or "locked" not in str(exc).lower():
-                    raise
-                await asyncio.sleep(0.1 * 2**attempt)
-
-
 class Pipeline:
     """Validates, deduplicates and dispatches messages; see the module docstring."""
 
@@ -288,8 +206,9 @@ class Pipeline:
         self._admitted = 0
         self._room = asyncio.Event()
         self._inflight: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
-        self._dedup = _DedupLookup(store)
-        self._committer = _Committer(store, settings.pipeline.commit_batch_max)
+        self._digests: dict[int, str] = {}  # id(event) -> content digest, while in flight
+        self._dedup = DedupLookup(store)
+        self._committer = Committer(store, settings.pipeline.commit_batch_max)
         self._tasks: set[asyncio.Task] = set()
         self._waits_due = asyncio.Event()
         self._waits_running: set[int] = set()
@@ -385,10 +304,11 @@ class Pipeline:
         started = time.perf_counter()
         structlog.contextvars.bind_contextvars(transport=raw.transport, origin=raw.origin)
         try:
-            outcome = await self._process_inner(raw)
-        except Exception as exc:  # commit failed: the message is NOT acknowledged
-            log.error("message not committed", error=str(exc))
-            self.on_fatal(exc)
+            try:
+                outcome = await self._process_inner(raw)
+            except Exception as exc:
+                outcome = await self._after_failure(raw, exc)
+        except Exception as exc:  # not committed: the message is NOT acknowledged
             if not done.done():
                 done.set_exception(exc)
             return
@@ -408,6 +328,26 @@ class Pipeline:
         if not done.done():
             done.set_result(outcome)
 
+    async def _after_failure(self, raw: RawMessage, exc: Exception) -> Outcome:
+        """A storage fault stops the daemon (re-raised, nothing acknowledged); any other
+        failure is this message's: it is dead-lettered as `unstorable` with the error."""
+        if is_storage_fault(exc):
+            log.error("message not committed: database fault", error=str(exc))
+            self.on_fatal(exc)
+            raise exc
+        log.error("message could not be recorded as processed", error=repr(exc))
+        error = MessageError(f"its outcome could not be stored ({exc})", reason="unstorable")
+        try:
+            return await self._dead_letter(raw, error, fallback=True)
+        except Exception as again:
+            if not is_storage_fault(again):
+                log.error("dead letter could not be stored", error=repr(again))
+                again = StoreError(f"dead letter of {raw.origin} could not be stored: {again}")
+            else:
+                log.error("message not committed: database fault", error=str(again))
+            self.on_fatal(again)
+            raise again from exc
+
     async def _process_inner(self, raw: RawMessage) -> Outcome:
         if len(raw.payload) > self.settings.pipeline.max_message_bytes:
             return await self._dead_letter(
@@ -426,15 +366,15 @@ class Pipeline:
         structlog.contextvars.bind_contextvars(
             event_id=event.id, event_type=event.type, event_source=event.source
         )
-        first = self._inflight.get(key)
-        if first is not None:  # the same event is being processed right now
-            await asyncio.shield(first)
-            return await self._duplicate(raw, event)
+        while (first := self._inflight.get(key)) is not None:
+            await asyncio.wait([first])  # the same key is being processed: await its commit
         mine: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._inflight[key] = mine
+        self._digests[id(event)] = content = digest(event)
         try:
-            if await self._dedup.seen(key):
-                outcome = await self._duplicate(raw, event)
+            seen, known = await self._dedup.seen(key)
+            if seen:
+                outcome = await self._duplicate(raw, event, content, known)
             else:
                 outcome = await self._dispatch(raw, event)
             mine.set_result(outcome)
@@ -445,8 +385,14 @@ class Pipeline:
             raise
         finally:
             del self._inflight[key]
+            del self._digests[id(event)]
 
-    async def _duplicate(self, raw: RawMessage, event: CloudEvent) -> Outcome:
+    async def _duplicate(
+        self, raw: RawMessage, event: CloudEvent, content: str, known: str | None
+    ) -> Outcome:
+        clash = conflict(event, content, known)
+        if clash is not None:  # the key is in the ledger already: only the dead letter
+            return await self._dead_letter(raw, clash, event, ledger=False)
         log.info("duplicate message skipped")
         if raw.inbox_id is not None:
             await self._committer.commit(
@@ -592,7 +538,7 @@ class Pipeline:
                     "deadline": format_time(datetime.now(UTC) + timedelta(seconds=delay)),
                     "event_source": event.source,
                     "event_id": event.id,
-                    "input_message": raw.payload,
+                    "input_message": codec.stored_form(raw.payload, raw.headers, event),
                     "input_transport": raw.transport,
                     "input_origin": raw.origin,
                     "state": json.dumps({"attempt": attempt + 1, "last_error": error.detail}),
@@ -735,8 +681,29 @@ class Pipeline:
             )
         except Exception as exc:
             log.error("wait could not be processed", wait_id=row["id"], error=repr(exc))
+            await self._fail_wait(row, exc)
         finally:
             self._waits_running.discard(row["id"])
+
+    async def _fail_wait(self, row: Any, exc: Exception) -> None:
+        """A wait whose processing failed: on a storage fault, stop; otherwise the wait fails
+        with a dead letter of its message (rather than being tried again every second)."""
+        if is_storage_fault(exc):
+            self.on_fatal(exc)
+            return
+        raw = RawMessage(
+            transport=row["input_transport"],
+            origin=row["input_origin"],
+            origin_key=f"wait:{row['id']}",
+            payload=row["input_message"],
+        )
+        error = MessageError(f"the wait could not be processed: {exc!r}", reason="wait_failed")
+        try:
+            await self._dead_letter(raw, error, wait=(row["id"], "failed"), ledger=False)
+        except Exception as again:
+            log.error("failed wait could not be recorded", wait_id=row["id"], error=repr(again))
+            if is_storage_fault(again):
+                self.on_fatal(again)
 
     def _completion(
         self,
@@ -757,7 +724,7 @@ class Pipeline:
             check_product(draft)  # every number finite or declared missing, else a dead letter
             record = self._product_record(draft, event, handler, chash, ctx)
             record.provenance = {
-                "input_message": raw.payload,
+                "input_message": codec.stored_form(raw.payload, raw.headers, event),
                 "input_transport": raw.transport,
                 "input_origin": raw.origin,
                 "input_files": input_files,
@@ -801,7 +768,7 @@ class Pipeline:
                 "deadline": format_time(w.deadline),
                 "event_source": event.source,
                 "event_id": event.id,
-                "input_message": raw.payload,
+                "input_message": codec.stored_form(raw.payload, raw.headers, event),
                 "input_transport": raw.transport,
                 "input_origin": raw.origin,
                 "state": json.dumps(to_jsonable(w.state)),
@@ -820,6 +787,7 @@ class Pipeline:
             inbox_id=raw.inbox_id,
             waits=waits,
             resolves=resolves,
+            digest=self._digests.get(id(event)),
         )
 
     def _config_record(self, handler: Handler, ctx: _Context) -> tuple[str, str]:
@@ -947,37 +915,23 @@ class Pipeline:
         key: tuple[str, str] | None = None,
         wait: tuple[int, str] | None = None,
         ledger: bool = True,
+        fallback: bool = False,
     ) -> Outcome:
-        info = (
-            {"id": event.id, "type": event.type, "source": event.source}
-            if event is not None
-            else codec.peek(raw.payload, raw.headers)
-        )
+        """Record `raw` as a dead letter. `fallback`: after a failure to store its outcome,
+        the plainest record (no ledger entry, no wait), which its content cannot break."""
+        if event is not None and not fallback:
+            info = {"id": event.id, "type": event.type, "source": event.source}
+        else:
+            info = codec.peek(raw.payload, raw.headers)
         if key is not None and event is None:
             info = {"source": key[0], "id": key[1], **info}
+        record = build_record(raw, error, info, self.settings.pipeline.max_message_bytes)
         log.error(
             "message dead-lettered",
-            reason=error.reason,
-            detail=error.detail,
-            event_id=info.get("id"),
-            event_type=info.get("type"),
-        )
-        headers = (
-            json.dumps({k: v.decode("utf-8", "replace") for k, v in raw.headers})
-            if raw.headers
-            else None
-        )
-        record = DeadLetterRecord(
-            origin_key=raw.origin_key,
-            transport=raw.transport,
-            origin=raw.origin,
-            reason=error.reason,
-            detail=error.detail,
-            payload=raw.payload,
-            headers=headers,
-            event_id=info.get("id"),
-            event_type=info.get("type"),
-            event_source=info.get("source"),
+            reason=record.reason,
+            detail=record.detail,
+            event_id=record.event_id,
+            event_type=record.event_type,
         )
 
         def dlq(dead_letter_id: int) -> OutboxRecord:
@@ -988,40 +942,41 @@ class Pipeline:
                 subject=str(dead_letter_id),
                 data=dead_letter_data(
                     dead_letter_id,
-                    reason=error.reason,
-                    detail=error.detail,
-                    transport=raw.transport,
-                    origin=raw.origin,
-                    event_id=info.get("id"),
-                    event_type=info.get("type"),
-                    payload=raw.payload,
+                    reason=record.reason,
+                    detail=record.detail,
+                    transport=record.transport,
+                    origin=record.origin,
+                    event_id=record.event_id,
+                    event_type=record.event_type,
+                    payload=record.payload,
+                    size=len(raw.payload),
                 ),
             )
             return self._outbox_record(notice, key=notice.data.event_type)
 
         # a message with a valid envelope is also entered in the ledger, so a redelivery
         # of it is recognised as a duplicate instead of being dead-lettered again
+        in_ledger = ledger and not fallback and (event is not None or key is not None)
         completion = Completion(
             status="dead",
-            transport=raw.transport,
-            source=info.get("source") if (event or key) else None,
-            event_id=info.get("id") if (event or key) else None,
-            event_type=info.get("type"),
+            transport=record.transport,
+            source=info.get("source") if in_ledger else None,
+            event_id=info.get("id") if in_ledger else None,
+            event_type=record.event_type,
             dead_letter=record,
             dlq=dlq,
             inbox_id=raw.inbox_id,
             outbox=[self._outgoing(m) for m in getattr(error, "replies", [])],
+            digest=self._digests.get(id(event)) if event is not None else None,
         )
-        if not ledger:  # the message itself is in the ledger already
-            completion.source = completion.event_id = None
-        if wait is not None:
+        if wait is not None and not fallback:
             completion.wait_id, completion.wait_status = wait[0], "failed"
             completion.wait_detail = f"{error.reason}: {error.detail}"[:2000]
         await self._committer.commit(completion)
         return Outcome(
             status="duplicate" if completion.was_duplicate else "dead",
-            event_id=info.get("id"),
-            event_type=info.get("type"),
-            reason=error.reason,
+            event_id=record.event_id,
+            event_type=record.event_type,
+            reason=record.reason,
             dead_letter_id=completion.dead_letter_id,
         )

@@ -19,8 +19,25 @@ __all__ = ["check", "export", "render"]
 SCHEMA_BASE = "https://ctao.org/dpps/calibpipe/schemas/"
 
 
+#: How calibd validates what it receives (the `$comment` of each inbound schema).
+STRICT_VALIDATION = (
+    "calibd validates inbound messages strictly: values are not coerced between JSON types "
+    '(a string such as "5050" is not a number, true is not 1, 5.0 is not an integer), '
+    "'specversion' is required, unknown fields of 'data' are refused, times need their "
+    "offset and must lie in years 0001-9999 also in UTC. The same source + id with other "
+    "content is dead-lettered as conflicting_duplicate (CloudEvents: source + id identify "
+    "one event)."
+)
+
+
 def _schema(event_type: str, model: type) -> dict[str, Any]:
     schema = model.model_json_schema(mode="validation")
+    if event_type in INBOUND_MODELS:  # received messages must carry specversion
+        schema["properties"]["specversion"].pop("default", None)
+        schema["required"] = ["specversion"] + [
+            r for r in schema.get("required", []) if r != "specversion"
+        ]
+        schema = {"$comment": STRICT_VALIDATION, **schema}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{SCHEMA_BASE}{event_type}.schema.json",
@@ -161,7 +178,7 @@ def asyncapi() -> dict[str, Any]:
             "description": (
                 "Messages calibd consumes and publishes. Every message is a CloudEvents 1.0 "
                 "envelope in JSON structured mode; on Kafka the binary mode (ce_* headers) is "
-                "accepted too. Default topic names; all are configurable."
+                "accepted too. Default topic names; all are configurable. " + STRICT_VALIDATION
             ),
         },
         "defaultContentType": "application/cloudevents+json",

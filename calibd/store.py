@@ -40,12 +40,12 @@ CATEGORY_RANK = "CASE category WHEN 'C' THEN 3 WHEN 'B' THEN 2 ELSE 1 END"
 
 
 def format_time(dt: datetime | None) -> str | None:
-    """Sortable UTC text form used in every time column."""
+    """Sortable UTC text form used in every time column (the year always 4 digits)."""
     if dt is None:
         return None
     if dt.tzinfo is None:
         raise ValueError("naive datetime")
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -136,6 +136,8 @@ class Completion:
     """Set when this completes a stored wait (resume or expire), with its new status."""
     wait_status: str | None = None
     wait_detail: str | None = None
+    digest: str | None = None
+    """The event's content digest (`codec.digest`), recorded in the ledger with its key."""
     # filled by commit
     was_duplicate: bool = False
     dead_letter_id: int | None = None
@@ -281,6 +283,8 @@ class Store:
         await self._write(self._commit, items)
 
     async def _commit(self, conn: aiosqlite.Connection, items: Sequence[Completion]) -> None:
+        for c in items:  # a rolled-back attempt may have set them
+            c.was_duplicate, c.dead_letter_id = False, None
         existing = await self._existing_keys(
             conn, [c.key for c in items if c.key], [c.wait_id for c in items if c.wait_id]
         )
@@ -347,6 +351,7 @@ class Store:
                         c.transport,
                         json.dumps([p.id for p in c.products]),
                         _now(),
+                        c.digest,
                     )
                 )
         if products:
@@ -403,7 +408,7 @@ class Store:
         if ledger:
             await conn.executemany(
                 "INSERT INTO processed (source, event_id, event_type, status, transport, "
-                "product_ids, finished_at) VALUES (?,?,?,?,?,?,?)",
+                "product_ids, finished_at, digest) VALUES (?,?,?,?,?,?,?,?)",
                 ledger,
             )
         if inbox_done:
@@ -519,19 +524,20 @@ class Store:
         conn: aiosqlite.Connection,
         keys: Iterable[tuple[str, str]],
         completing_waits: Sequence[int] = (),
-    ) -> set[tuple[str, str]]:
-        """Keys already completed, or with a parked retry (other than `completing_waits`)."""
+    ) -> dict[tuple[str, str], str | None]:
+        """Keys already completed, or with a parked retry (other than `completing_waits`),
+        with the content digest recorded for them (None: not known)."""
         keys = list(keys)
         skip = ",".join(str(int(i)) for i in completing_waits) or "-1"
-        found: set[tuple[str, str]] = set()
+        found: dict[tuple[str, str], str | None] = {}
         for i in range(0, len(keys), 400):
             chunk = keys[i : i + 400]
             where = " OR ".join(["(source = ? AND event_id = ?)"] * len(chunk))
             params = [v for k in chunk for v in k]
             rows = await fetch_all(
-                conn, f"SELECT source, event_id FROM processed WHERE {where}", params
+                conn, f"SELECT source, event_id, digest FROM processed WHERE {where}", params
             )
-            found.update((r[0], r[1]) for r in rows)
+            found.update(((r[0], r[1]), r[2]) for r in rows)
             retry_where = where.replace("source = ?", "event_source = ?")
             rows = await fetch_all(
                 conn,
@@ -539,11 +545,13 @@ class Store:
                 f"AND status IN ('pending', 'ready') AND id NOT IN ({skip}) AND ({retry_where})",
                 params,
             )  # a message whose retry is parked is not processed again meanwhile
-            found.update((r[0], r[1]) for r in rows)
+            for r in rows:
+                found.setdefault((r[0], r[1]), None)
         return found
 
-    async def processed(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Which of these (source, id) pairs are already completed."""
+    async def processed(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+        """Which of these (source, id) pairs are already completed (or parked for a retry),
+        each with its recorded content digest (None when not known)."""
         return await self._existing_keys(self.r, keys)
 
     # --- configuration versions -------------------------------------------------------------

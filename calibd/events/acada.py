@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
-from calibd.events.common import DataFile, StrictModel, TelId, check_order
+from calibd.events.common import DataFile, StrictModel, TelId, UtcTime, check_order
 from calibd.events.envelope import CloudEvent
 
 __all__ = [
@@ -40,8 +40,8 @@ class CalibrationRun(StrictModel):
     tel_id: TelId
     obs_id: int = Field(ge=0)
     sb_id: int | None = Field(default=None, ge=0, description="Scheduling block id")
-    run_start: AwareDatetime
-    run_end: AwareDatetime | None = Field(
+    run_start: UtcTime
+    run_end: UtcTime | None = Field(
         default=None, description="End of the run; unknown when the run came from a trigger file"
     )
     files: list[DataFile] = Field(min_length=1, max_length=1000)
@@ -71,7 +71,7 @@ class FlatFieldRunEvent(CloudEvent):
 class FramMeasurement(StrictModel):
     """One FRAM image's aerosol optical depth along its line of sight."""
 
-    timestamp: AwareDatetime
+    timestamp: UtcTime
     ra_deg: float = Field(ge=0, lt=360)
     dec_deg: float = Field(ge=-90, le=90)
     aod: float = Field(ge=0, allow_inf_nan=False)
@@ -85,8 +85,8 @@ class FramMeasurement(StrictModel):
 class FramData(StrictModel):
     """FRAM measurements for a period, inline or as ACADA DL0 monitoring FITS files."""
 
-    period_start: AwareDatetime
-    period_end: AwareDatetime
+    period_start: UtcTime
+    period_end: UtcTime
     site: Literal["CTAO-North", "CTAO-South"] | None = None
     measurements: list[FramMeasurement] | None = Field(default=None, max_length=100_000)
     files: list[DataFile] | None = Field(default=None, max_length=1000)
@@ -109,8 +109,8 @@ class FramDataEvent(CloudEvent):
 class FramDown(StrictModel):
     """FRAM is not delivering data for a period (the seed's "FRAM down" scenario)."""
 
-    period_start: AwareDatetime
-    period_end: AwareDatetime
+    period_start: UtcTime
+    period_end: UtcTime
     site: Literal["CTAO-North", "CTAO-South"] | None = None
     reason: str | None = Field(default=None, max_length=2000)
     reported_by: str | None = Field(default=None, description="e.g. SOSS, ACADA")
@@ -141,8 +141,8 @@ class TelescopeRate(StrictModel):
 class TriggerRates(StrictModel):
     """Per-telescope trigger rates over one interval."""
 
-    interval_start: AwareDatetime
-    interval_end: AwareDatetime
+    interval_start: UtcTime
+    interval_end: UtcTime
     telescopes: list[TelescopeRate] = Field(min_length=1, max_length=200)
 
     @model_validator(mode="after")
@@ -162,7 +162,7 @@ class TriggerRatesEvent(CloudEvent):
 class MuonRing(StrictModel):
     """Ring parameters of one muon."""
 
-    time: AwareDatetime
+    time: UtcTime
     optical_efficiency: float = Field(allow_inf_nan=False)
     impact_m: float = Field(ge=0, allow_inf_nan=False)
     fit_valid: bool
@@ -207,7 +207,7 @@ class GroundWeather(ProfileLevel):
 class Weather(StrictModel):
     """A vertical profile or a ground reading."""
 
-    time: AwareDatetime
+    time: UtcTime
     site: Literal["CTAO-North", "CTAO-South"] | None = None
     profile: list[ProfileLevel] | None = Field(default=None, min_length=2, max_length=10_000)
     ground: GroundWeather | None = None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, Self
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
-from calibd.events.common import StrictModel, TelId, check_order
+from calibd.events.common import StrictModel, TelId, UtcTime, check_order
 from calibd.events.envelope import CloudEvent
 
 __all__ = [
@@ -34,8 +34,8 @@ Category = Literal["A", "B", "C"]
 class ReprocessRequest(StrictModel):
     """Re-run the handlers on archived inputs of a period to make Cat-C products."""
 
-    time_start: AwareDatetime
-    time_end: AwareDatetime
+    time_start: UtcTime
+    time_end: UtcTime
     product_types: list[str] | None = Field(default=None, description="None: every type")
     tel_ids: list[TelId] | None = Field(default=None, description="None: every telescope")
     requested_by: str = Field(min_length=1)
@@ -95,8 +95,8 @@ class CalibrationReady(StrictModel):
     product_type: str
     tel_id: TelId | None = None
     category: Category
-    valid_from: AwareDatetime
-    valid_to: AwareDatetime | None = None
+    valid_from: UtcTime
+    valid_to: UtcTime | None = None
     algorithm: str
     algorithm_version: str
     config_hash: str = Field(description="sha256 of the configuration the product was made with")
@@ -120,7 +120,7 @@ class QualityRequest(StrictModel):
     tel_id: TelId | None = None
     reason: str = Field(min_length=1)
     metrics: dict[str, Any] = Field(default_factory=dict)
-    respond_by: AwareDatetime | None = None
+    respond_by: UtcTime | None = None
 
 
 class QualityRequestEvent(CloudEvent):
@@ -141,8 +141,8 @@ class Report(StrictModel):
         "config_change (accepted or refused), reprocessing (redone, skipped, failed)",
     )
     title: str
-    period_start: AwareDatetime | None = None
-    period_end: AwareDatetime | None = None
+    period_start: UtcTime | None = None
+    period_end: UtcTime | None = None
     product_ids: list[str] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)
 
@@ -159,7 +159,10 @@ class DeadLetter(StrictModel):
     design: text fields are cut to a fixed length and the message to an excerpt."""
 
     dead_letter_id: int
-    reason: str = Field(description="malformed, unknown_type, schema_violation, bad_input, ...")
+    reason: str = Field(
+        description="malformed, undecodable, too_large, unknown_type, schema_violation, "
+        "conflicting_duplicate, bad_input, handler_failed, unstorable, wait_failed, ..."
+    )
     detail: str
     transport: str
     origin: str = Field(description="Where it came from: topic/partition/offset, MQTT topic, file")

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-__all__ = ["DataFile", "Sha256", "StrictModel", "TelId", "check_order"]
+__all__ = ["DataFile", "Sha256", "StrictModel", "TelId", "UtcTime", "check_order"]
+
+
+def _representable_in_utc(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("time is outside years 1-9999 once converted to UTC") from None
+    return value
+
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(_representable_in_utc)]
+"""An RFC 3339 time with its offset, in years 1-9999 also in UTC (stored as UTC text)."""
 
 TelId = Annotated[int, Field(ge=1, le=9999, description="Telescope id (tel_id)")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="sha256, lowercase hex")]

@@ -90,7 +90,7 @@ async def test_group_commit_is_all_or_nothing(tmp_path):
         bad = done("e2", product("p2", "Z", format_time(t("2026-01-01T00:00:00"))))  # CHECK fails
         with pytest.raises(sqlite3.IntegrityError):
             await store.commit([good, bad])
-        assert await store.processed([("s", "e1"), ("s", "e2")]) == set()
+        assert await store.processed([("s", "e1"), ("s", "e2")]) == {}
         assert await store.products() == []
 
 
