@@ -132,9 +132,9 @@ class TelescopeRate(StrictModel):
     """Cosmic-ray trigger rate of one telescope with its muon efficiency and gain factor."""
 
     tel_id: TelId
-    rate_hz: float = Field(gt=0, allow_inf_nan=False)
-    muon_efficiency: float = Field(gt=0, allow_inf_nan=False)
-    gain_factor: float = Field(gt=0, allow_inf_nan=False)
+    rate_hz: float = Field(gt=0, le=1e6, allow_inf_nan=False, description="At most 1 MHz")
+    muon_efficiency: float = Field(gt=0, le=1, allow_inf_nan=False, description="A fraction")
+    gain_factor: float = Field(gt=0, le=100, allow_inf_nan=False)
     zenith_deg: float | None = Field(default=None, ge=0, lt=90)
 
 

@@ -183,6 +183,17 @@ def test_no_coercion_of_json_types(change, error, fragment):
     assert fragment in info.value.detail
 
 
+@pytest.mark.parametrize(
+    ("field", "value"), [("rate_hz", 1e300), ("muon_efficiency", 1.5), ("gain_factor", 1e9)]
+)
+def test_trigger_rates_have_physical_bounds(field, value):
+    """A rate of 1e300 Hz overflowed in the transparency handler (handler_failed)."""
+    env = example("ctao.acada.trigger_rates")
+    env["data"]["telescopes"][0][field] = value
+    with pytest.raises(SchemaViolation, match=rf"data.telescopes.0.{field}: Input should be"):
+        codec.decode(json.dumps(env).encode())
+
+
 def test_no_coercion_in_binary_mode_either():
     env = example("ctao.acada.weather")
     env["data"]["ground"]["pressure_hpa"] = "787"
