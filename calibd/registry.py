@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from calibd.config import format_errors
+from calibd.config_input import format_errors
 from calibd.errors import ConfigurationError
 
 if TYPE_CHECKING:
