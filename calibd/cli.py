@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -401,7 +402,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "run":
 
         async def run() -> int:
-            async with Daemon(settings) as daemon:
+            daemon = Daemon(settings)
+            daemon.install_signal_handlers()  # takes over from _stop_before_start
+            async with daemon:
                 return await daemon.run()
 
         return asyncio.run(run())
@@ -451,8 +454,16 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+def _stop_before_start(signum: int, _frame: object) -> None:
+    """SIGTERM before the daemon's loop runs: nothing was received yet, so exit cleanly."""
+    print(f"calibd: {signal.Signals(signum).name} before start-up ended; exiting", file=sys.stderr)
+    raise SystemExit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "run":
+        signal.signal(signal.SIGTERM, _stop_before_start)
     secrets: set[str] = set()  # values given to secret-named keys: never printed
     try:
         secrets = secret_values(parse_overrides(args.overrides), os.environ)

@@ -76,6 +76,7 @@ class Daemon:
         self.notifier = Notifier()
         self.health = None
         self._loop_lag_s = 0.0
+        self._signals_installed = False
 
     async def __aenter__(self) -> Daemon:
         await self.store.open()
@@ -141,9 +142,9 @@ class Daemon:
                 "invalid configuration: no source enabled (kafka.enabled, mqtt.enabled or "
                 "acada_triggers.enabled); use `calibd replay FILE` to process a file"
             )
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._on_signal, sig)
+        self.install_signal_handlers()
+        if self.stopping.is_set():  # a signal came while starting: nothing was taken yet
+            return 1 if self.fatal else 0
         await self.recover_inbox()
         for source in self.sources:
             task = asyncio.create_task(source.run(), name=f"calibd-source-{source.name}")
@@ -264,6 +265,15 @@ class Daemon:
                         handler=name,
                         running_s=round(now - t0, 1),
                     )
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT stop gracefully; call before `async with` to cover start-up too."""
+        if self._signals_installed:
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        self._signals_installed = True
 
     def _on_signal(self, sig: signal.Signals) -> None:
         if self.stopping.is_set():

@@ -42,6 +42,7 @@ def products_per_input(daemon: DaemonProcess) -> dict[str, int]:
 def finish_and_count(daemon: DaemonProcess, envs: list[dict]) -> None:
     """Wait until every input has a product and the inbox is empty; one product each."""
     try:
+        daemon.wait_msg("mqtt connected")  # the backlog may be done already: let it start
         daemon.wait_query(
             "SELECT COUNT(DISTINCT input_event_id) FROM products",
             lambda r: r[0][0] >= len(envs),

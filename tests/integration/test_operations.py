@@ -106,3 +106,18 @@ async def test_stop_past_the_deadline_leaves_the_message_for_the_next_start(mqtt
         again.wait_msg("recovered messages from the inbox")
     finally:
         assert again.stop() == 0
+
+
+@pytest.mark.parametrize("delay_s", [0.5, 0.9, 1.4, 2.0])
+async def test_sigterm_during_start_up_is_a_clean_stop(mqtt, tmp_path, uid, delay_s):
+    """A stop that comes while calibd is still importing, migrating or connecting exits 0
+    (systemd's `systemctl stop` right after a start), and the next start works."""
+    data = tmp_path / "calibd"
+    daemon = DaemonProcess(data, mqtt_settings(mqtt, uid)).start()
+    await asyncio.sleep(delay_s)
+    assert daemon.stop(signal.SIGTERM) == 0, daemon.tail()
+    again = DaemonProcess(data, mqtt_settings(mqtt, uid)).start()
+    try:
+        again.wait_msg("mqtt connected")
+    finally:
+        assert again.stop() == 0
