@@ -9,6 +9,7 @@ import signal
 import socket
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -108,12 +109,25 @@ async def test_stop_past_the_deadline_leaves_the_message_for_the_next_start(mqtt
         assert again.stop() == 0
 
 
-@pytest.mark.parametrize("delay_s", [0.5, 0.9, 1.4, 2.0])
+def catches_sigterm(pid: int) -> bool:
+    """Whether the process has its own SIGTERM handler (Linux: SigCgt in /proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+    return False
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 0.3, 0.8, 1.5])
 async def test_sigterm_during_start_up_is_a_clean_stop(mqtt, tmp_path, uid, delay_s):
     """A stop that comes while calibd is still importing, migrating or connecting exits 0
-    (systemd's `systemctl stop` right after a start), and the next start works."""
+    (systemd's `systemctl stop` right after a start), and the next start works. The delays
+    count from the moment the interpreter runs calibd's code (its SIGTERM handler is set)."""
     data = tmp_path / "calibd"
     daemon = DaemonProcess(data, mqtt_settings(mqtt, uid)).start()
+    assert daemon.proc is not None
+    deadline = time.monotonic() + 30
+    while not catches_sigterm(daemon.proc.pid) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
     await asyncio.sleep(delay_s)
     assert daemon.stop(signal.SIGTERM) == 0, daemon.tail()
     again = DaemonProcess(data, mqtt_settings(mqtt, uid)).start()

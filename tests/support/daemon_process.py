@@ -21,6 +21,7 @@ class DaemonProcess:
         self.settings = settings
         self.log = data_dir / "calibd.log"
         self.proc: subprocess.Popen | None = None
+        self.log_offset = 0  # where this start's lines begin in the shared log file
 
     def argv(self) -> list[str]:
         args = [sys.executable, "-m", "calibd", "--data-dir", str(self.data_dir)]
@@ -32,6 +33,7 @@ class DaemonProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         fh = self.log.open("ab")
+        self.log_offset = fh.tell()
         self.proc = subprocess.Popen(
             self.argv(), stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=REPO
         )
@@ -39,7 +41,10 @@ class DaemonProcess:
 
     def log_lines(self) -> list[dict[str, Any]]:
         out = []
-        for line in self.log.read_text().splitlines():
+        with self.log.open("rb") as fh:
+            fh.seek(self.log_offset)
+            text = fh.read().decode(errors="replace")
+        for line in text.splitlines():
             try:
                 out.append(json.loads(line))
             except json.JSONDecodeError:
