@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from calibd.errors import BadInput
-from calibd.timerange import check_mjd
+from calibd.handler_api import BadInput, check_mjd
 
 __all__ = ["from_mjd", "item_columns", "merge_columns", "mjd_column", "numeric_column", "to_mjd"]
 

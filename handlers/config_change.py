@@ -11,10 +11,15 @@ no such handler, a value out of its bounds); after a fix, `calibd dead-letters r
 
 from __future__ import annotations
 
-from calibd.errors import RefusedRequest
-from calibd.events.calibpipe import ConfigChangeEvent, Report
-from calibd.registry import HandlerResult, OutgoingMessage, handler
-from calibd.runtime_config import ConfigRejected
+from calibd.handler_api import (
+    ConfigChangeEvent,
+    ConfigRejected,
+    HandlerResult,
+    OutgoingMessage,
+    RefusedRequest,
+    Report,
+    handler,
+)
 
 __all__ = ["config_change"]
 

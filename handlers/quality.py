@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from calibd.events.qualpipe import AssessmentEvent
-from calibd.registry import HandlerContext, HandlerResult, ProductDraft, handler
-from calibd.store import parse_time
+from calibd.handler_api import (
+    AssessmentEvent,
+    HandlerContext,
+    HandlerResult,
+    ProductDraft,
+    handler,
+    parse_time,
+)
 
 __all__ = ["record_assessment"]
 

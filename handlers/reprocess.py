@@ -6,9 +6,14 @@ what was skipped (inputs missing or changed, already reprocessed) and what faile
 
 from __future__ import annotations
 
-from calibd.events.calibpipe import Report, ReprocessRequestEvent
-from calibd.registry import HandlerResult, OutgoingMessage, handler
-from calibd.reprocess import reprocess
+from calibd.handler_api import (
+    HandlerResult,
+    OutgoingMessage,
+    Report,
+    ReprocessRequestEvent,
+    handler,
+    reprocess,
+)
 
 __all__ = ["reprocess_request"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from calibd.extensions import exporter, product_cards
+from calibd.handler_api import exporter, product_cards
 
 __all__ = ["AEROSOL_PRODUCT", "angstrom_table", "export_aerosol"]
 

@@ -50,8 +50,7 @@ from calibd.handlers.atmosphere.sites import SiteConfig, earth_location, offline
 from calibd.handlers.columns import numeric_column
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from calibd.errors import BadInput
-from calibd.timerange import check_mjd
+from calibd.handler_api import BadInput, check_mjd
 
 __all__ = [
     "FramConfig",

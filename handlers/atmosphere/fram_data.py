@@ -16,8 +16,7 @@ from calibd.handlers.atmosphere.aerosol import AEROSOL_PRODUCT
 from calibd.handlers.atmosphere.fram import FramConfig, aerosol_calibration, read_fram_file
 from calibd.handlers.columns import item_columns, merge_columns
 
-from calibd.events.acada import FramDataEvent
-from calibd.registry import HandlerResult, ProductDraft, handler
+from calibd.handler_api import FramDataEvent, HandlerResult, ProductDraft, handler
 
 __all__ = ["fram_data"]
 

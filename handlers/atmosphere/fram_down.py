@@ -29,19 +29,20 @@ from calibd.handlers.atmosphere.aerosol import AEROSOL_PRODUCT, angstrom_table
 from calibd.handlers.stored import stored_number, stored_numbers
 from pydantic import BaseModel, Field
 
-from calibd.errors import BadInput
-from calibd.events.acada import FramDownEvent
-from calibd.events.calibpipe import QualityRequest, Report
-from calibd.ids import new_product_id
-from calibd.registry import (
+from calibd.handler_api import (
+    BadInput,
+    FramDownEvent,
     HandlerResult,
     OutgoingMessage,
     PendingWait,
     ProductDraft,
+    QualityRequest,
+    Report,
     Wait,
     handler,
+    new_product_id,
+    parse_time,
 )
-from calibd.store import parse_time
 
 __all__ = ["FramDownConfig", "fram_down"]
 

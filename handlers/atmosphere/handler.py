@@ -10,9 +10,7 @@ import numpy as np
 from calibd.handlers.atmosphere import rayleigh
 from pydantic import BaseModel, Field
 
-from calibd.events.acada import WeatherEvent
-from calibd.extensions import exporter
-from calibd.registry import HandlerResult, ProductDraft, handler
+from calibd.handler_api import HandlerResult, ProductDraft, WeatherEvent, exporter, handler
 
 __all__ = ["MolecularConfig", "molecular_extinction", "weather"]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from calibd.errors import BadInput
+from calibd.handler_api import BadInput
 
 __all__ = [
     "N_STANDARD_CM3",

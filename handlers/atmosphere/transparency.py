@@ -42,7 +42,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from calibd.errors import BadInput
+from calibd.handler_api import BadInput
 
 __all__ = ["TransparencyConfig", "cherenkov_transparency"]
 

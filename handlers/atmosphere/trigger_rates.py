@@ -12,10 +12,15 @@ from typing import Any
 import numpy as np
 from calibd.handlers.atmosphere.transparency import TransparencyConfig, cherenkov_transparency
 
-from calibd.errors import BadInput
-from calibd.events.acada import TriggerRatesEvent
-from calibd.extensions import exporter, product_cards
-from calibd.registry import HandlerResult, ProductDraft, handler
+from calibd.handler_api import (
+    BadInput,
+    HandlerResult,
+    ProductDraft,
+    TriggerRatesEvent,
+    exporter,
+    handler,
+    product_cards,
+)
 
 __all__ = ["trigger_rates"]
 

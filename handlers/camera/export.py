@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from calibd import __version__
-from calibd.extensions import exporter, product_cards
+from calibd.handler_api import __version__, exporter, product_cards
 
 __all__ = ["export_camera"]
 

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from calibd.errors import BadInput
+from calibd.handler_api import BadInput
 
 __all__ = [
     "Extraction",

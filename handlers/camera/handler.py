@@ -33,21 +33,24 @@ from calibd.handlers.camera.run_format import RunHeader, iter_chunks, open_run
 from calibd.handlers.camera.stats import StatsConfig, StreamingStats, median_over_events
 from pydantic import BaseModel, Field
 
-from calibd.errors import BadInput
-from calibd.events.acada import CalibrationRun, FlatFieldRunEvent, PedestalRunEvent
-from calibd.events.calibpipe import QualityRequest, Report
-from calibd.ids import new_product_id
-from calibd.pipeline import load_arrays
-from calibd.registry import (
+from calibd.handler_api import (
+    BadInput,
+    CalibrationRun,
+    FlatFieldRunEvent,
     HandlerResult,
     OutgoingMessage,
+    PedestalRunEvent,
     PendingWait,
     ProductDraft,
+    QualityRequest,
+    Report,
     Wait,
     handler,
+    load_arrays,
+    new_product_id,
+    parse_time,
     product_wait_key,
 )
-from calibd.store import parse_time
 
 __all__ = ["CameraConfig", "flatfield_run", "pedestal_run"]
 

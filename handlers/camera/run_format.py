@@ -25,8 +25,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.time import TIME_SCALES
 
-from calibd.errors import BadInput
-from calibd.timerange import check_mjd
+from calibd.handler_api import BadInput, check_mjd
 
 __all__ = [
     "EVENT_TYPE_CODES",

@@ -12,8 +12,7 @@ from typing import Any
 
 from calibd.handlers.columns import to_mjd
 
-from calibd.demo import demo_input
-from calibd.extensions import simulator
+from calibd.handler_api import demo_input, simulator
 
 __all__ = ["camera_run", "run_envelope"]
 

@@ -34,7 +34,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 from scipy.stats import norm
 
-from calibd.errors import BadInput
+from calibd.handler_api import BadInput
 
 __all__ = [
     "StatsConfig",

@@ -29,7 +29,7 @@ from pyirf.spectral import (
     calculate_event_weights,
 )
 
-from calibd.errors import BadInput
+from calibd.handler_api import BadInput
 
 __all__ = ["IrfConfig", "SimulatedFileSpec", "compute_irfs"]
 

@@ -13,7 +13,7 @@ import numpy as np
 from astropy.table import QTable
 from calibd.handlers.columns import numeric_column
 
-from calibd.errors import BadInput
+from calibd.handler_api import BadInput
 
 __all__ = ["COLUMNS", "read_dl2", "write_dl2"]
 

@@ -13,11 +13,16 @@ import numpy as np
 import pyirf
 from calibd.handlers.irf.compute import IrfConfig, SimulatedFileSpec, compute_irfs
 
-from calibd import __version__
-from calibd.demo import demo_input
-from calibd.events.simpipe import ProductionEvent
-from calibd.extensions import exporter, simulator
-from calibd.registry import HandlerResult, ProductDraft, handler
+from calibd.handler_api import (
+    HandlerResult,
+    ProductDraft,
+    ProductionEvent,
+    __version__,
+    demo_input,
+    exporter,
+    handler,
+    simulator,
+)
 
 __all__ = ["production"]
 

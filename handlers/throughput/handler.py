@@ -18,10 +18,14 @@ from calibd.handlers.columns import (
 )
 from calibd.handlers.throughput.muon import MuonThroughputConfig, muon_throughput
 
-from calibd.errors import BadInput
-from calibd.events.acada import MuonDataEvent
-from calibd.extensions import exporter
-from calibd.registry import HandlerResult, ProductDraft, handler
+from calibd.handler_api import (
+    BadInput,
+    HandlerResult,
+    MuonDataEvent,
+    ProductDraft,
+    exporter,
+    handler,
+)
 
 __all__ = ["muon_data", "read_muon_file"]
 

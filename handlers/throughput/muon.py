@@ -16,7 +16,7 @@ import numpy as np
 from astropy.stats import sigma_clipped_stats
 from pydantic import BaseModel, Field, model_validator
 
-from calibd.errors import BadInput
+from calibd.handler_api import BadInput
 
 __all__ = ["MuonThroughputConfig", "muon_throughput"]
 

@@ -1,0 +1,87 @@
+"""The one import surface of handler families (`calibd.handlers.*` and users' own).
+
+A handler module imports from calibd only this module (and its own family, or the shared
+handler helpers in `calibd.handlers`); the core never imports handlers except the configured
+`pipeline.handler_modules`, by importlib. `tests/unit/test_layering.py` enforces both rules.
+Grouped by what a handler needs: registration, results and waits, errors, the message contracts
+it consumes and answers with, time, ids and arrays, export and simulation hooks.
+"""
+
+from __future__ import annotations
+
+from calibd import __version__
+from calibd.demo import demo_input
+from calibd.errors import BadInput, RefusedRequest
+from calibd.events.acada import (
+    CalibrationRun,
+    FlatFieldRunEvent,
+    FramDataEvent,
+    FramDownEvent,
+    MuonDataEvent,
+    PedestalRunEvent,
+    TriggerRatesEvent,
+    WeatherEvent,
+)
+from calibd.events.calibpipe import (
+    ConfigChangeEvent,
+    QualityRequest,
+    Report,
+    ReprocessRequestEvent,
+)
+from calibd.events.qualpipe import AssessmentEvent
+from calibd.events.simpipe import ProductionEvent
+from calibd.extensions import exporter, product_cards, simulator
+from calibd.ids import new_product_id
+from calibd.pipeline import load_arrays
+from calibd.registry import (
+    HandlerContext,
+    HandlerResult,
+    OutgoingMessage,
+    PendingWait,
+    ProductDraft,
+    Wait,
+    handler,
+    product_wait_key,
+)
+from calibd.reprocess import reprocess
+from calibd.runtime_config import ConfigRejected
+from calibd.store import parse_time
+from calibd.timerange import check_mjd
+
+__all__ = [
+    "AssessmentEvent",
+    "BadInput",
+    "CalibrationRun",
+    "ConfigChangeEvent",
+    "ConfigRejected",
+    "FlatFieldRunEvent",
+    "FramDataEvent",
+    "FramDownEvent",
+    "HandlerContext",
+    "HandlerResult",
+    "MuonDataEvent",
+    "OutgoingMessage",
+    "PedestalRunEvent",
+    "PendingWait",
+    "ProductDraft",
+    "ProductionEvent",
+    "QualityRequest",
+    "RefusedRequest",
+    "Report",
+    "ReprocessRequestEvent",
+    "TriggerRatesEvent",
+    "Wait",
+    "WeatherEvent",
+    "__version__",
+    "check_mjd",
+    "demo_input",
+    "exporter",
+    "handler",
+    "load_arrays",
+    "new_product_id",
+    "parse_time",
+    "product_cards",
+    "product_wait_key",
+    "reprocess",
+    "simulator",
+]
