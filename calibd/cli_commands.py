@@ -73,7 +73,7 @@ async def cmd_products(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_product_show(settings: Settings, args: argparse.Namespace) -> int:
-    from calibd.pipeline import load_arrays
+    from calibd.arrays import load_arrays
 
     prod = await _with_store(settings, lambda s: s.product(args.product_id))
     if prod is None:
@@ -93,9 +93,9 @@ async def cmd_product_show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_product_export(settings: Settings, args: argparse.Namespace) -> int:
+    from calibd.arrays import load_arrays
     from calibd.daemon import load_handlers
     from calibd.extensions import EXPORTERS
-    from calibd.pipeline import load_arrays
 
     load_handlers(settings.pipeline.handler_modules)
     prod = await _with_store(settings, lambda s: s.product(args.product_id))

@@ -10,6 +10,7 @@ it consumes and answers with, time, ids and arrays, export and simulation hooks.
 from __future__ import annotations
 
 from calibd import __version__
+from calibd.arrays import load_arrays
 from calibd.demo import demo_input
 from calibd.errors import BadInput, RefusedRequest
 from calibd.events.acada import (
@@ -32,7 +33,6 @@ from calibd.events.qualpipe import AssessmentEvent
 from calibd.events.simpipe import ProductionEvent
 from calibd.extensions import exporter, product_cards, simulator
 from calibd.ids import new_product_id
-from calibd.pipeline import load_arrays
 from calibd.registry import (
     HandlerContext,
     HandlerResult,

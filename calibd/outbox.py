@@ -10,10 +10,10 @@ once; the rows after it flow on. Nothing a row holds, and no database error, end
 from __future__ import annotations
 
 import asyncio
-import random
 
 import structlog
 
+from calibd.backoff import backoff_delay
 from calibd.config import OutboxSettings
 from calibd.metrics import Metrics
 from calibd.sinks.base import Sink, describe
@@ -74,7 +74,7 @@ class OutboxRelay:
             await s.close()
 
     async def _run(self, sink: Sink) -> None:
-        delay = self.settings.retry_min_s
+        failures = 0
         healthy = True
         wake = self._wake[sink.name]
         while True:
@@ -89,13 +89,14 @@ class OutboxRelay:
                         error=describe(exc),
                     )
                     healthy = False
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, self.settings.retry_max_s)
+                failures += 1
+                s = self.settings
+                await asyncio.sleep(backoff_delay(failures, s.retry_min_s, s.retry_max_s))
                 continue
             if not healthy:
                 log.info("sink available again", sink=sink.name)
                 healthy = True
-            delay = self.settings.retry_min_s
+            failures = 0
             if not found:
                 try:
                     async with asyncio.timeout(1.0):

@@ -20,6 +20,7 @@ import structlog
 from calibd import codec
 from calibd.datafiles import resolve_data_file
 from calibd.errors import BadInput, MessageError
+from calibd.sources.base import RawMessage
 
 __all__ = ["ReprocessReport", "check_inputs", "reprocess"]
 
@@ -85,17 +86,13 @@ async def reprocess(
         if handler is None:
             report.failed.append({**entry, "reason": f"no handler for {event.type}"})
             continue
-        from calibd.sources.base import RawMessage
-
         raw = RawMessage(
             transport="reprocess",
             origin=f"reprocess {request_id}",
             origin_key=f"reprocess:{request_id}:{key[0]}:{key[1]}",
             payload=prov["input_message"],
         )
-        outcome = await pipeline._invoke(
-            handler, handler.fn, event, raw, event, category="C", ledger=False
-        )
+        outcome = await pipeline.reprocess(handler, raw, event)
         if outcome.status == "done":
             report.redone.append(
                 {

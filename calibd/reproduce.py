@@ -19,9 +19,9 @@ import structlog
 from pydantic import ValidationError
 
 from calibd import codec
+from calibd.arrays import load_arrays
 from calibd.errors import MessageError
 from calibd.jsonable import to_jsonable
-from calibd.pipeline import _Context, load_arrays
 from calibd.registry import HandlerResult
 from calibd.reprocess import check_inputs
 from calibd.runtime_config import ConfigVersion
@@ -93,7 +93,7 @@ async def reproduce(pipeline, product_id: str) -> dict[str, Any]:
     version = ConfigVersion(
         recorded.get("config_version", 0), {}, {(handler.name, category): config}
     )
-    ctx = _Context(pipeline, handler, version, category, log.bind(product_id=prod["id"]))
+    ctx = pipeline.handler_context(handler, version, category, log.bind(product_id=prod["id"]))
     ctx.store = _AsOfStore(store, prod["created_at"])
     try:
         result = await handler.fn(event, ctx)

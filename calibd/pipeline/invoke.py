@@ -1,0 +1,189 @@
+"""Running one `Call`: the handler under a timeout, then its result committed, a retry
+parked, or a dead letter — the exception policy of calibd in one place.
+
+    HandlerResult     -> the rows of one transaction (calibd.pipeline.rows)
+    PoisonMessage     -> dead letter with the error's reason
+    RetriableError    -> parked as a retry (or the wait hook deferred) with backoff;
+                         dead letter once `pipeline.retry_attempts` retries are spent
+    anything else     -> dead letter `handler_failed` with the end of the traceback
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import traceback
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from calibd.backoff import backoff_delay
+from calibd.committer import Committer
+from calibd.config import Settings
+from calibd.errors import MessageError, PoisonMessage, RetriableError
+from calibd.executor import CpuPool
+from calibd.metrics import Metrics
+from calibd.pipeline.calls import Call
+from calibd.pipeline.context import CallContext
+from calibd.pipeline.dead_lettering import DeadLettering
+from calibd.pipeline.outcome import Outcome
+from calibd.pipeline.rows import RowBuilder, wait_row
+from calibd.registry import Handler, HandlerResult
+from calibd.runtime_config import ConfigVersion, RuntimeConfig
+from calibd.store import Completion
+
+__all__ = ["Invoker"]
+
+log = structlog.get_logger("calibd.pipeline")
+
+
+class Invoker:
+    """Runs calls and records how they end."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        runtime: RuntimeConfig,
+        pool: CpuPool,
+        store: Any,
+        committer: Committer,
+        rows: RowBuilder,
+        dead: DeadLettering,
+        metrics: Metrics,
+        pipeline: Any,
+    ) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.pool = pool
+        self.store = store
+        self.committer = committer
+        self.rows = rows
+        self.dead = dead
+        self.metrics = metrics
+        self.pipeline = pipeline
+        self.running: dict[int, tuple[str, float]] = {}  # id(ctx) -> (handler, start time)
+
+    def context(
+        self, handler: Handler, version: ConfigVersion, category: str, bound_log: Any
+    ) -> CallContext:
+        """The context of one call of `handler` under configuration `version`."""
+        return CallContext(
+            handler=handler,
+            version=version,
+            category=category,
+            settings=self.settings,
+            pool=self.pool,
+            store=self.store,
+            log=bound_log,
+            runtime=self.runtime,
+            pipeline=self.pipeline,
+        )
+
+    async def run(self, call: Call) -> Outcome:
+        """Call `call.hook(call.arg, ctx)` once; commit, park a retry, or dead-letter."""
+        version = self.runtime.current  # one version for the whole call
+        bound = log.bind(handler=call.handler.name, config_version=version.version)
+        ctx = self.context(call.handler, version, call.category or version.default_category, bound)
+        started_at = datetime.now(UTC)
+        try:
+            result = await self._call(call, ctx)
+            completion = self.rows.completion(
+                call.raw, call.event, ctx, result, started_at, call.digest
+            )
+        except PoisonMessage as exc:
+            return await self._dead(call, exc)
+        except RetriableError as exc:
+            if call.attempt > self.settings.pipeline.retry_attempts:
+                hook = "wait hook, " if call.on_retriable == "defer" else ""
+                exc.detail = f"{exc.detail} ({hook}after {call.attempt} attempts)"
+                return await self._dead(call, exc)
+            if call.on_retriable == "defer":
+                return await self._defer(call, exc, bound)
+            return await self._park(call, exc, bound)
+        except Exception as exc:
+            summary = "".join(traceback.format_exception(exc, limit=-3)).strip()
+            err = MessageError(f"{type(exc).__name__}: {exc}\n{summary}", reason="handler_failed")
+            return await self._dead(call, err)
+        if not call.ledger:
+            completion.source = completion.event_id = None  # the message is in the ledger
+        if call.wait is not None:
+            completion.wait_id, completion.wait_status = call.wait
+        await self.committer.commit(completion)
+        dup = completion.was_duplicate
+        return Outcome(
+            status="duplicate" if dup else completion.status,  # type: ignore[arg-type]
+            event_id=call.event.id,
+            event_type=call.event.type,
+            product_ids=[] if dup else [p.id for p in completion.products],
+        )
+
+    async def _call(self, call: Call, ctx: CallContext) -> HandlerResult:
+        name = call.handler.name
+        t0 = time.perf_counter()
+        self.running[id(ctx)] = (name, t0)
+        limit = self.settings.pipeline.handler_timeout_s
+        try:
+            async with asyncio.timeout(limit):
+                result = await call.hook(call.arg, ctx)
+        except TimeoutError:
+            self.pool.terminate()  # stop the computation; other callers retry
+            raise RetriableError(f"handler ran past pipeline.handler_timeout_s={limit}") from None
+        finally:
+            del self.running[id(ctx)]
+            self.metrics.handler(name, time.perf_counter() - t0)
+        if not isinstance(result, HandlerResult):
+            raise TypeError(f"handler {name} returned {type(result).__name__}, not HandlerResult")
+        return result
+
+    def _dead(self, call: Call, error: MessageError):
+        return self.dead.record(
+            call.raw, error, call.event, wait=call.wait, ledger=call.ledger, digest=call.digest
+        )
+
+    def _delay(self, attempt: int) -> float:
+        p = self.settings.pipeline
+        return backoff_delay(attempt, p.retry_backoff_s, p.retry_max_backoff_s)
+
+    async def _defer(self, call: Call, error: RetriableError, bound: Any) -> Outcome:
+        """A wait hook failed retriably: its wait stays open, tried again after a backoff."""
+        assert call.wait is not None
+        delay = self._delay(call.attempt)
+        retry_at = datetime.now(UTC) + timedelta(seconds=delay)
+        await self.store.defer_wait(call.wait[0], call.attempt, retry_at)
+        bound.warning(
+            "wait hook failed, tried again later",
+            error=error.detail,
+            attempt=call.attempt,
+            next_attempt_in_s=round(delay, 2),
+        )
+        return Outcome(status="retrying", event_id=call.event.id, event_type=call.event.type)
+
+    async def _park(self, call: Call, error: RetriableError, bound: Any) -> Outcome:
+        """Store a `retry` wait with the next attempt's number and time, committed like any
+        outcome: the transport is acknowledged and nothing waits in memory."""
+        delay = self._delay(call.attempt)
+        bound.warning(
+            "retriable failure, retry parked",
+            error=error.detail,
+            attempt=call.attempt,
+            next_attempt_in_s=round(delay, 2),
+        )
+        event, raw = call.event, call.raw
+        deadline = datetime.now(UTC) + timedelta(seconds=delay)
+        row = wait_row(
+            raw, event, call.handler.name, "retry", f"{event.source}|{event.id}", deadline
+        )
+        row["state"] = json.dumps({"attempt": call.attempt + 1, "last_error": error.detail})
+        completion = Completion(
+            status="retrying", transport=raw.transport, inbox_id=raw.inbox_id, waits=[row]
+        )
+        if call.wait is not None:
+            completion.wait_id, completion.wait_status = call.wait[0], "completed"
+            completion.wait_detail = f"attempt {call.attempt} failed: {error.detail}"[:2000]
+        await self.committer.commit(completion)
+        return Outcome(
+            status="retrying", event_id=event.id, event_type=event.type, reason=error.reason
+        )

@@ -1,0 +1,93 @@
+"""Outbound envelopes: the notifications and messages a commit puts in the outbox."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ValidationError
+
+from calibd import codec
+from calibd.events import OUTBOUND_MODELS, CloudEvent
+from calibd.events.calibpipe import CalibrationReady, CalibrationReadyEvent
+from calibd.events.envelope import new_event_id
+from calibd.jsonable import to_jsonable
+from calibd.registry import OutgoingMessage, ProductDraft
+from calibd.store import OutboxRecord, ProductRecord
+
+__all__ = ["CHANNEL_OF_TYPE", "Outbound"]
+
+CHANNEL_OF_TYPE = {
+    "ctao.calibpipe.calibration_ready": "products",
+    "ctao.calibpipe.quality_request": "quality",
+    "ctao.calibpipe.report": "reports",
+    "ctao.calibpipe.dead_letter": "dlq",
+}
+
+
+class Outbound:
+    """Builds outbox rows with calibd's source URI, addressed to every configured sink."""
+
+    def __init__(self, source_uri: str, sinks: tuple[str, ...]) -> None:
+        self.source_uri = source_uri
+        self.sinks = sinks
+
+    def ready_notice(self, record: ProductRecord, draft: ProductDraft) -> OutboxRecord:
+        """The `calibration_ready` notification of a product."""
+        event = CalibrationReadyEvent(
+            id=new_event_id(),
+            source=self.source_uri,
+            time=datetime.now(UTC),
+            subject=record.id,
+            data=CalibrationReady(
+                product_id=record.id,
+                product_type=record.product_type,
+                tel_id=record.tel_id,
+                category=record.category,  # type: ignore[arg-type]
+                valid_from=draft.valid_from,
+                valid_to=draft.valid_to,
+                algorithm=record.algorithm,
+                algorithm_version=record.algorithm_version,
+                config_hash=record.config_hash,
+                input_event_id=record.input_event_id,
+                summary=json.loads(record.summary),
+            ),
+        )
+        key = f"{record.product_type}/{record.tel_id}"
+        return self.record(event, subtopic=record.product_type, key=key)
+
+    def message(self, message: OutgoingMessage) -> OutboxRecord:
+        """A handler's outgoing message as an envelope; TypeError if it is not a valid one."""
+        model = OUTBOUND_MODELS.get(message.type)
+        if model is None or message.type not in CHANNEL_OF_TYPE:
+            raise TypeError(f"{message.type!r} is not an outbound event type")
+        data = (
+            message.data.model_dump(mode="json")
+            if isinstance(message.data, BaseModel)
+            else to_jsonable(message.data)
+        )
+        try:
+            event = model(
+                id=message.id or new_event_id(),
+                source=self.source_uri,
+                time=datetime.now(UTC),
+                subject=message.subject,
+                data=data,
+            )
+        except ValidationError as exc:
+            raise TypeError(f"invalid outgoing {message.type}: {exc}") from None
+        return self.record(event, key=message.subject)
+
+    def record(
+        self, event: CloudEvent, subtopic: str | None = None, key: str | None = None
+    ) -> OutboxRecord:
+        """The outbox row of `event`, on the channel of its type."""
+        return OutboxRecord(
+            event_id=event.id,
+            event_type=event.type,
+            channel=CHANNEL_OF_TYPE[event.type],
+            envelope=codec.encode(event),
+            sinks=self.sinks,
+            subtopic=subtopic,
+            key=key,
+        )
