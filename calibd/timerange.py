@@ -7,8 +7,11 @@ checks raise BadInput naming the field and the value.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+import functools
+import typing
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel
@@ -24,11 +27,38 @@ LATEST_MJD = 124593.0  # 2200-01-01
 _RANGE = "1990-01-01 to 2200-01-01 UTC"
 
 
+def _may_hold_time(annotation: Any, seen: frozenset[type] = frozenset()) -> bool:
+    """Whether a field of this annotation can hold a datetime (Any and unknown types: yes)."""
+    if annotation is datetime or annotation is Any or annotation is object:
+        return True
+    if annotation is None or annotation is type(None):
+        return False
+    if isinstance(annotation, type):
+        if issubclass(annotation, BaseModel):
+            return annotation not in seen and any(
+                _may_hold_time(f.annotation, seen | {annotation})
+                for f in annotation.model_fields.values()
+            )
+        return not issubclass(annotation, str | bytes | int | float | bool | date | Enum)
+    if typing.get_origin(annotation) is Literal:
+        return False
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Annotated:
+        args = args[:1]  # the type; the rest is metadata
+    return any(_may_hold_time(a, seen) for a in args) if args else True
+
+
+@functools.cache
+def _time_fields(cls: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of model `cls` that can hold a datetime, computed once per class."""
+    return tuple(k for k, f in cls.model_fields.items() if _may_hold_time(f.annotation))
+
+
 def _walk(value: Any, path: str):
     if isinstance(value, datetime):
         yield path, value
     elif isinstance(value, BaseModel):
-        for key in type(value).model_fields:
+        for key in _time_fields(type(value)):
             yield from _walk(getattr(value, key), f"{path}.{key}" if path else key)
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):

@@ -34,6 +34,7 @@ class CallContext:
         pool: CpuPool,
         store: Any,
         log: Any,
+        log_fields: dict[str, Any] | None = None,
         runtime: Any = None,
         pipeline: Any = None,
     ) -> None:
@@ -44,10 +45,18 @@ class CallContext:
         self.settings = settings
         self.runtime = runtime
         self.pipeline = pipeline
-        self.log = log
+        self._log = log
+        self._log_fields = log_fields
         self.store = store
         self.inputs: list[InputFile] = []
         self._pool = pool
+
+    @property
+    def log(self) -> Any:
+        """The logger bound to this call (bound on first use: most handlers never log)."""
+        if self._log_fields is not None:
+            self._log, self._log_fields = self._log.bind(**self._log_fields), None
+        return self._log
 
     async def run_cpu(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         return await self._pool.run(fn, *args, **kwargs)

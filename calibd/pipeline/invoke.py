@@ -67,7 +67,12 @@ class Invoker:
         self.running: dict[int, tuple[str, float]] = {}  # id(ctx) -> (handler, start time)
 
     def context(
-        self, handler: Handler, version: ConfigVersion, category: str, bound_log: Any
+        self,
+        handler: Handler,
+        version: ConfigVersion,
+        category: str,
+        bound_log: Any = log,
+        log_fields: dict[str, Any] | None = None,
     ) -> CallContext:
         """The context of one call of `handler` under configuration `version`."""
         return CallContext(
@@ -78,6 +83,7 @@ class Invoker:
             pool=self.pool,
             store=self.store,
             log=bound_log,
+            log_fields=log_fields,
             runtime=self.runtime,
             pipeline=self.pipeline,
         )
@@ -85,8 +91,9 @@ class Invoker:
     async def run(self, call: Call) -> Outcome:
         """Call `call.hook(call.arg, ctx)` once; commit, park a retry, or dead-letter."""
         version = self.runtime.current  # one version for the whole call
-        bound = log.bind(handler=call.handler.name, config_version=version.version)
-        ctx = self.context(call.handler, version, call.category or version.default_category, bound)
+        fields = {"handler": call.handler.name, "config_version": version.version}
+        category = call.category or version.default_category
+        ctx = self.context(call.handler, version, category, log, fields)
         started_at = datetime.now(UTC)
         try:
             result = await self._call(call, ctx)
@@ -101,8 +108,8 @@ class Invoker:
                 exc.detail = f"{exc.detail} ({hook}after {call.attempt} attempts)"
                 return await self._dead(call, exc)
             if call.on_retriable == "defer":
-                return await self._defer(call, exc, bound)
-            return await self._park(call, exc, bound)
+                return await self._defer(call, exc, ctx.log)
+            return await self._park(call, exc, ctx.log)
         except Exception as exc:
             summary = "".join(traceback.format_exception(exc, limit=-3)).strip()
             err = MessageError(f"{type(exc).__name__}: {exc}\n{summary}", reason="handler_failed")
