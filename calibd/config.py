@@ -34,6 +34,8 @@ from pydantic_settings import (
 
 from calibd.config_input import format_errors, parse_overrides
 from calibd.errors import ConfigurationError
+from calibd.events import received_on
+from calibd.events.channels import Send
 
 __all__ = ["Settings", "config_hash", "format_errors", "load_settings", "parse_overrides"]
 
@@ -76,14 +78,9 @@ class KafkaSettings(Section):
     group_id: str = "calibd"
     client_id: str = "calibd"
     topics: list[str] = Field(
-        default=[
-            "acada.calibration",
-            "acada.monitoring",
-            "simpipe.productions",
-            "qualpipe.assessments",
-            "calibpipe.control",
-        ],
+        default_factory=lambda: list(dict.fromkeys(c.kafka for c in received_on())),
         min_length=1,
+        description="Default: the topics the inbound event models declare",
     )
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     commit_interval_s: float = Field(default=1.0, gt=0, le=3600)
@@ -107,6 +104,10 @@ class KafkaSettings(Section):
     sasl_password_file: Path | None = None
     ssl_cafile: Path | None = None
 
+    def topic_of(self, channel: Send) -> str:
+        """The topic of an outbound channel: the `<channel>_topic` setting."""
+        return getattr(self, f"{channel.name}_topic")
+
 
 class MqttSettings(Section):
     enabled: bool = False
@@ -115,8 +116,9 @@ class MqttSettings(Section):
     port: int = Field(default=1883, ge=1, le=65535)
     client_id: str = Field(default="calibd", min_length=1)
     topic_filters: list[str] = Field(
-        default=["ctao/acada/#", "ctao/simpipe/#", "ctao/qualpipe/#", "ctao/calibpipe/control/#"],
+        default_factory=lambda: list(dict.fromkeys(c.mqtt_filter for c in received_on())),
         min_length=1,
+        description="Default: the topics the inbound event models declare",
     )
     keepalive_s: int = Field(default=30, ge=5, le=65_535)
     reconnect_min_s: float = Field(default=0.5, gt=0, le=3600)
@@ -130,6 +132,13 @@ class MqttSettings(Section):
     password_file: Path | None = None
     tls: bool = False
     ca_file: Path | None = None
+
+    def topic_of(self, channel: Send, product_type: str) -> str:
+        """The topic of an outbound channel: `<channel>_topic`, or `<channel>_topic_prefix/`
+        and the product type for a channel with one topic per product type."""
+        if channel.per_product_type:
+            return f"{getattr(self, f'{channel.name}_topic_prefix')}/{product_type}"
+        return getattr(self, f"{channel.name}_topic")
 
     @model_validator(mode="after")
     def _backoff_ordered(self) -> MqttSettings:

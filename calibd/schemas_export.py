@@ -11,7 +11,7 @@ from typing import Any
 
 from calibd import __version__
 from calibd.config import KafkaSettings, MqttSettings
-from calibd.events import INBOUND_MODELS, OUTBOUND_MODELS
+from calibd.events import INBOUND_MODELS, OUTBOUND_MODELS, received_on, sent_on
 from calibd.events.examples import EXAMPLES
 
 __all__ = ["check", "export", "render"]
@@ -47,85 +47,52 @@ def _schema(event_type: str, model: type) -> dict[str, Any]:
 
 
 def _channels() -> list[dict[str, Any]]:
-    """(channel id, address, protocol, message types, direction) of every channel."""
+    """(channel id, address, protocol, message types, direction) of every channel.
+
+    Derived from the `channel` each event model declares and the default topic settings.
+    """
     k, m = KafkaSettings(), MqttSettings()
-    inbound_kafka = {
-        "acada.calibration": [
-            "ctao.acada.pedestal_run",
-            "ctao.acada.flatfield_run",
-            "ctao.acada.muon_data",
-        ],
-        "acada.monitoring": [
-            "ctao.acada.fram_data",
-            "ctao.acada.fram_down",
-            "ctao.acada.trigger_rates",
-            "ctao.acada.weather",
-        ],
-        "simpipe.productions": ["ctao.simpipe.production"],
-        "qualpipe.assessments": ["ctao.qualpipe.assessment"],
-        "calibpipe.control": ["ctao.calibpipe.reprocess_request", "ctao.calibpipe.config_change"],
-    }
+    received = received_on()
     out = [
-        {"id": f"kafka-{t}", "address": t, "protocol": "kafka", "types": types, "dir": "receive"}
-        for t, types in inbound_kafka.items()
+        {
+            "id": f"kafka-{c.kafka}",
+            "address": c.kafka,
+            "protocol": "kafka",
+            "types": types,
+            "dir": "receive",
+        }
+        for c, types in received.items()
     ]
+    mqtt: dict[str, list[str]] = {}
+    for c, types in received.items():
+        mqtt.setdefault(c.mqtt, []).extend(types)
     out += [
         {
-            "id": "mqtt-acada",
-            "address": "ctao/acada/{path}",
+            "id": f"mqtt-{base.rsplit('/', 1)[-1]}",
+            "address": f"{base}/{{path}}",
             "protocol": "mqtt",
             "dir": "receive",
-            "types": inbound_kafka["acada.calibration"] + inbound_kafka["acada.monitoring"],
-        },
-        {
-            "id": "mqtt-simpipe",
-            "address": "ctao/simpipe/{path}",
-            "protocol": "mqtt",
-            "dir": "receive",
-            "types": ["ctao.simpipe.production"],
-        },
-        {
-            "id": "mqtt-qualpipe",
-            "address": "ctao/qualpipe/{path}",
-            "protocol": "mqtt",
-            "dir": "receive",
-            "types": ["ctao.qualpipe.assessment"],
-        },
-        {
-            "id": "mqtt-control",
-            "address": "ctao/calibpipe/control/{path}",
-            "protocol": "mqtt",
-            "dir": "receive",
-            "types": inbound_kafka["calibpipe.control"],
-        },
+            "types": types,
+        }
+        for base, types in mqtt.items()
     ]
-    outbound = [
-        (
-            "products",
-            k.products_topic,
-            f"{m.products_topic_prefix}/{{product_type}}",
-            "ctao.calibpipe.calibration_ready",
-        ),
-        ("quality", k.quality_topic, m.quality_topic, "ctao.calibpipe.quality_request"),
-        ("reports", k.reports_topic, m.reports_topic, "ctao.calibpipe.report"),
-        ("dlq", k.dlq_topic, m.dlq_topic, "ctao.calibpipe.dead_letter"),
-    ]
-    for name, ktopic, mtopic, t in outbound:
+    for send, types in sent_on().items():
+        ktopic = k.topic_of(send)
         out.append(
             {
                 "id": f"kafka-{ktopic}",
                 "address": ktopic,
                 "protocol": "kafka",
-                "types": [t],
+                "types": types,
                 "dir": "send",
             }
         )
         out.append(
             {
-                "id": f"mqtt-{name}",
-                "address": mtopic,
+                "id": f"mqtt-{send.name}",
+                "address": m.topic_of(send, "{product_type}"),
                 "protocol": "mqtt",
-                "types": [t],
+                "types": types,
                 "dir": "send",
             }
         )

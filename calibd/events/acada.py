@@ -5,10 +5,11 @@ Sender: ACADA on site (or calibd's own ACADA trigger-file watcher). Receiver: ca
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
+from calibd.events.channels import ACADA_CALIBRATION, ACADA_MONITORING, Receive
 from calibd.events.common import DataFile, StrictModel, TelId, UtcTime, check_order
 from calibd.events.envelope import CloudEvent
 
@@ -57,6 +58,7 @@ class PedestalRunEvent(CloudEvent):
     """A pedestal run is complete. ACADA -> calibd; yields the camera pedestal product."""
 
     type: Literal["ctao.acada.pedestal_run"] = "ctao.acada.pedestal_run"
+    channel: ClassVar[Receive] = ACADA_CALIBRATION
     data: CalibrationRun
 
 
@@ -65,6 +67,7 @@ class FlatFieldRunEvent(CloudEvent):
     camera calibration coefficients."""
 
     type: Literal["ctao.acada.flatfield_run"] = "ctao.acada.flatfield_run"
+    channel: ClassVar[Receive] = ACADA_CALIBRATION
     data: CalibrationRun
 
 
@@ -103,6 +106,7 @@ class FramDataEvent(CloudEvent):
     """FRAM aerosol measurements. ACADA -> calibd; yields the aerosol calibration."""
 
     type: Literal["ctao.acada.fram_data"] = "ctao.acada.fram_data"
+    channel: ClassVar[Receive] = ACADA_MONITORING
     data: FramData
 
 
@@ -125,6 +129,7 @@ class FramDownEvent(CloudEvent):
     """FRAM data are missing. ACADA/SOSS -> calibd; runs the alternative extinction procedure."""
 
     type: Literal["ctao.acada.fram_down"] = "ctao.acada.fram_down"
+    channel: ClassVar[Receive] = ACADA_MONITORING
     data: FramDown
 
 
@@ -156,6 +161,7 @@ class TriggerRatesEvent(CloudEvent):
     relative optical throughput."""
 
     type: Literal["ctao.acada.trigger_rates"] = "ctao.acada.trigger_rates"
+    channel: ClassVar[Receive] = ACADA_MONITORING
     data: TriggerRates
 
 
@@ -188,6 +194,7 @@ class MuonDataEvent(CloudEvent):
     """Muon data. ACADA -> calibd; yields the telescope optical throughput."""
 
     type: Literal["ctao.acada.muon_data"] = "ctao.acada.muon_data"
+    channel: ClassVar[Receive] = ACADA_CALIBRATION
     data: MuonData
 
 
@@ -223,4 +230,5 @@ class WeatherEvent(CloudEvent):
     """Weather data. ACADA -> calibd; yields molecular density and Rayleigh extinction."""
 
     type: Literal["ctao.acada.weather"] = "ctao.acada.weather"
+    channel: ClassVar[Receive] = ACADA_MONITORING
     data: Weather

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
+from calibd.events.channels import CALIBPIPE_CONTROL, DLQ, PRODUCTS, QUALITY, REPORTS, Receive, Send
 from calibd.events.common import StrictModel, TelId, UtcTime, check_order
 from calibd.events.envelope import CloudEvent
 
@@ -51,6 +52,7 @@ class ReprocessRequestEvent(CloudEvent):
     """A reprocessing request. Operators/SOSS -> calibd."""
 
     type: Literal["ctao.calibpipe.reprocess_request"] = "ctao.calibpipe.reprocess_request"
+    channel: ClassVar[Receive] = CALIBPIPE_CONTROL
     data: ReprocessRequest
 
 
@@ -82,6 +84,7 @@ class ConfigChangeEvent(CloudEvent):
     `config_rejected`) and answered with a report saying why."""
 
     type: Literal["ctao.calibpipe.config_change"] = "ctao.calibpipe.config_change"
+    channel: ClassVar[Receive] = CALIBPIPE_CONTROL
     data: ConfigChange
 
 
@@ -108,6 +111,7 @@ class CalibrationReadyEvent(CloudEvent):
     """A product is ready. calibd -> DataPipe, QualPipe, anyone listening."""
 
     type: Literal["ctao.calibpipe.calibration_ready"] = "ctao.calibpipe.calibration_ready"
+    channel: ClassVar[Send] = PRODUCTS
     data: CalibrationReady
 
 
@@ -127,6 +131,7 @@ class QualityRequestEvent(CloudEvent):
     """A quality request. calibd -> QualPipe."""
 
     type: Literal["ctao.calibpipe.quality_request"] = "ctao.calibpipe.quality_request"
+    channel: ClassVar[Send] = QUALITY
     data: QualityRequest
 
 
@@ -151,6 +156,7 @@ class ReportEvent(CloudEvent):
     """A report. calibd -> SOSS/TOSS."""
 
     type: Literal["ctao.calibpipe.report"] = "ctao.calibpipe.report"
+    channel: ClassVar[Send] = REPORTS
     data: Report
 
 
@@ -181,4 +187,5 @@ class DeadLetterEvent(CloudEvent):
     """A dead letter. calibd -> operators' dead-letter channel."""
 
     type: Literal["ctao.calibpipe.dead_letter"] = "ctao.calibpipe.dead_letter"
+    channel: ClassVar[Send] = DLQ
     data: DeadLetter

@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from calibd.events.channels import Receive, Send
 from calibd.events.common import UtcTime
 
 __all__ = ["ENVELOPE_ATTRIBUTES", "EXTENSION_NAME", "CloudEvent", "new_event_id", "utcnow"]
@@ -53,9 +54,11 @@ class CloudEvent(BaseModel):
     that pair, so a redelivered message never makes a second product.
     Extension attributes are kept as they are; as CloudEvents 1.0 requires, their names are
     1-20 lower-case letters or digits, and their values strings, booleans or 32-bit integers
-    (no null, no objects or arrays).
+    (no null, no objects or arrays). `channel` (a class attribute, see calibd.events.channels)
+    says where the type travels.
     """
 
+    channel: ClassVar[Receive | Send]
     model_config = ConfigDict(
         extra="allow",
         frozen=True,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from calibd.events.channels import QUALPIPE_ASSESSMENTS, Receive
 from calibd.events.common import StrictModel
 from calibd.events.envelope import CloudEvent
 
@@ -26,4 +27,5 @@ class AssessmentEvent(CloudEvent):
     """A quality assessment. QualPipe -> calibd."""
 
     type: Literal["ctao.qualpipe.assessment"] = "ctao.qualpipe.assessment"
+    channel: ClassVar[Receive] = QUALPIPE_ASSESSMENTS
     data: QualityAssessment

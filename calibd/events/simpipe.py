@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
+from calibd.events.channels import SIMPIPE_PRODUCTIONS, Receive
 from calibd.events.common import DataFile, StrictModel
 from calibd.events.envelope import CloudEvent
 
@@ -44,4 +45,5 @@ class ProductionEvent(CloudEvent):
     """A new simulation production. SimPipe -> calibd; yields Cat-B IRFs."""
 
     type: Literal["ctao.simpipe.production"] = "ctao.simpipe.production"
+    channel: ClassVar[Receive] = SIMPIPE_PRODUCTIONS
     data: SimulationProduction

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ValidationError
 
 from calibd import codec
-from calibd.events import OUTBOUND_MODELS, CloudEvent
+from calibd.events import OUTBOUND_MODELS, CloudEvent, sent_on
 from calibd.events.calibpipe import CalibrationReady, CalibrationReadyEvent
 from calibd.events.envelope import new_event_id
 from calibd.jsonable import to_jsonable
@@ -17,12 +17,8 @@ from calibd.store import OutboxRecord, ProductRecord
 
 __all__ = ["CHANNEL_OF_TYPE", "Outbound"]
 
-CHANNEL_OF_TYPE = {
-    "ctao.calibpipe.calibration_ready": "products",
-    "ctao.calibpipe.quality_request": "quality",
-    "ctao.calibpipe.report": "reports",
-    "ctao.calibpipe.dead_letter": "dlq",
-}
+#: outbound `type` -> the name of the channel its model declares
+CHANNEL_OF_TYPE = {t: channel.name for channel, types in sent_on().items() for t in types}
 
 
 class Outbound:

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka import errors as kerr
 
 from calibd.config import KafkaSettings
+from calibd.events import sent_on
 from calibd.kafka_common import client_options
 from calibd.sinks.base import Delivered, Refused, describe
 
@@ -41,12 +42,7 @@ class KafkaSink:
 
     def __init__(self, settings: KafkaSettings) -> None:
         self.settings = settings
-        self.topics = {
-            "products": settings.products_topic,
-            "quality": settings.quality_topic,
-            "reports": settings.reports_topic,
-            "dlq": settings.dlq_topic,
-        }
+        self.topics = {channel.name: settings.topic_of(channel) for channel in sent_on()}
         self._producer: AIOKafkaProducer | None = None
 
     async def _ensure(self) -> AIOKafkaProducer:

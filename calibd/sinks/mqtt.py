@@ -11,6 +11,7 @@ import aiomqtt
 import paho.mqtt.client as paho
 
 from calibd.config import MqttSettings
+from calibd.events import sent_on
 from calibd.mqtt_common import client_options
 from calibd.sinks.base import Delivered, Refused, describe
 
@@ -32,14 +33,11 @@ class MqttSink:
 
     def __init__(self, settings: MqttSettings) -> None:
         self.settings = settings
+        self.channels = {channel.name: channel for channel in sent_on()}
         self._client: aiomqtt.Client | None = None
 
     def topic(self, row: Any) -> str:
-        s = self.settings
-        channel = row["channel"]
-        if channel == "products":
-            return f"{s.products_topic_prefix}/{row['subtopic']}"
-        return {"quality": s.quality_topic, "reports": s.reports_topic, "dlq": s.dlq_topic}[channel]
+        return self.settings.topic_of(self.channels[row["channel"]], row["subtopic"])
 
     async def _ensure(self) -> aiomqtt.Client:
         if self._client is None:
