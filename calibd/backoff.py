@@ -14,4 +14,5 @@ def jittered(delay: float) -> float:
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
     """Seconds before retry `attempt` (1, 2, ...): base * 2**(attempt-1), capped, jittered."""
-    return jittered(min(base * 2 ** (max(attempt, 1) - 1), cap))
+    doublings = min(max(attempt, 1) - 1, 64)  # 2**64 passes any cap; no float overflow
+    return jittered(min(base * 2.0**doublings, cap))

@@ -8,12 +8,12 @@ before an offset commit means redelivery; the ledger turns the redelivery into a
 from __future__ import annotations
 
 import asyncio
-import random
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
+from calibd.backoff import backoff_delay
 from calibd.config import KafkaSettings
 from calibd.kafka_common import client_options
 from calibd.pipeline import Pipeline
@@ -106,8 +106,9 @@ class KafkaSource:
             await self._submit(tp, rec)
 
     async def _start(self, consumer: AIOKafkaConsumer) -> None:
-        delay = 0.5
+        attempt = 0
         while True:
+            attempt += 1
             try:
                 await consumer.start()
                 self.connected = True
@@ -118,9 +119,11 @@ class KafkaSource:
                 )
                 return
             except KafkaError as exc:
-                log.warning("kafka unavailable, retrying", error=str(exc), retry_in_s=delay)
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, 30)
+                delay = backoff_delay(attempt, base=0.5, cap=30.0)
+                log.warning(
+                    "kafka unavailable, retrying", error=str(exc), retry_in_s=round(delay, 2)
+                )
+                await asyncio.sleep(delay)
 
     async def _submit(self, tp: TopicPartition, rec) -> None:
         raw = RawMessage(
