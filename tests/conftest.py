@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 
 import pytest
 
+from calibd.testing import envelope
 from tests.support.brokers import BrokerProcess, start_mosquitto, start_tansu
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "schemas" / "examples"
 
 
 @pytest.fixture(scope="session")
@@ -39,8 +37,5 @@ def uid() -> str:
 
 
 def example(event_type: str, **changes) -> dict:
-    """The schemas/ example of `event_type` with a fresh id and `changes` applied to data."""
-    env = json.loads((EXAMPLES / f"{event_type}.json").read_text())
-    env["id"] = str(uuid.uuid4())
-    env["data"] = {**env["data"], **changes}
-    return env
+    """The documented example of `event_type` with a fresh id and `changes` applied to data."""
+    return envelope(event_type, **changes)

@@ -3,20 +3,17 @@ cope with missing values. Pure checks, then the pipeline on a real SQLite store.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
-from calibd.config import load_settings
 from calibd.daemon import load_handlers
 from calibd.errors import InvalidProduct
-from calibd.pipeline import Pipeline
 from calibd.product_check import check_product
 from calibd.registry import HandlerResult, ProductDraft, Registry
-from calibd.sources.base import RawMessage
-from calibd.store import Store
+from calibd.testing import raw_message as raw
+from calibd.testing import start_pipeline
 from tests.conftest import example
 
 T = datetime(2026, 11, 24, 20, tzinfo=UTC)
@@ -57,16 +54,8 @@ def test_finite_values_and_declared_missing_values_pass():
         check_product(draft(payload={"statsx": np.nan}, missing=["payload.stats"]))
 
 
-def raw(env: dict) -> RawMessage:
-    return RawMessage("test", "t", f"k:{env['id']}", json.dumps(env).encode())
-
-
 async def start(tmp_path, registry: Registry):
-    settings = load_settings(None, {"data_dir": str(tmp_path), "pipeline": {"workers": 1}})
-    store = await Store(settings.database_path).open()
-    pipeline = Pipeline(settings, store, registry, sinks=("kafka",))
-    await pipeline.start()
-    return store, pipeline
+    return await start_pipeline(tmp_path, registry=registry)
 
 
 async def test_a_product_with_an_undeclared_nan_is_a_dead_letter_not_a_product(tmp_path):
@@ -84,7 +73,8 @@ async def test_a_product_with_an_undeclared_nan_is_a_dead_letter_not_a_product(t
         )
 
     registry.register("ctao.acada.weather", weather)
-    store, pipeline = await start(tmp_path, registry)
+    h = await start(tmp_path, registry)
+    store, pipeline = h.store, h.pipeline
     try:
         outcome = await pipeline.process(raw(example("ctao.acada.weather")))
         assert (outcome.status, outcome.reason) == ("dead", "invalid_product")
@@ -98,8 +88,7 @@ async def test_a_product_with_an_undeclared_nan_is_a_dead_letter_not_a_product(t
         dlq = [r for r in await store.pending_deliveries("kafka", 10) if r["channel"] == "dlq"]
         assert len(dlq) == 1  # published to the dead-letter channel
     finally:
-        await pipeline.stop()
-        await store.close()
+        await h.stop()
 
 
 async def test_fram_down_skips_stored_products_with_missing_values(tmp_path):
@@ -138,7 +127,8 @@ async def test_fram_down_skips_stored_products_with_missing_values(tmp_path):
 
     registry.register("ctao.acada.trigger_rates", legacy_rates, name="legacy", replace=True)
     registry.register("ctao.acada.fram_data", legacy_fram, name="legacy_fram", replace=True)
-    store, pipeline = await start(tmp_path, registry)
+    h = await start(tmp_path, registry)
+    store, pipeline = h.store, h.pipeline
     try:
         for kind in ("ctao.acada.trigger_rates", "ctao.acada.fram_data"):
             assert (await pipeline.process(raw(example(kind)))).status == "done"
@@ -150,15 +140,15 @@ async def test_fram_down_skips_stored_products_with_missing_values(tmp_path):
         assert product["payload"]["method"] == "seasonal"
         assert product["payload"]["methods_without_input"] == ["ctc", "last_fram"]
     finally:
-        await pipeline.stop()
-        await store.close()
+        await h.stop()
 
 
 async def test_fram_undefined_stability_is_declared_and_tiny_errors_are_bad_input(tmp_path):
     """The real FRAM handler: a night cleaner than the stratospheric model with scatter has
     an undefined stability (inf, declared missing, stored null); aod_err = 1e-300 overflows
     the inverse-variance weights and is refused naming aod_err, before any product."""
-    store, pipeline = await start(tmp_path, load_handlers(["calibd.handlers"]))
+    h = await start_pipeline(tmp_path)
+    store, pipeline = h.store, h.pipeline
     try:
         clean = example("ctao.acada.fram_data")
         for m, aod in zip(
@@ -183,5 +173,4 @@ async def test_fram_undefined_stability_is_declared_and_tiny_errors_are_bad_inpu
         down = await pipeline.process(raw(example("ctao.acada.fram_down")))
         assert down.status == "done", down.reason
     finally:
-        await pipeline.stop()
-        await store.close()
+        await h.stop()

@@ -20,8 +20,9 @@ from calibd.registry import (
     Wait,
     product_wait_key,
 )
-from calibd.sources.base import RawMessage
-from calibd.store import Store
+from calibd.testing import eventually as wait_for
+from calibd.testing import raw_message as raw
+from calibd.testing import start_pipeline
 from tests.conftest import example
 
 
@@ -80,44 +81,28 @@ def coefficients(event, pedestal_id: str) -> ProductDraft:
     )
 
 
-def raw(env: dict) -> RawMessage:
-    return RawMessage("test", "t", f"k:{env['id']}", json.dumps(env).encode())
-
-
-async def wait_for(predicate, timeout: float = 10.0):
-    async with asyncio.timeout(timeout):
-        while not (result := await predicate()):
-            await asyncio.sleep(0.05)
-    return result
-
-
 @pytest.fixture
 def settings(tmp_path):
     return load_settings(None, {"data_dir": str(tmp_path)})
 
 
 async def start(settings, deadline=timedelta(hours=1)):
-    store = await Store(settings.database_path).open()
-    pipeline = Pipeline(settings, store, make_registry(deadline), sinks=("kafka",))
-    await pipeline.start()
-    return store, pipeline
-
-
-async def stop(store, pipeline):
-    await pipeline.stop()
-    await store.close()
+    registry = make_registry(deadline)
+    return await start_pipeline(settings.data_dir, registry=registry, settings=settings)
 
 
 async def test_flatfield_waits_for_its_pedestal_across_a_restart(settings):
     ff = example("ctao.acada.flatfield_run", tel_id=3)
-    store, pipeline = await start(settings)
+    h = await start(settings)
+    store, pipeline = h.store, h.pipeline
     outcome = await pipeline.process(raw(ff))
     assert outcome.status == "done" and outcome.product_ids == []
     (wait,) = await store.waits("pending")
     assert (wait["kind"], wait["key"]) == ("product:pedestal", "tel=3")
-    await stop(store, pipeline)
+    await h.stop()
 
-    store, pipeline = await start(settings)  # the wait survived the restart
+    h = await start(settings)  # the wait survived the restart
+    store, pipeline = h.store, h.pipeline
     other_tel = example("ctao.acada.pedestal_run", tel_id=4)
     await pipeline.process(raw(other_tel))
     assert len(await store.waits("pending")) == 1
@@ -128,11 +113,12 @@ async def test_flatfield_waits_for_its_pedestal_across_a_restart(settings):
     assert full["payload"] == {"pedestal": ped.product_ids[0]}
     assert json.loads(full["provenance"]["input_message"])["id"] == ff["id"]
     assert (await store.waits())[0]["status"] == "completed"
-    await stop(store, pipeline)
+    await h.stop()
 
 
 async def test_a_ready_wait_left_by_a_crash_is_resumed_at_start(settings):
-    store, pipeline = await start(settings)
+    h = await start(settings)
+    store, pipeline = h.store, h.pipeline
     await pipeline.process(raw(example("ctao.acada.flatfield_run", tel_id=5)))
     await pipeline.stop()  # no resumer from here on: as if the process died
     pipeline2 = Pipeline(settings, store, make_registry(timedelta(hours=1)))
@@ -142,13 +128,15 @@ async def test_a_ready_wait_left_by_a_crash_is_resumed_at_start(settings):
     await pipeline2.stop()
     await store.close()
 
-    store, pipeline = await start(settings)
+    h = await start(settings)
+    store, pipeline = h.store, h.pipeline
     await wait_for(lambda: store.products(product_type="coefficients"))
-    await stop(store, pipeline)
+    await h.stop()
 
 
 async def test_an_expired_wait_runs_the_expire_hook(settings):
-    store, pipeline = await start(settings, deadline=timedelta(seconds=0.3))
+    h = await start(settings, deadline=timedelta(seconds=0.3))
+    store, pipeline = h.store, h.pipeline
     await pipeline.process(raw(example("ctao.acada.flatfield_run", tel_id=6)))
 
     async def expired():
@@ -162,7 +150,7 @@ async def test_an_expired_wait_runs_the_expire_hook(settings):
     await pipeline.process(raw(example("ctao.acada.pedestal_run", tel_id=6)))
     await asyncio.sleep(0.3)
     assert await store.products(product_type="coefficients") == []
-    await stop(store, pipeline)
+    await h.stop()
 
 
 async def test_a_product_committed_while_the_handler_looked_wakes_the_new_wait(settings):
@@ -187,9 +175,8 @@ async def test_a_product_committed_while_the_handler_looked_wakes_the_new_wait(s
         expire=entry.expire,
         replace=True,
     )
-    store = await Store(settings.database_path).open()
-    pipeline = Pipeline(settings, store, registry, sinks=("kafka",))
-    await pipeline.start(waits=False)
+    h = await start_pipeline(settings.data_dir, registry=registry, settings=settings, waits=False)
+    store, pipeline = h.store, h.pipeline
     ff = asyncio.ensure_future(pipeline.process(raw(example("ctao.acada.flatfield_run", tel_id=8))))
     await asyncio.sleep(0.1)
     await pipeline.process(raw(example("ctao.acada.pedestal_run", tel_id=8)))
@@ -197,7 +184,7 @@ async def test_a_product_committed_while_the_handler_looked_wakes_the_new_wait(s
     await ff
     (wait,) = await store.waits()
     assert wait["status"] == "ready" and json.loads(wait["resolved_by"])["product_id"]
-    await stop(store, pipeline)
+    await h.stop()
 
 
 async def test_a_failing_resume_hook_backs_off_then_fails_its_wait(tmp_path):
@@ -216,9 +203,8 @@ async def test_a_failing_resume_hook_backs_off_then_fails_its_wait(tmp_path):
     registry.register(
         "ctao.acada.flatfield_run", entry.fn, name=entry.name, resume=broken_resume, replace=True
     )
-    store = await Store(settings.database_path).open()
-    pipeline = Pipeline(settings, store, registry, sinks=("kafka",))
-    await pipeline.start()
+    h = await start_pipeline(settings.data_dir, registry=registry, settings=settings)
+    store, pipeline = h.store, h.pipeline
     await pipeline.process(raw(example("ctao.acada.flatfield_run", tel_id=12)))
     await pipeline.process(raw(example("ctao.acada.pedestal_run", tel_id=12)))
 
@@ -231,4 +217,4 @@ async def test_a_failing_resume_hook_backs_off_then_fails_its_wait(tmp_path):
     assert gaps[0] >= 0.15 and gaps[1] >= 0.3  # 0.2 s then 0.4 s (+-20 % jitter)
     (letter,) = await store.dead_letters()
     assert "archive not mounted (wait hook, after 3 attempts)" in letter["detail"]
-    await stop(store, pipeline)
+    await h.stop()

@@ -11,19 +11,13 @@ import pytest
 from astropy.io import fits
 from astropy.time import Time
 
-from calibd.config import load_settings
-from calibd.daemon import load_handlers
 from calibd.extensions import EXPORTERS
-from calibd.pipeline import Pipeline, load_arrays
+from calibd.pipeline import load_arrays
 from calibd.reproduce import reproduce
-from calibd.sources.base import RawMessage
-from calibd.store import Store
+from calibd.testing import raw_message as raw
+from calibd.testing import running_pipeline
 from tests.conftest import example
 from tests.unit.atmosphere.test_fram import TRUE_VAOD, synthetic_night, write_fram_file
-
-
-def raw(env: dict) -> RawMessage:
-    return RawMessage("test", "t", f"k:{env['id']}", json.dumps(env).encode())
 
 
 @pytest.fixture
@@ -33,16 +27,8 @@ def handler_settings() -> dict:
 
 @pytest.fixture
 async def env(tmp_path, handler_settings):
-    settings = load_settings(
-        None,
-        {"data_dir": str(tmp_path), "pipeline": {"workers": 1}, "handlers": handler_settings},
-    )
-    store = await Store(settings.database_path).open()
-    pipeline = Pipeline(settings, store, load_handlers(["calibd.handlers"]), sinks=("kafka",))
-    await pipeline.start()
-    yield store, pipeline
-    await pipeline.stop()
-    await store.close()
+    async with running_pipeline(tmp_path, settings={"handlers": handler_settings}) as h:
+        yield h.store, h.pipeline
 
 
 def night_period(night) -> tuple[datetime, datetime]:

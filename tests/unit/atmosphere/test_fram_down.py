@@ -3,58 +3,26 @@ the wait for QualPipe's assessment (across a restart), the report; and the deadl
 
 from __future__ import annotations
 
-import asyncio
-import json
-
 import pytest
 
-from calibd.config import load_settings
-from calibd.daemon import load_handlers
 from calibd.extensions import EXPORTERS
-from calibd.pipeline import Pipeline, load_arrays
-from calibd.sources.base import RawMessage
-from calibd.store import Store
+from calibd.pipeline import load_arrays
+from calibd.testing import eventually, outgoing, start_pipeline
+from calibd.testing import raw_message as raw
 from tests.conftest import example
 
 
-def raw(env: dict) -> RawMessage:
-    return RawMessage("test", "t", f"k:{env['id']}", json.dumps(env).encode())
-
-
 async def start(tmp_path, **fram_down):
-    settings = load_settings(
-        None,
-        {
-            "data_dir": str(tmp_path),
-            "pipeline": {"workers": 1},
-            "handlers": {"fram_down": fram_down},
-        },
-    )
-    store = await Store(settings.database_path).open()
-    pipeline = Pipeline(settings, store, load_handlers(["calibd.handlers"]), sinks=("kafka",))
-    await pipeline.start()
-    return store, pipeline
+    return await start_pipeline(tmp_path, settings={"handlers": {"fram_down": fram_down}})
 
 
-async def stop(store, pipeline):
-    await pipeline.stop()
-    await store.close()
-
-
-async def outgoing(store, event_type: str) -> list[dict]:
-    rows = await store.pending_deliveries("kafka", 1000)
-    return [json.loads(r["envelope"]) for r in rows if r["event_type"] == event_type]
-
-
-async def eventually(fn, timeout: float = 10.0):
-    async with asyncio.timeout(timeout):
-        while not (result := await fn()):
-            await asyncio.sleep(0.05)
-    return result
+def reports(store):
+    return outgoing(store, event_type="ctao.calibpipe.report")
 
 
 async def test_fram_down_fallback_request_assessment_and_report(tmp_path):
-    store, pipeline = await start(tmp_path)
+    h = await start(tmp_path)
+    store, pipeline = h.store, h.pipeline
     down = example("ctao.acada.fram_down")  # November, CTAO-North, no CTC nor FRAM product
     outcome = await pipeline.process(raw(down))
     (pid,) = outcome.product_ids
@@ -68,15 +36,16 @@ async def test_fram_down_fallback_request_assessment_and_report(tmp_path):
     arrays = load_arrays(product["arrays"])
     # Angstrom scaling from 400 nm with alpha 1.3
     assert arrays["tau"][0] == pytest.approx(0.03 * (355 / 400) ** -1.3)
-    (request,) = await outgoing(store, "ctao.calibpipe.quality_request")
+    (request,) = await outgoing(store, event_type="ctao.calibpipe.quality_request")
     assert request["id"] == payload["quality_request_id"]
     assert request["data"]["product_id"] == pid
     assert request["data"]["metrics"]["method"] == "seasonal"
     (wait,) = await store.waits("pending")
     assert (wait["kind"], wait["key"]) == ("assessment", request["id"])
-    await stop(store, pipeline)
+    await h.stop()
 
-    store, pipeline = await start(tmp_path)  # the wait survives a restart
+    h = await start(tmp_path)
+    store, pipeline = h.store, h.pipeline  # the wait survives a restart
     unrelated = example("ctao.qualpipe.assessment")
     await pipeline.process(raw(unrelated))
     assert len(await store.waits("pending")) == 1
@@ -88,7 +57,7 @@ async def test_fram_down_fallback_request_assessment_and_report(tmp_path):
         comment="within the seasonal envelope",
     )
     await pipeline.process(raw(verdict))
-    (report,) = await eventually(lambda: outgoing(store, "ctao.calibpipe.report"))
+    (report,) = await eventually(lambda: reports(store))
     details = report["data"]["details"]
     assert report["data"]["report_type"] == "fram_down"
     assert details["fram_data_missing"] is True and details["method"] == "seasonal"
@@ -104,32 +73,35 @@ async def test_fram_down_fallback_request_assessment_and_report(tmp_path):
 
     header = fits.getheader(path, "AEROSOL_EXTINCTION")
     assert header["METHOD"] == "seasonal" and header["TUNIT1"] == "nm"
-    await stop(store, pipeline)
+    await h.stop()
 
 
 async def test_no_assessment_before_the_deadline_reports_unassessed(tmp_path):
-    store, pipeline = await start(tmp_path, assessment_timeout_s=0.3)
+    h = await start(tmp_path, assessment_timeout_s=0.3)
+    store, pipeline = h.store, h.pipeline
     await pipeline.process(raw(example("ctao.acada.fram_down")))
-    (report,) = await eventually(lambda: outgoing(store, "ctao.calibpipe.report"))
+    (report,) = await eventually(lambda: reports(store))
     assert report["data"]["details"]["verdict"] == "unassessed"
     assert report["data"]["details"]["dl1_may_proceed"] is False
     assert [w["status"] for w in await store.waits()] == ["expired"]
-    await stop(store, pipeline)
+    await h.stop()
 
 
 async def test_an_empty_fallback_chain_is_a_clear_dead_letter(tmp_path):
-    store, pipeline = await start(tmp_path, fallback_chain=["last_fram"])
+    h = await start(tmp_path, fallback_chain=["last_fram"])
+    store, pipeline = h.store, h.pipeline
     outcome = await pipeline.process(raw(example("ctao.acada.fram_down")))
     assert outcome.status == "dead"
     (letter,) = await store.dead_letters()
     assert "no method of the fallback chain ['last_fram'] has its input" in letter["detail"]
-    await stop(store, pipeline)
+    await h.stop()
 
 
 async def test_the_fallback_chain_is_switched_at_run_time_by_a_config_change(tmp_path):
     """The seed's configuration use case: action "set handlers.fram_down.fallback_chain",
     validated against the handler's settings, versioned, and used by the next FRAM down."""
-    store, pipeline = await start(tmp_path)
+    h = await start(tmp_path)
+    store, pipeline = h.store, h.pipeline
     try:
         bad = example(
             "ctao.calibpipe.config_change",
@@ -141,7 +113,7 @@ async def test_the_fallback_chain_is_switched_at_run_time_by_a_config_change(tmp
         )
         for env in (bad, good):
             await pipeline.process(raw(env))
-        replies = [r["data"]["details"] for r in await outgoing(store, "ctao.calibpipe.report")]
+        replies = [r["data"]["details"] for r in await reports(store)]
         assert [r["accepted"] for r in replies] == [False, True]
         assert "fallback_chain" in replies[0]["error"]
         down = await pipeline.process(raw(example("ctao.acada.fram_down")))
@@ -149,4 +121,4 @@ async def test_the_fallback_chain_is_switched_at_run_time_by_a_config_change(tmp
         assert product["payload"]["methods_without_input"] == []  # straight to seasonal
         assert product["config_version"] == replies[1]["version"]
     finally:
-        await stop(store, pipeline)
+        await h.stop()

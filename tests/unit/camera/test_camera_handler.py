@@ -4,7 +4,6 @@ dead letters naming the file, the quality request, reproduction."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -14,51 +13,18 @@ import pytest
 from calibd.handlers.camera.simulate import CameraModel, simulate_run
 from calibd.handlers.camera.simulate_cli import run_envelope
 
-from calibd.config import load_settings
-from calibd.daemon import load_handlers
-from calibd.pipeline import Pipeline, load_arrays
+from calibd.pipeline import load_arrays
 from calibd.reproduce import reproduce
-from calibd.sources.base import RawMessage
-from calibd.store import Store
+from calibd.testing import eventually, outgoing, start_pipeline
+from calibd.testing import raw_message as raw
 
 START = datetime(2026, 11, 24, 20, tzinfo=UTC)
 
 
-def raw(env: dict) -> RawMessage:
-    return RawMessage("test", "t", f"k:{env['id']}", json.dumps(env).encode())
-
-
 async def start(tmp_path, **camera):
-    settings = load_settings(
-        None,
-        {
-            "data_dir": str(tmp_path / "calibd"),
-            "data_roots": [str(tmp_path)],
-            "pipeline": {"workers": 1},
-            "handlers": {"camera_flatfield": camera, "camera_pedestal": camera},
-        },
-    )
-    store = await Store(settings.database_path).open()
-    pipeline = Pipeline(settings, store, load_handlers(["calibd.handlers"]), sinks=("kafka",))
-    await pipeline.start()
-    return store, pipeline
-
-
-async def stop(store, pipeline):
-    await pipeline.stop()
-    await store.close()
-
-
-async def eventually(fn, timeout: float = 30.0):
-    async with asyncio.timeout(timeout):
-        while not (result := await fn()):
-            await asyncio.sleep(0.05)
-    return result
-
-
-async def outgoing(store, event_type: str) -> list[dict]:
-    rows = await store.pending_deliveries("kafka", 1000)
-    return [json.loads(r["envelope"]) for r in rows if r["event_type"] == event_type]
+    handlers = {"camera_flatfield": camera, "camera_pedestal": camera}
+    overrides = {"data_roots": [str(tmp_path)], "handlers": handlers}
+    return await start_pipeline(tmp_path / "calibd", settings=overrides)
 
 
 SMALL = CameraModel(n_pixels=64, seed=3)
@@ -78,7 +44,8 @@ async def test_waveform_runs_in_chunks_meet_the_image_mode_bounds(tmp_path):
         truth = simulate_run(
             tmp_path / f"{kind}.fits", kind, 2000, model, "waveform", tel_id=5, obs_id=obs
         )
-    store, pipeline = await start(tmp_path, chunk_size=250)
+    h = await start(tmp_path, chunk_size=250)
+    store, pipeline = h.store, h.pipeline
     try:
         ped = run_envelope(tmp_path / "PEDESTAL.fits", "PEDESTAL", 5, 41, START, 2000)
         ff = run_envelope(tmp_path / "FLATFIELD.fits", "FLATFIELD", 5, 42, START, 2000)
@@ -87,7 +54,7 @@ async def test_waveform_runs_in_chunks_meet_the_image_mode_bounds(tmp_path):
         product = await store.product(pid)
         arrays = load_arrays(product["arrays"])
     finally:
-        await stop(store, pipeline)
+        await h.stop()
     injected = np.zeros(1855, bool)
     injected[[8, 900, 100, 1500]] = True
     flagged = arrays["pixel_outlier_mask"] != 0
@@ -106,7 +73,8 @@ async def test_waveform_runs_in_chunks_meet_the_image_mode_bounds(tmp_path):
 
 
 async def test_pairing_reproduction_and_quality_request(tmp_path):
-    store, pipeline = await start(tmp_path)
+    h = await start(tmp_path)
+    store, pipeline = h.store, h.pipeline
     try:
         ff = small_run(tmp_path, "FLATFIELD", 2, START + timedelta(minutes=5))
         assert (await pipeline.process(raw(ff))).product_ids == []  # no pedestal yet: waits
@@ -120,7 +88,7 @@ async def test_pairing_reproduction_and_quality_request(tmp_path):
         product = await store.product(calib["id"])
         assert product["payload"]["pedestal_product_id"] == ped.product_ids[0]
         assert product["payload"]["obs_id"] == 2
-        (request,) = await outgoing(store, "ctao.calibpipe.quality_request")
+        (request,) = await outgoing(store, event_type="ctao.calibpipe.quality_request")
         assert request["data"]["product_id"] == calib["id"]
         metrics = request["data"]["metrics"]
         assert {"faulty_fraction", "median_gain", "median_n_pe", "is_valid"} <= set(metrics)
@@ -128,17 +96,18 @@ async def test_pairing_reproduction_and_quality_request(tmp_path):
         for pid in (ped.product_ids[0], calib["id"]):
             assert (await reproduce(pipeline, pid))["status"] == "identical"
     finally:
-        await stop(store, pipeline)
+        await h.stop()
 
 
 async def test_a_pedestal_outside_the_window_leaves_the_run_waiting_until_the_deadline(tmp_path):
-    store, pipeline = await start(tmp_path, pairing_window_h=1.0, pairing_timeout_s=1.5)
+    h = await start(tmp_path, pairing_window_h=1.0, pairing_timeout_s=1.5)
+    store, pipeline = h.store, h.pipeline
     try:
         ff = small_run(tmp_path, "FLATFIELD", 2, START)
         await pipeline.process(raw(ff))
         late = small_run(tmp_path, "PEDESTAL", 1, START + timedelta(hours=5))
         await pipeline.process(raw(late))
-        (report,) = await eventually(lambda: outgoing(store, "ctao.calibpipe.report"))
+        (report,) = await eventually(lambda: outgoing(store, event_type="ctao.calibpipe.report"))
         assert report["data"]["report_type"] == "camera_pairing_failed"
         assert "no valid pedestal of telescope 2 within 1 h" in report["data"]["title"]
         assert await store.products(product_type="camera_calibration") == []
@@ -146,11 +115,12 @@ async def test_a_pedestal_outside_the_window_leaves_the_run_waiting_until_the_de
         statuses = [w["status"] for w in await store.waits()]
         assert statuses[0] == "expired" and "pending" not in statuses
     finally:
-        await stop(store, pipeline)
+        await h.stop()
 
 
 async def test_bad_run_files_are_dead_letters_naming_the_file(tmp_path):
-    store, pipeline = await start(tmp_path)
+    h = await start(tmp_path)
+    store, pipeline = h.store, h.pipeline
     try:
         good = small_run(tmp_path, "PEDESTAL", 1, START)
         path = tmp_path / "pedestal_1.fits"
@@ -176,11 +146,12 @@ async def test_bad_run_files_are_dead_letters_naming_the_file(tmp_path):
         assert "outside the data roots" in details["bad-3"]
         assert "TEL_ID 2 but the message says tel_id 7" in details["bad-4"]
     finally:
-        await stop(store, pipeline)
+        await h.stop()
 
 
 async def test_window_width_mismatch_between_pedestal_and_flatfield_is_refused(tmp_path):
-    store, pipeline = await start(tmp_path)
+    h = await start(tmp_path)
+    store, pipeline = h.store, h.pipeline
     try:
         await pipeline.process(raw(small_run(tmp_path, "PEDESTAL", 1, START)))
         wide = CameraModel(n_pixels=64, seed=3, window_width=12)
@@ -189,4 +160,4 @@ async def test_window_width_mismatch_between_pedestal_and_flatfield_is_refused(t
         (letter,) = await store.dead_letters()
         assert "window of 12 samples differs from the pedestal's 8" in letter["detail"]
     finally:
-        await stop(store, pipeline)
+        await h.stop()
