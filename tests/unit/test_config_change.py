@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 from calibd.config import load_settings
 from calibd.pipeline import Pipeline
 from calibd.registry import HandlerResult, ProductDraft, Registry
-from calibd.sources.base import RawMessage
 from calibd.store import Store
+from calibd.testing import outgoing, raw_message, start_pipeline
 from tests.conftest import example
 
 
@@ -49,14 +49,11 @@ def change(*pairs, who="operator on shift") -> dict:
 
 
 async def run(pipeline, env):
-    return await pipeline.process(
-        RawMessage("test", "t", f"k:{env['id']}", json.dumps(env).encode())
-    )
+    return await pipeline.process(raw_message(env))
 
 
 async def reports(store) -> list[dict]:
-    rows = await store.pending_deliveries("kafka", 100)
-    return [json.loads(r["envelope"])["data"] for r in rows if r["channel"] == "reports"]
+    return [r["data"] for r in await outgoing(store, channel="reports")]
 
 
 async def test_changes_apply_at_run_time_and_products_record_the_version(tmp_path):
@@ -130,16 +127,9 @@ async def dead_letters(store) -> list[dict]:
 
 
 async def test_who_may_change_what_is_configured_and_refusals_are_dead_lettered(tmp_path):
-    settings = load_settings(
-        None,
-        {
-            "data_dir": str(tmp_path),
-            "config_changes": {"allowed_sources": {"ctao.qualpipe/*": ["handlers.probe"]}},
-        },
-    )
-    store = await Store(settings.database_path).open()
-    pipeline = Pipeline(settings, store, registry(), sinks=("kafka",))
-    await pipeline.start()
+    allowed = {"allowed_sources": {"ctao.qualpipe/*": ["handlers.probe"]}}
+    h = await start_pipeline(tmp_path, registry=registry(), settings={"config_changes": allowed})
+    store, pipeline = h.store, h.pipeline
     intruder = await run(
         pipeline, change_from("ctao.acada/intruder", ("handlers.probe.threshold", 9.0))
     )
@@ -169,19 +159,14 @@ async def test_who_may_change_what_is_configured_and_refusals_are_dead_lettered(
     current = pipeline.runtime.current
     assert current.handler_config("probe", "B").threshold == 3.0  # only the robot's change
     assert current.default_category == "A" and current.version == 3
-    await pipeline.stop()
-    await store.close()
+    await h.stop()
 
 
 async def test_a_change_out_of_bounds_is_refused_and_later_messages_run_as_before(tmp_path):
     """The defect: handlers.molecular.top_altitude_m = 1e9 was accepted; every later weather
     message then took 14 s and was dead-lettered. Now the change is refused at once."""
-    from calibd.daemon import load_handlers
-
-    settings = load_settings(None, {"data_dir": str(tmp_path), "pipeline": {"workers": 1}})
-    store = await Store(settings.database_path).open()
-    pipeline = Pipeline(settings, store, load_handlers(["calibd.handlers"]), sinks=("kafka",))
-    await pipeline.start()
+    h = await start_pipeline(tmp_path)
+    store, pipeline = h.store, h.pipeline
     try:
         refused = []
         for pairs in [
@@ -207,8 +192,7 @@ async def test_a_change_out_of_bounds_is_refused_and_later_messages_run_as_befor
         assert product["config_version"] == 1
         assert product["payload"]["top_altitude_m"] == 100_000.0
     finally:
-        await pipeline.stop()
-        await store.close()
+        await h.stop()
 
 
 def test_key_prefixes_cover_whole_dotted_parts():

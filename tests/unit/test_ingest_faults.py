@@ -11,13 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from calibd import codec
-from calibd.config import load_settings
 from calibd.errors import MalformedMessage, RetriableError, SchemaViolation, StoreError
 from calibd.faults import Unstorable, is_storage_fault
-from calibd.pipeline import Pipeline
 from calibd.registry import HandlerResult, ProductDraft, Registry, Wait
 from calibd.sources.base import RawMessage
-from calibd.store import Store, format_time, parse_time
+from calibd.store import format_time, parse_time
+from calibd.testing import running_pipeline, start_pipeline
 from tests.conftest import example
 
 DEEP = b"[" * 5000 + b"]" * 5000
@@ -58,15 +57,10 @@ async def pipe(tmp_path):
         )
 
     registry.register("ctao.acada.weather", weather)
-    settings = load_settings(None, {"data_dir": str(tmp_path), "pipeline": {"workers": 1}})
-    store = await Store(settings.database_path).open()
-    pipeline = Pipeline(settings, store, registry, sinks=("kafka",))
-    fatal: list[BaseException] = []
-    pipeline.on_fatal = fatal.append
-    await pipeline.start(waits=False)
-    yield pipeline, store, fatal
-    await pipeline.stop()
-    await store.close()
+    async with running_pipeline(tmp_path, registry=registry, waits=False) as h:
+        fatal: list[BaseException] = []
+        h.pipeline.on_fatal = fatal.append
+        yield h.pipeline, h.store, fatal
 
 
 async def test_deep_json_and_null_headers_become_dead_letters_with_the_bytes(pipe):
@@ -257,12 +251,9 @@ async def test_a_binary_mode_message_parked_for_a_retry_decodes_again(tmp_path):
         return HandlerResult(products=[ProductDraft("w", valid_from=event.data.time)])
 
     registry.register("ctao.acada.weather", weather)
-    conf = load_settings(
-        None, {"data_dir": str(tmp_path), "pipeline": {"workers": 1, "retry_backoff_s": 0.01}}
-    )
-    store = await Store(conf.database_path).open()
-    pipeline = Pipeline(conf, store, registry)
-    await pipeline.start(waits=False)
+    fast = {"pipeline": {"retry_backoff_s": 0.01}}
+    h = await start_pipeline(tmp_path, registry=registry, settings=fast, sinks=(), waits=False)
+    store, pipeline = h.store, h.pipeline
     try:
         env = example("ctao.acada.weather")
         headers = [("ce_specversion", b"1.0"), ("ce_type", b"ctao.acada.weather")]
@@ -276,17 +267,13 @@ async def test_a_binary_mode_message_parked_for_a_retry_decodes_again(tmp_path):
         stored = json.loads((await store.product(product["id"]))["provenance"]["input_message"])
         assert stored["source"] == "binary-producer" and stored["data"] == env["data"]
     finally:
-        await pipeline.stop()
-        await store.close()
+        await h.stop()
 
 
 async def test_a_message_too_large_keeps_its_first_bytes_and_says_so(tmp_path):
-    conf = load_settings(
-        None, {"data_dir": str(tmp_path), "pipeline": {"workers": 1, "max_message_bytes": 1024}}
-    )
-    store = await Store(conf.database_path).open()
-    pipeline = Pipeline(conf, store, Registry(), sinks=("kafka",))
-    await pipeline.start(waits=False)
+    small = {"pipeline": {"max_message_bytes": 1024}}
+    h = await start_pipeline(tmp_path, registry=Registry(), settings=small, waits=False)
+    store, pipeline = h.store, h.pipeline
     try:
         payload = json.dumps({"blob": "x" * 5000}).encode()
         outcome = await pipeline.process(message(payload, 1))
@@ -299,8 +286,7 @@ async def test_a_message_too_large_keeps_its_first_bytes_and_says_so(tmp_path):
         assert data["payload_bytes"] == len(payload) and data["payload_truncated"] is True
         assert data["payload"] == payload[:1024].decode()
     finally:
-        await pipeline.stop()
-        await store.close()
+        await h.stop()
 
 
 async def test_a_wait_that_cannot_be_processed_fails_with_a_dead_letter(pipe):

@@ -15,6 +15,7 @@ from calibd.pipeline import Pipeline, load_arrays
 from calibd.registry import HandlerResult, ProductDraft, Registry
 from calibd.sources.base import RawMessage
 from calibd.store import Store
+from calibd.testing import running_pipeline
 from tests.conftest import example
 
 
@@ -73,15 +74,9 @@ async def harness(tmp_path):
     registry.register("ctao.acada.trigger_rates", rates)
     registry.register("ctao.acada.muon_data", muon)
     registry.register("ctao.acada.fram_down", fram_down)
-    settings = load_settings(
-        None, {"data_dir": str(tmp_path), "pipeline": {"workers": 1, "retry_backoff_s": 0.01}}
-    )
-    store = await Store(settings.database_path).open()
-    pipeline = Pipeline(settings, store, registry, sinks=("kafka",))
-    await pipeline.start()
-    yield pipeline, store, calls, flaky
-    await pipeline.stop()
-    await store.close()
+    fast = {"pipeline": {"retry_backoff_s": 0.01}}
+    async with running_pipeline(tmp_path, registry=registry, settings=fast) as h:
+        yield h.pipeline, h.store, calls, flaky
 
 
 async def test_product_provenance_and_outbox_in_one_go(harness):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from calibd.config import load_settings
 from calibd.daemon import load_handlers
 from calibd.pipeline import Pipeline
 from calibd.reproduce import reproduce
-from calibd.sources.base import RawMessage
 from calibd.store import Completion, Store
+from calibd.testing import raw_message
 from tests.conftest import example
 from tests.unit.test_store import product
 
@@ -31,10 +29,7 @@ async def test_assessment_takes_the_validity_of_the_assessed_product(tmp_path):
             unknown = example(
                 "ctao.qualpipe.assessment", product_id="nowhere", verdict="unacceptable"
             )
-            outcomes = [
-                await pipeline.process(RawMessage("test", "t", f"k{i}", json.dumps(env).encode()))
-                for i, env in enumerate((known, unknown))
-            ]
+            outcomes = [await pipeline.process(raw_message(env)) for env in (known, unknown)]
             # reproducible from provenance, seeing the database as it stood then
             for outcome in outcomes:
                 redo = await reproduce(pipeline, outcome.product_ids[0])

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 
 import numpy as np
 from calibd.handlers.reprocess import reprocess_request
 from pydantic import BaseModel
 
-from calibd.config import load_settings
-from calibd.pipeline import Pipeline
 from calibd.registry import HandlerResult, ProductDraft, Registry
 from calibd.reproduce import reproduce
-from calibd.sources.base import RawMessage
-from calibd.store import Store
+from calibd.testing import outgoing, raw_message, start_pipeline
 from tests.conftest import example
 
 
@@ -62,8 +58,7 @@ def run_event(root, name: str, content: bytes, start: str) -> dict:
 
 
 async def process(pipeline, env):
-    raw = RawMessage("test", "t", f"k:{env['id']}", json.dumps(env).encode())
-    return await pipeline.process(raw)
+    return await pipeline.process(raw_message(env))
 
 
 def reprocess_env() -> dict:
@@ -79,19 +74,13 @@ def reprocess_env() -> dict:
 async def test_reprocessing_makes_superseding_cat_c_once_and_products_reproduce(tmp_path):
     root = tmp_path / "data"
     root.mkdir()
-    settings = load_settings(
-        None,
-        {
-            "data_dir": str(tmp_path),
-            "data_roots": [str(root)],
-            "pipeline": {"workers": 1},
-            "handlers": {"calc": {"scale": 1.0}},
-            "profiles": {"C": {"calc": {"scale": 2.0}}},
-        },
-    )
-    store = await Store(settings.database_path).open()
-    pipeline = Pipeline(settings, store, registry(), sinks=("kafka",))
-    await pipeline.start()
+    overrides = {
+        "data_roots": [str(root)],
+        "handlers": {"calc": {"scale": 1.0}},
+        "profiles": {"C": {"calc": {"scale": 2.0}}},
+    }
+    h = await start_pipeline(tmp_path, registry=registry(), settings=overrides)
+    store, pipeline = h.store, h.pipeline
     try:
         first = await process(
             pipeline, run_event(root, "a.dat", b"\x01\x02\x03", "2026-11-24T21:00:00Z")
@@ -107,8 +96,7 @@ async def test_reprocessing_makes_superseding_cat_c_once_and_products_reproduce(
         assert outcome.status == "done"
         await process(pipeline, reprocess_env())  # same request again: nothing new
 
-        rows = await store.pending_deliveries("kafka", 100)
-        reports = [json.loads(r["envelope"])["data"] for r in rows if r["channel"] == "reports"]
+        reports = [r["data"] for r in await outgoing(store, channel="reports")]
         first_run, second_run = (r["details"] for r in reports)
         assert [r["replaced"] for r in first_run["redone"]] == [[b1]]
         assert "b.dat: sha256 mismatch" in first_run["skipped"][0]["reason"]
@@ -131,5 +119,4 @@ async def test_reprocessing_makes_superseding_cat_c_once_and_products_reproduce(
         changed = await reproduce(pipeline, b2)
         assert changed["status"] == "not_reproducible" and "sha256 mismatch" in changed["reason"]
     finally:
-        await pipeline.stop()
-        await store.close()
+        await h.stop()

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from astropy.io import fits
 from calibd.handlers.atmosphere import rayleigh
 
-from calibd.config import load_settings
-from calibd.daemon import load_handlers
 from calibd.errors import BadInput
 from calibd.extensions import EXPORTERS
-from calibd.pipeline import Pipeline, load_arrays
+from calibd.pipeline import load_arrays
 from calibd.reproduce import reproduce
-from calibd.sources.base import RawMessage
-from calibd.store import Store
+from calibd.testing import raw_message, start_pipeline
 from tests.conftest import example
 
 # Vertical Rayleigh optical depth of the standard atmosphere from sea level (1013.25 hPa):
@@ -64,10 +59,8 @@ def test_bad_profiles_are_refused():
 
 
 async def test_weather_message_to_molecular_product_export_and_reproduction(tmp_path):
-    settings = load_settings(None, {"data_dir": str(tmp_path), "pipeline": {"workers": 1}})
-    store = await Store(settings.database_path).open()
-    pipeline = Pipeline(settings, store, load_handlers(["calibd.handlers"]))
-    await pipeline.start()
+    h = await start_pipeline(tmp_path)
+    store, pipeline = h.store, h.pipeline
     try:
         ground = example("ctao.acada.weather")  # La Palma: 2200 m, 787 hPa
         levels = [
@@ -79,10 +72,7 @@ async def test_weather_message_to_molecular_product_export_and_reproduction(tmp_
             for i in range(20)
         ]
         profile = example("ctao.acada.weather", ground=None, profile=levels)
-        outcomes = [
-            await pipeline.process(RawMessage("test", "t", e["id"], json.dumps(e).encode()))
-            for e in (ground, profile)
-        ]
+        outcomes = [await pipeline.process(raw_message(e)) for e in (ground, profile)]
         a = await store.product(outcomes[0].product_ids[0])
         b = await store.product(outcomes[1].product_ids[0])
         # from 2200 m the column is 787/1013.25 of sea level's
@@ -99,5 +89,4 @@ async def test_weather_message_to_molecular_product_export_and_reproduction(tmp_
             assert hdul["PROFILE"].header["TUNIT2"] == "hPa"
         assert (await reproduce(pipeline, a["id"]))["status"] == "identical"
     finally:
-        await pipeline.stop()
-        await store.close()
+        await h.stop()

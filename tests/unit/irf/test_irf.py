@@ -14,14 +14,12 @@ from calibd.handlers.irf.dl2_format import read_dl2, write_dl2
 from calibd.handlers.irf.handler import production_envelope
 from calibd.handlers.irf.simulate import DetectorModel, expected_effective_area, simulate_production
 
-from calibd.config import load_settings
 from calibd.daemon import load_handlers
 from calibd.errors import BadInput
 from calibd.extensions import EXPORTERS
-from calibd.pipeline import Pipeline, load_arrays
+from calibd.pipeline import load_arrays
 from calibd.reproduce import reproduce
-from calibd.sources.base import RawMessage
-from calibd.store import Store
+from calibd.testing import raw_message, start_pipeline
 
 MIN_EVENTS = 4000  # a "well-populated" bin: statistical error <= 1.6 %, so 5 % is > 3 sigma
 TOLERANCE = 0.05
@@ -146,13 +144,11 @@ def test_bad_dl2_files_are_refused_with_the_reason(tmp_path, mutate, message):
 
 async def test_production_message_to_product_to_gadf_and_reproduction(tmp_path):
     data = simulate_production(tmp_path / "simpipe", 300_000, 200_000, seed=11)
-    settings = load_settings(None, {"data_dir": str(tmp_path), "pipeline": {"workers": 1}})
-    store = await Store(settings.database_path).open()
-    pipeline = Pipeline(settings, store, load_handlers(["calibd.handlers"]))
-    await pipeline.start()
+    h = await start_pipeline(tmp_path)
+    store, pipeline = h.store, h.pipeline
     try:
         env = production_envelope(data)
-        outcome = await pipeline.process(RawMessage("test", "t", "k", json.dumps(env).encode()))
+        outcome = await pipeline.process(raw_message(env, key="k"))
         assert outcome.status == "done", outcome
         prod = await store.product(outcome.product_ids[0])
         assert (prod["product_type"], prod["category"]) == ("irf", "B")
@@ -162,5 +158,4 @@ async def test_production_message_to_product_to_gadf_and_reproduction(tmp_path):
         assert load_arrays(prod["arrays"])["effective_area_m2"].shape[1] == 1
         assert (await reproduce(pipeline, prod["id"]))["status"] == "identical"
     finally:
-        await pipeline.stop()
-        await store.close()
+        await h.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import astropy.units as u
@@ -13,14 +12,11 @@ from astropy.table import QTable
 from calibd.handlers.throughput.handler import read_muon_file
 from calibd.handlers.throughput.muon import muon_throughput
 
-from calibd.config import load_settings
-from calibd.daemon import load_handlers
 from calibd.errors import BadInput
 from calibd.extensions import EXPORTERS
-from calibd.pipeline import Pipeline, load_arrays
+from calibd.pipeline import load_arrays
 from calibd.reproduce import reproduce
-from calibd.sources.base import RawMessage
-from calibd.store import Store
+from calibd.testing import raw_message, start_pipeline
 from tests.conftest import example
 
 TRUE_EFFICIENCY = 0.182
@@ -139,10 +135,8 @@ def test_fits_reader_honours_units_and_names_the_problem(tmp_path):
 
 
 async def test_muon_message_to_product_export_and_reproduction(tmp_path):
-    settings = load_settings(None, {"data_dir": str(tmp_path), "pipeline": {"workers": 1}})
-    store = await Store(settings.database_path).open()
-    pipeline = Pipeline(settings, store, load_handlers(["calibd.handlers"]))
-    await pipeline.start()
+    h = await start_pipeline(tmp_path)
+    store, pipeline = h.store, h.pipeline
     try:
         rings = synthetic_rings()
         path = tmp_path / "muons_tel1.fits"
@@ -159,10 +153,7 @@ async def test_muon_message_to_product_export_and_reproduction(tmp_path):
         ]
         from_file = example("ctao.acada.muon_data", rings=None, files=[{"uri": str(path)}])
         few = example("ctao.acada.muon_data", rings=inline)
-        outcomes = [
-            await pipeline.process(RawMessage("test", "t", e["id"], json.dumps(e).encode()))
-            for e in (from_file, few)
-        ]
+        outcomes = [await pipeline.process(raw_message(e)) for e in (from_file, few)]
         product = await store.product(outcomes[0].product_ids[0])
         assert product["product_type"] == "optical_throughput_muon"
         assert product["summary"]["mean_optical_throughput"] == pytest.approx(
@@ -181,14 +172,11 @@ async def test_muon_message_to_product_export_and_reproduction(tmp_path):
         assert (await reproduce(pipeline, product["id"]))["status"] == "identical"
 
         bad = example("ctao.acada.muon_data", rings=None, files=[{"uri": "/etc/passwd"}])
-        outcome = await pipeline.process(
-            RawMessage("test", "t", bad["id"], json.dumps(bad).encode())
-        )
+        outcome = await pipeline.process(raw_message(bad))
         assert not outcome.product_ids
         letters = await store.dead_letters()
         assert any(
             d["reason"] == "bad_input" and "outside the data roots" in d["detail"] for d in letters
         )
     finally:
-        await pipeline.stop()
-        await store.close()
+        await h.stop()
