@@ -12,15 +12,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import structlog
-
 from calibd.errors import StoreError
 from calibd.faults import Unstorable, is_storage_fault
+from calibd.logs import get_logger
 from calibd.store import Completion, Store
 
 __all__ = ["Committer"]
 
-log = structlog.get_logger("calibd.committer")
+log = get_logger("calibd.committer")
 
 Item = tuple[Completion, asyncio.Future[None]]
 

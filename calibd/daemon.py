@@ -11,10 +11,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import structlog
-
 from calibd.config import Settings
 from calibd.errors import ConfigurationError, StoreError
+from calibd.logs import get_logger
 from calibd.outbox import OutboxRelay
 from calibd.pipeline import Pipeline
 from calibd.registry import Registry, default_registry
@@ -25,7 +24,7 @@ from calibd.systemd import Notifier
 
 __all__ = ["Daemon", "load_handlers"]
 
-log = structlog.get_logger("calibd.daemon")
+log = get_logger("calibd.daemon")
 
 
 def load_handlers(modules: list[str]) -> Registry:

@@ -14,11 +14,11 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable
 
-import structlog
+from calibd.logs import get_logger
 
 __all__ = ["HealthServer"]
 
-log = structlog.get_logger("calibd.health")
+log = get_logger("calibd.health")
 
 Route = Callable[[], Awaitable[tuple[int, str]]]
 REASONS = {

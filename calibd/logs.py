@@ -10,7 +10,36 @@ import structlog
 
 from calibd.redact import redact_log_fields
 
-__all__ = ["configure_logging"]
+__all__ = ["configure_logging", "get_logger"]
+
+_generation = 0  # bumped by configure_logging: module loggers rebind once after it
+
+
+class _ModuleLogger:
+    """A module-level logger that binds once per configuration.
+
+    structlog's lazy proxy (with `cache_logger_on_first_use=False`, so that a new
+    configuration applies everywhere) builds a new bound logger on every call; this one
+    keeps it until `configure_logging` runs again.
+    """
+
+    __slots__ = ("_bound", "_generation", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._generation = -1
+        self._bound: structlog.typing.FilteringBoundLogger | None = None
+
+    def __getattr__(self, attr: str):
+        if self._generation != _generation or self._bound is None:
+            self._bound = structlog.get_logger(self._name).bind()
+            self._generation = _generation
+        return getattr(self._bound, attr)
+
+
+def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
+    """The logger of a calibd module (use instead of structlog.get_logger)."""
+    return _ModuleLogger(name)  # type: ignore[return-value]
 
 
 def configure_logging(fmt: str = "json", level: str = "info", stream=None) -> None:
@@ -18,6 +47,7 @@ def configure_logging(fmt: str = "json", level: str = "info", stream=None) -> No
 
     The daemon logs to stdout (journald); the other commands pass stderr, keeping stdout
     for their output."""
+    global _generation
     stream = stream or sys.stdout
     lvl = logging.getLevelName(level.upper())
     shared = [
@@ -43,6 +73,7 @@ def configure_logging(fmt: str = "json", level: str = "info", stream=None) -> No
         logger_factory=structlog.WriteLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
+    _generation += 1
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(

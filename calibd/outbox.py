@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import asyncio
 
-import structlog
-
 from calibd.backoff import backoff_delay
 from calibd.config import OutboxSettings
+from calibd.logs import get_logger
 from calibd.metrics import Metrics
 from calibd.sinks.base import Sink, describe
 from calibd.store import Store
 
 __all__ = ["OutboxRelay"]
 
-log = structlog.get_logger("calibd.outbox")
+log = get_logger("calibd.outbox")
 
 
 class OutboxRelay:

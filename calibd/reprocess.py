@@ -15,16 +15,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-import structlog
-
 from calibd import codec
 from calibd.datafiles import resolve_data_file
 from calibd.errors import BadInput, MessageError
+from calibd.logs import get_logger
 from calibd.sources.base import RawMessage
 
 __all__ = ["ReprocessReport", "check_inputs", "reprocess"]
 
-log = structlog.get_logger("calibd.reprocess")
+log = get_logger("calibd.reprocess")
 
 
 @dataclass

@@ -15,20 +15,20 @@ import json
 from typing import Any
 
 import numpy as np
-import structlog
 from pydantic import ValidationError
 
 from calibd import codec
 from calibd.arrays import load_arrays
 from calibd.errors import MessageError
 from calibd.jsonable import to_jsonable
+from calibd.logs import get_logger
 from calibd.registry import HandlerResult
 from calibd.reprocess import check_inputs
 from calibd.runtime_config import ConfigVersion
 
 __all__ = ["reproduce"]
 
-log = structlog.get_logger("calibd.reproduce")
+log = get_logger("calibd.reproduce")
 
 
 class _AsOfStore:

@@ -22,18 +22,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import structlog
 from pydantic import BaseModel
 
 from calibd.config import Settings, config_hash
 from calibd.config_rules import unauthorised_keys
 from calibd.errors import ConfigurationError
+from calibd.logs import get_logger
 from calibd.registry import Registry
 from calibd.store import Store
 
 __all__ = ["ConfigRejected", "ConfigUnauthorised", "ConfigVersion", "RuntimeConfig", "deep_merge"]
 
-log = structlog.get_logger("calibd.config")
+log = get_logger("calibd.config")
 
 CATEGORIES = ("A", "B", "C")
 _MISSING = object()

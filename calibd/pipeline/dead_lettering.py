@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import structlog
-
 from calibd import codec
 from calibd.committer import Committer
 from calibd.dead_letter_notice import dead_letter_data
@@ -15,6 +13,7 @@ from calibd.errors import MessageError
 from calibd.events import CloudEvent
 from calibd.events.calibpipe import DeadLetterEvent
 from calibd.events.envelope import new_event_id
+from calibd.logs import get_logger
 from calibd.pipeline.outbound import Outbound
 from calibd.pipeline.outcome import Outcome
 from calibd.sources.base import RawMessage
@@ -22,7 +21,7 @@ from calibd.store import Completion, OutboxRecord
 
 __all__ = ["DeadLettering", "WaitEnd"]
 
-log = structlog.get_logger("calibd.pipeline")
+log = get_logger("calibd.pipeline")
 
 #: (wait id, status to set) when a call ends a stored wait
 WaitEnd = tuple[int, str]

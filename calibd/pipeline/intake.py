@@ -17,6 +17,7 @@ from calibd import codec
 from calibd.committer import Committer
 from calibd.errors import PoisonMessage
 from calibd.events import CloudEvent
+from calibd.logs import get_logger
 from calibd.pipeline.dead_lettering import DeadLettering
 from calibd.pipeline.dedup import DedupLookup, conflict, digest
 from calibd.pipeline.dispatch import Dispatcher
@@ -26,7 +27,7 @@ from calibd.store import Completion
 
 __all__ = ["Intake"]
 
-log = structlog.get_logger("calibd.pipeline")
+log = get_logger("calibd.pipeline")
 
 
 class Intake:
@@ -49,7 +50,9 @@ class Intake:
         self._inflight: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
 
     async def take(self, raw: RawMessage) -> Outcome:
+        """The outcome of `raw`; binds the log context of the message (one bind per message)."""
         if len(raw.payload) > self._max_bytes:
+            _bind(raw)
             error = PoisonMessage(
                 f"message of {len(raw.payload)} bytes exceeds "
                 f"pipeline.max_message_bytes={self._max_bytes}",
@@ -59,10 +62,9 @@ class Intake:
         try:
             event = codec.decode(raw.payload, raw.headers)
         except PoisonMessage as exc:
+            _bind(raw)
             return await self._dead.record(raw, exc)
-        structlog.contextvars.bind_contextvars(
-            event_id=event.id, event_type=event.type, event_source=event.source
-        )
+        _bind(raw, event)
         key = (event.source, event.id)
         while (first := self._inflight.get(key)) is not None:
             await asyncio.wait([first])  # the same key is being processed: await its commit
@@ -96,3 +98,16 @@ class Intake:
                 Completion(status="duplicate", transport=raw.transport, inbox_id=raw.inbox_id)
             )
         return Outcome(status="duplicate", event_id=event.id, event_type=event.type)
+
+
+def _bind(raw: RawMessage, event: CloudEvent | None = None) -> None:
+    if event is None:
+        structlog.contextvars.bind_contextvars(transport=raw.transport, origin=raw.origin)
+    else:
+        structlog.contextvars.bind_contextvars(
+            transport=raw.transport,
+            origin=raw.origin,
+            event_id=event.id,
+            event_type=event.type,
+            event_source=event.source,
+        )

@@ -17,13 +17,12 @@ import traceback
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import structlog
-
 from calibd.backoff import backoff_delay
 from calibd.committer import Committer
 from calibd.config import Settings
 from calibd.errors import MessageError, PoisonMessage, RetriableError
 from calibd.executor import CpuPool
+from calibd.logs import get_logger
 from calibd.metrics import Metrics
 from calibd.pipeline.calls import Call
 from calibd.pipeline.context import CallContext
@@ -36,7 +35,7 @@ from calibd.store import Completion
 
 __all__ = ["Invoker"]
 
-log = structlog.get_logger("calibd.pipeline")
+log = get_logger("calibd.pipeline")
 
 
 class Invoker:

@@ -9,14 +9,13 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import structlog
-
 from calibd.committer import Committer
 from calibd.config import Settings
 from calibd.errors import MessageError, StoreError
 from calibd.events import CloudEvent
 from calibd.executor import CpuPool
 from calibd.faults import is_storage_fault
+from calibd.logs import get_logger
 from calibd.metrics import Metrics
 from calibd.pipeline.calls import reprocess_call
 from calibd.pipeline.context import CallContext
@@ -35,7 +34,7 @@ from calibd.store import Completion, Store
 
 __all__ = ["Pipeline"]
 
-log = structlog.get_logger("calibd.pipeline")
+log = get_logger("calibd.pipeline")
 
 
 class Pipeline:
@@ -181,8 +180,7 @@ class Pipeline:
         return await (await self.submit(raw))
 
     async def _process(self, raw: RawMessage, done: asyncio.Future[Outcome]) -> None:
-        started = time.perf_counter()
-        structlog.contextvars.bind_contextvars(transport=raw.transport, origin=raw.origin)
+        started = time.perf_counter()  # the log context is bound by the intake
         try:
             try:
                 outcome = await self._intake.take(raw)

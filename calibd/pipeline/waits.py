@@ -15,6 +15,7 @@ from calibd import codec
 from calibd.committer import Committer
 from calibd.errors import MessageError
 from calibd.faults import is_storage_fault
+from calibd.logs import get_logger
 from calibd.pipeline.calls import expire_call, resume_call, retry_call
 from calibd.pipeline.dead_lettering import DeadLettering
 from calibd.pipeline.invoke import Invoker
@@ -24,7 +25,7 @@ from calibd.store import Completion, parse_time
 
 __all__ = ["WaitScheduler"]
 
-log = structlog.get_logger("calibd.pipeline")
+log = get_logger("calibd.pipeline")
 
 
 def _raw_of(row: Any) -> RawMessage:

@@ -18,18 +18,17 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import structlog
-
 from calibd.acada_files import parse_dl0_name
 from calibd.config import AcadaTriggerSettings
 from calibd.errors import BadInput
+from calibd.logs import get_logger
 from calibd.pipeline import Pipeline
 from calibd.sources.base import RawMessage
 from calibd.store import Store
 
 __all__ = ["AcadaTriggerSource", "trigger_event"]
 
-log = structlog.get_logger("calibd.sources.acada_triggers")
+log = get_logger("calibd.sources.acada_triggers")
 
 SUFFIX = ".trigger"
 RUNTYPE_EVENTS = {"PEDESTAL": "ctao.acada.pedestal_run", "FLATFIELD": "ctao.acada.flatfield_run"}

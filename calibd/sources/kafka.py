@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import asyncio
 
-import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from calibd.backoff import backoff_delay
 from calibd.config import KafkaSettings
 from calibd.kafka_common import client_options
+from calibd.logs import get_logger
 from calibd.pipeline import Pipeline
 from calibd.sources.base import RawMessage
 from calibd.sources.offsets import OffsetTracker
 
 __all__ = ["KafkaSource"]
 
-log = structlog.get_logger("calibd.sources.kafka")
+log = get_logger("calibd.sources.kafka")
 
 
 class _Rebalance(ConsumerRebalanceListener):

@@ -24,17 +24,17 @@ import threading
 from dataclasses import dataclass
 
 import paho.mqtt.client as paho
-import structlog
 from paho.mqtt.enums import CallbackAPIVersion
 
 from calibd.config import MqttSettings, SecretFile
+from calibd.logs import get_logger
 from calibd.pipeline import Pipeline
 from calibd.sources.base import RawMessage
 from calibd.store import Store
 
 __all__ = ["MqttSource", "inbox_raw"]
 
-log = structlog.get_logger("calibd.sources.mqtt")
+log = get_logger("calibd.sources.mqtt")
 
 INBOX_BATCH_MAX = 200
 """At most this many received messages are written to the inbox in one transaction."""
