@@ -244,7 +244,7 @@ async def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_dead_letter_retry(settings: Settings, dead_letter_id: int) -> int:
-    from calibd.sources.base import RawMessage
+    from calibd.transports.base import RawMessage
 
     async def retry(pipeline):
         row = await pipeline.store.release_dead_letter(dead_letter_id)

@@ -17,10 +17,9 @@ from calibd.logs import get_logger
 from calibd.outbox import OutboxRelay
 from calibd.pipeline import Pipeline
 from calibd.registry import Registry, default_registry
-from calibd.sinks.base import Sink
-from calibd.sources.mqtt import inbox_raw
 from calibd.store import Store
 from calibd.systemd import Notifier
+from calibd.transports.base import Sink, Source, inbox_raw
 
 __all__ = ["Daemon", "load_handlers"]
 
@@ -48,11 +47,11 @@ def load_handlers(modules: list[str]) -> Registry:
 def build_sinks(settings: Settings) -> list[Sink]:
     sinks: list[Sink] = []
     if settings.kafka.enabled and settings.kafka.publish:
-        from calibd.sinks.kafka import KafkaSink
+        from calibd.transports.kafka.sink import KafkaSink
 
         sinks.append(KafkaSink(settings.kafka))
     if settings.mqtt.enabled and settings.mqtt.publish:
-        from calibd.sinks.mqtt import MqttSink
+        from calibd.transports.mqtt.sink import MqttSink
 
         sinks.append(MqttSink(settings.mqtt))
     return sinks
@@ -112,24 +111,22 @@ class Daemon:
             log.info("recovered messages from the inbox", count=len(rows))
         return len(rows)
 
-    def build_sources(self) -> list:
+    def build_sources(self) -> list[Source]:
         assert self.pipeline is not None
         s, sources = self.settings, []
         if s.kafka.enabled and s.kafka.consume:
-            from calibd.sources.kafka import KafkaSource
+            from calibd.transports.kafka.source import KafkaSource
 
             sources.append(KafkaSource(s.kafka, self.pipeline))
         if s.mqtt.enabled and s.mqtt.consume:
-            from calibd.sources.mqtt import MqttSource
+            from calibd.transports.mqtt.source import MqttSource
 
-            sources.append(MqttSource(s.mqtt, self.pipeline, self.store))
+            sources.append(MqttSource(s.mqtt, self.pipeline))
         if s.acada_triggers.enabled:
-            from calibd.sources.acada_triggers import AcadaTriggerSource
+            from calibd.transports.acada_triggers.source import AcadaTriggerSource
 
             sources.append(
-                AcadaTriggerSource(
-                    s.acada_triggers, self.pipeline, self.store, s.effective_data_roots
-                )
+                AcadaTriggerSource(s.acada_triggers, self.pipeline, s.effective_data_roots)
             )
         return sources
 
@@ -324,10 +321,8 @@ class Daemon:
                 )
                 await self.pipeline.abandon()
         for source in self.sources:
-            close = getattr(source, "close", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    await close()
+            with contextlib.suppress(Exception):
+                await source.close()
         if self.relay is not None:
             if self.sinks and not await self.relay.flush(flush_timeout):
                 log.warning(
@@ -345,7 +340,7 @@ class Daemon:
 
 async def replay(settings: Settings, path: Path, flush_timeout: float = 10.0) -> Counter[str]:
     """Process a JSON-lines file of envelopes and return the outcome counts."""
-    from calibd.sources.replay import replay_file
+    from calibd.transports.replay.source import replay_file
 
     async with Daemon(settings) as daemon:
         assert daemon.pipeline is not None

@@ -14,8 +14,8 @@ from typing import Any
 
 from calibd.codec import safe_text
 from calibd.errors import MessageError
-from calibd.sources.base import RawMessage
 from calibd.store import DeadLetterRecord
+from calibd.transports.base import RawMessage
 
 __all__ = ["DETAIL_MAX", "build_record", "headers_json"]
 

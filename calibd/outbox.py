@@ -2,7 +2,7 @@
 is down. A notification is published after its product is committed, at least once per sink;
 each copy carries the same envelope id, so consumers can deduplicate.
 
-A row a sink refuses for good (see `calibd.sinks.base.Sink`) is recorded failed on its outbox
+A row a sink refuses for good (see `calibd.transports.base.Sink`) is recorded failed on its outbox
 row with the reason, counted (`calibd_notifications_refused_total`) and logged as an error
 once; the rows after it flow on. Nothing a row holds, and no database error, ends the relay.
 """
@@ -15,8 +15,8 @@ from calibd.backoff import backoff_delay
 from calibd.config import OutboxSettings
 from calibd.logs import get_logger
 from calibd.metrics import Metrics
-from calibd.sinks.base import Sink, describe
 from calibd.store import Store
+from calibd.transports.base import Sink, describe
 
 __all__ = ["OutboxRelay"]
 

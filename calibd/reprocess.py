@@ -19,7 +19,7 @@ from calibd import codec
 from calibd.datafiles import resolve_data_file
 from calibd.errors import BadInput, MessageError
 from calibd.logs import get_logger
-from calibd.sources.base import RawMessage
+from calibd.transports.base import RawMessage
 
 __all__ = ["ReprocessReport", "check_inputs", "reprocess"]
 

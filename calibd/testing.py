@@ -26,15 +26,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from calibd.config import Settings, load_settings
+from calibd.errors import StoreError
 from calibd.events.examples import EXAMPLES
 from calibd.pipeline import Outcome, Pipeline
 from calibd.registry import Registry
-from calibd.sinks.base import Delivered, Refused
-from calibd.sources.base import RawMessage
 from calibd.store import Store
+from calibd.transports.base import Delivered, RawMessage, Refused, inbox_raw
 
 __all__ = [
     "Harness",
+    "RecordingAdmission",
     "RecordingSink",
     "envelope",
     "eventually",
@@ -163,6 +164,61 @@ async def running_pipeline(data_dir: Path, **options: Any) -> AsyncIterator[Harn
         yield harness
     finally:
         await harness.stop()
+
+
+class RecordingAdmission:
+    """An `Admission` that keeps what a source submits, for transport tests.
+
+    Each submitted message's outcome is "done" at once, unless `durable` is False: then
+    `receive_durably` raises and outcomes fail, as when the database cannot commit, so a
+    correct source acknowledges nothing.
+    """
+
+    def __init__(self, durable: bool = True, capacity: int = 1000) -> None:
+        self.durable = durable
+        self.submitted: list[RawMessage] = []
+        self.arrived = asyncio.Event()
+        self._capacity = capacity
+        self._next_inbox_id = 0
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    async def wait_capacity(self, timeout: float) -> bool:
+        return self._capacity > 0
+
+    async def submit(self, raw: RawMessage) -> asyncio.Future[Outcome]:
+        self.submitted.append(raw)
+        self.arrived.set()
+        done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        if self.durable:
+            done.set_result(Outcome(status="done", event_id=raw.origin_key))
+        else:
+            done.set_exception(StoreError("the test's database refuses every commit"))
+        return done
+
+    async def receive_durably(
+        self, transport: str, messages: Sequence[tuple[str, bytes]]
+    ) -> list[RawMessage]:
+        if not self.durable:
+            raise StoreError("the test's inbox refuses every write")
+        out = []
+        for origin, payload in messages:
+            self._next_inbox_id += 1
+            out.append(inbox_raw(self._next_inbox_id, transport, origin, payload))
+        return out
+
+    async def already_processed(self, key: tuple[str, str]) -> bool:
+        return False
+
+    async def reject(self, raw: RawMessage, error: Any, *, key: Any = None) -> Outcome:
+        self.submitted.append(raw)
+        self.arrived.set()
+        return Outcome(status="dead", event_id=raw.origin_key, reason=error.reason)
+
+    async def record_ignored(self, key: tuple[str, str], transport: str, why: str) -> None:
+        return None
 
 
 @dataclass

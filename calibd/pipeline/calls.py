@@ -19,7 +19,7 @@ from typing import Any, Literal
 from calibd.events import CloudEvent
 from calibd.pipeline.dead_lettering import WaitEnd
 from calibd.registry import Handler, PendingWait
-from calibd.sources.base import RawMessage
+from calibd.transports.base import RawMessage
 
 __all__ = [
     "Call",

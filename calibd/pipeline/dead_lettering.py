@@ -16,8 +16,8 @@ from calibd.events.envelope import new_event_id
 from calibd.logs import get_logger
 from calibd.pipeline.outbound import Outbound
 from calibd.pipeline.outcome import Outcome
-from calibd.sources.base import RawMessage
 from calibd.store import Completion, OutboxRecord
+from calibd.transports.base import RawMessage
 
 __all__ = ["DeadLettering", "WaitEnd"]
 

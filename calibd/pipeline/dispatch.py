@@ -9,8 +9,8 @@ from calibd.pipeline.dead_lettering import DeadLettering
 from calibd.pipeline.invoke import Invoker
 from calibd.pipeline.outcome import Outcome
 from calibd.registry import Registry
-from calibd.sources.base import RawMessage
 from calibd.timerange import check_event_times
+from calibd.transports.base import RawMessage
 
 __all__ = ["Dispatcher"]
 

@@ -22,8 +22,8 @@ from calibd.pipeline.dead_lettering import DeadLettering
 from calibd.pipeline.dedup import DedupLookup, conflict, digest
 from calibd.pipeline.dispatch import Dispatcher
 from calibd.pipeline.outcome import Outcome
-from calibd.sources.base import RawMessage
 from calibd.store import Completion
+from calibd.transports.base import RawMessage
 
 __all__ = ["Intake"]
 

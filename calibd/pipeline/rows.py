@@ -21,8 +21,8 @@ from calibd.pipeline.context import CallContext
 from calibd.pipeline.outbound import Outbound
 from calibd.product_check import check_product
 from calibd.registry import Handler, HandlerResult, ProductDraft, Wait, product_wait_key
-from calibd.sources.base import RawMessage
 from calibd.store import Completion, OutboxRecord, ProductRecord, format_time
+from calibd.transports.base import RawMessage
 
 __all__ = ["WAKE_MARGIN", "RowBuilder", "software_versions"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from calibd.committer import Committer
@@ -29,8 +29,8 @@ from calibd.pipeline.rows import RowBuilder
 from calibd.pipeline.waits import WaitScheduler
 from calibd.registry import Handler, Registry
 from calibd.runtime_config import ConfigVersion, RuntimeConfig
-from calibd.sources.base import RawMessage
 from calibd.store import Completion, Store
+from calibd.transports.base import RawMessage, inbox_raw
 
 __all__ = ["Pipeline"]
 
@@ -241,6 +241,21 @@ class Pipeline:
             Completion(status="ignored", transport=transport, source=key[0], event_id=key[1])
         )
         self.stats["ignored"] += 1
+
+    async def receive_durably(
+        self, transport: str, messages: Sequence[tuple[str, bytes]]
+    ) -> list[RawMessage]:
+        """Write (origin, payload) pairs to the inbox in one transaction (before the
+        transport acknowledges them); their RawMessages, to `submit`."""
+        ids = await self.store.add_many_to_inbox(transport, list(messages))
+        return [
+            inbox_raw(inbox_id, transport, origin, payload)
+            for inbox_id, (origin, payload) in zip(ids, messages, strict=True)
+        ]
+
+    async def already_processed(self, key: tuple[str, str]) -> bool:
+        """True when (source, id) is in the ledger."""
+        return bool(await self.store.processed([key]))
 
     # --- reprocessing and reproduction ----------------------------------------------------
 

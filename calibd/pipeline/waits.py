@@ -20,8 +20,8 @@ from calibd.pipeline.calls import expire_call, resume_call, retry_call
 from calibd.pipeline.dead_lettering import DeadLettering
 from calibd.pipeline.invoke import Invoker
 from calibd.registry import PendingWait, Registry
-from calibd.sources.base import RawMessage
 from calibd.store import Completion, parse_time
+from calibd.transports.base import RawMessage
 
 __all__ = ["WaitScheduler"]
 

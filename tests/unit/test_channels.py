@@ -7,8 +7,8 @@ from calibd.config import KafkaSettings, MqttSettings
 from calibd.events import INBOUND_MODELS, OUTBOUND_MODELS, received_on, sent_on
 from calibd.events.channels import Receive, Send
 from calibd.pipeline.outbound import CHANNEL_OF_TYPE
-from calibd.sinks.kafka import KafkaSink
-from calibd.sinks.mqtt import MqttSink
+from calibd.transports.kafka.sink import KafkaSink
+from calibd.transports.mqtt.sink import MqttSink
 
 
 def test_every_model_declares_a_channel_of_its_direction():

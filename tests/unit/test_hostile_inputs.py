@@ -23,8 +23,8 @@ from calibd.errors import PoisonMessage
 from calibd.events import INBOUND_MODELS, CloudEvent
 from calibd.pipeline import Pipeline
 from calibd.registry import HandlerResult, ProductDraft, Registry
-from calibd.sources.base import RawMessage
 from calibd.store import Store
+from calibd.transports.base import RawMessage
 from tests.conftest import example
 
 TYPES = sorted(INBOUND_MODELS)

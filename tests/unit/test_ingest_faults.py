@@ -14,9 +14,9 @@ from calibd import codec
 from calibd.errors import MalformedMessage, RetriableError, SchemaViolation, StoreError
 from calibd.faults import Unstorable, is_storage_fault
 from calibd.registry import HandlerResult, ProductDraft, Registry, Wait
-from calibd.sources.base import RawMessage
 from calibd.store import format_time, parse_time
 from calibd.testing import running_pipeline, start_pipeline
+from calibd.transports.base import RawMessage
 from tests.conftest import example
 
 DEEP = b"[" * 5000 + b"]" * 5000

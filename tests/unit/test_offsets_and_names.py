@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from calibd.acada_files import parse_dl0_name
-from calibd.sources.offsets import OffsetTracker
+from calibd.transports.acada_triggers.names import parse_dl0_name
+from calibd.transports.kafka.offsets import OffsetTracker
 
 
 def test_offsets_commit_only_past_a_finished_prefix():

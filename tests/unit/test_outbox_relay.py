@@ -12,9 +12,9 @@ import pytest
 from aiokafka import errors as kerr
 
 from calibd.dead_letter_notice import EXCERPT_BYTES, dead_letter_data, payload_excerpt
-from calibd.sinks.kafka import refuses_record
-from calibd.sinks.mqtt import refuses_message
 from calibd.store import Completion, OutboxRecord, Store
+from calibd.transports.kafka.sink import refuses_record
+from calibd.transports.mqtt.sink import refuses_message
 
 
 def notices(n: int, sinks: tuple[str, ...] = ("kafka", "mqtt")) -> list[Completion]:

@@ -13,9 +13,9 @@ from calibd.config import load_settings
 from calibd.errors import BadInput, ConfigurationError, RetriableError
 from calibd.pipeline import Pipeline, load_arrays
 from calibd.registry import HandlerResult, ProductDraft, Registry
-from calibd.sources.base import RawMessage
 from calibd.store import Store
 from calibd.testing import running_pipeline
+from calibd.transports.base import RawMessage
 from tests.conftest import example
 
 

@@ -28,13 +28,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from calibd.config import MqttSettings, SecretFile
 from calibd.logs import get_logger
-from calibd.pipeline import Pipeline
-from calibd.sources.base import RawMessage
-from calibd.store import Store
+from calibd.transports.base import Admission
 
-__all__ = ["MqttSource", "inbox_raw"]
+__all__ = ["MqttSource"]
 
-log = get_logger("calibd.sources.mqtt")
+log = get_logger("calibd.transports.mqtt.source")
 
 INBOX_BATCH_MAX = 200
 """At most this many received messages are written to the inbox in one transaction."""
@@ -52,10 +50,9 @@ class _Received:
 class MqttSource:
     name = "mqtt"
 
-    def __init__(self, settings: MqttSettings, pipeline: Pipeline, store: Store) -> None:
+    def __init__(self, settings: MqttSettings, pipeline: Admission) -> None:
         self.settings = settings
         self.pipeline = pipeline
-        self.store = store
         self.connected = False
         self.received = 0
         self.acknowledged = 0
@@ -128,6 +125,9 @@ class MqttSource:
             log.warning("mqtt disconnected, reconnecting with backoff", error=reason)
         self._was_connected = False
 
+    async def close(self) -> None:
+        """Nothing to do: `run` disconnects when it ends (unacknowledged messages stay)."""
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[_Received] = asyncio.Queue()
@@ -149,7 +149,7 @@ class MqttSource:
 
     async def _take(self, client: paho.Client, batch: list[_Received]) -> None:
         """Inbox first (one transaction), then PUBACK, then hand over to the pipeline."""
-        ids = await self.store.add_many_to_inbox(
+        raws = await self.pipeline.receive_durably(
             "mqtt", [(f"mqtt {r.topic}", r.payload) for r in batch]
         )
         self.received += len(batch)
@@ -158,18 +158,5 @@ class MqttSource:
                 if r.qos > 0 and r.connection == self._connection:
                     client.ack(r.mid, r.qos)
                     self.acknowledged += 1
-        for inbox_id, r in zip(ids, batch, strict=True):
-            await self.pipeline.submit(inbox_raw(inbox_id, "mqtt", f"mqtt {r.topic}", r.payload))
-
-
-def inbox_raw(inbox_id: int, transport: str, origin: str, payload: bytes) -> RawMessage:
-    """The RawMessage of an inbox row (on receipt, or when recovered after a restart).
-
-    Inbox ids are never reused (AUTOINCREMENT, migration 6), so the id names the delivery."""
-    return RawMessage(
-        transport=transport,
-        origin=origin,
-        origin_key=f"{transport}:inbox:{inbox_id}",
-        payload=payload,
-        inbox_id=inbox_id,
-    )
+        for raw in raws:
+            await self.pipeline.submit(raw)

@@ -14,15 +14,14 @@ from aiokafka.errors import KafkaError
 
 from calibd.backoff import backoff_delay
 from calibd.config import KafkaSettings
-from calibd.kafka_common import client_options
 from calibd.logs import get_logger
-from calibd.pipeline import Pipeline
-from calibd.sources.base import RawMessage
-from calibd.sources.offsets import OffsetTracker
+from calibd.transports.base import Admission, RawMessage
+from calibd.transports.kafka.offsets import OffsetTracker
+from calibd.transports.kafka.options import client_options
 
 __all__ = ["KafkaSource"]
 
-log = get_logger("calibd.sources.kafka")
+log = get_logger("calibd.transports.kafka.source")
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -44,7 +43,7 @@ class KafkaSource:
     name = "kafka"
 
     def __init__(
-        self, settings: KafkaSettings, pipeline: Pipeline, revoke_timeout_s: float = 30
+        self, settings: KafkaSettings, pipeline: Admission, revoke_timeout_s: float = 30
     ) -> None:
         self.settings = settings
         self.pipeline = pipeline

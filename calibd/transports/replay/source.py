@@ -7,13 +7,12 @@ import hashlib
 from collections import Counter
 from pathlib import Path
 
-from calibd.pipeline import Pipeline
-from calibd.sources.base import RawMessage
+from calibd.transports.base import Admission, RawMessage
 
 __all__ = ["replay_file"]
 
 
-async def replay_file(path: Path, pipeline: Pipeline) -> Counter[str]:
+async def replay_file(path: Path, pipeline: Admission) -> Counter[str]:
     """Submit every non-empty line of `path`; wait for all outcomes; count them by status."""
     futures = []
     resolved = await asyncio.to_thread(path.resolve)

@@ -11,8 +11,8 @@ from aiokafka import errors as kerr
 
 from calibd.config import KafkaSettings
 from calibd.events import sent_on
-from calibd.kafka_common import client_options
-from calibd.sinks.base import Delivered, Refused, describe
+from calibd.transports.base import Delivered, Refused, describe
+from calibd.transports.kafka.options import client_options
 
 __all__ = ["KafkaSink", "refuses_record"]
 

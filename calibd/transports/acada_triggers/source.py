@@ -18,17 +18,15 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from calibd.acada_files import parse_dl0_name
 from calibd.config import AcadaTriggerSettings
 from calibd.errors import BadInput
 from calibd.logs import get_logger
-from calibd.pipeline import Pipeline
-from calibd.sources.base import RawMessage
-from calibd.store import Store
+from calibd.transports.acada_triggers.names import parse_dl0_name
+from calibd.transports.base import Admission, RawMessage
 
 __all__ = ["AcadaTriggerSource", "trigger_event"]
 
-log = get_logger("calibd.sources.acada_triggers")
+log = get_logger("calibd.transports.acada_triggers.source")
 
 SUFFIX = ".trigger"
 RUNTYPE_EVENTS = {"PEDESTAL": "ctao.acada.pedestal_run", "FLATFIELD": "ctao.acada.flatfield_run"}
@@ -125,14 +123,12 @@ class AcadaTriggerSource:
     def __init__(
         self,
         settings: AcadaTriggerSettings,
-        pipeline: Pipeline,
-        store: Store,
+        pipeline: Admission,
         roots: list[Path],
     ) -> None:
         self.settings = settings
         self.roots = roots
         self.pipeline = pipeline
-        self.store = store
         self._seen: set[Path] = set()
         self.connected = True
 
@@ -151,6 +147,9 @@ class AcadaTriggerSource:
                                 continue
         return [p for _, p in sorted(found)]
 
+    async def close(self) -> None:
+        """Nothing to do: the trigger files stay where they are."""
+
     async def run(self) -> None:
         missing = [str(d) for d in self.settings.directories if not d.is_dir()]
         if missing:
@@ -167,7 +166,7 @@ class AcadaTriggerSource:
     async def handle(self, trigger: Path) -> None:
         key = (self.settings.source, trigger_event_id(trigger))
         self._seen.add(trigger)
-        if await self.store.processed([key]):
+        if await self.pipeline.already_processed(key):
             return
         try:
             payload = await asyncio.to_thread(trigger_event, trigger, self.settings, self.roots)

@@ -12,8 +12,8 @@ import paho.mqtt.client as paho
 
 from calibd.config import MqttSettings
 from calibd.events import sent_on
-from calibd.mqtt_common import client_options
-from calibd.sinks.base import Delivered, Refused, describe
+from calibd.transports.base import Delivered, Refused, describe
+from calibd.transports.mqtt.options import client_options
 
 __all__ = ["MqttSink", "refuses_message"]
 

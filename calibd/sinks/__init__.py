@@ -1,1 +1,0 @@
-"""Where the outbox relay publishes notifications: Kafka and MQTT."""

@@ -1,1 +1,0 @@
-"""Message sources: Kafka, MQTT, ACADA trigger files and replay files; all feed one pipeline."""

@@ -1,0 +1,1 @@
+"""Kafka: consumer source, producer sink, client options, offset tracking."""

@@ -1,0 +1,1 @@
+"""MQTT: source with a durable inbox before PUBACK, sink, client options."""

@@ -1,0 +1,1 @@
+"""Replay: a JSON-lines file of envelopes through the pipeline."""
