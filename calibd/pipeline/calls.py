@@ -70,28 +70,30 @@ def retry_call(
 
 
 def resume_call(handler: Handler, pending: PendingWait, raw: RawMessage, attempts: int) -> Call:
-    return Call(
-        "resume",
-        handler,
-        handler.resume,
-        pending,
-        raw,
-        pending.event,
-        wait=(pending.id, "completed"),
-        ledger=False,
-        attempt=attempts + 1,
-    )
+    return _wait_hook_call("resume", handler, pending, raw, attempts)
 
 
 def expire_call(handler: Handler, pending: PendingWait, raw: RawMessage, attempts: int) -> Call:
+    return _wait_hook_call("expire", handler, pending, raw, attempts)
+
+
+def _wait_hook_call(
+    kind: Literal["resume", "expire"],
+    handler: Handler,
+    pending: PendingWait,
+    raw: RawMessage,
+    attempts: int,
+) -> Call:
+    hook = handler.resume if kind == "resume" else handler.expire
+    status = "completed" if kind == "resume" else "expired"
     return Call(
-        "expire",
+        kind,
         handler,
-        handler.expire,
+        hook,
         pending,
         raw,
         pending.event,
-        wait=(pending.id, "expired"),
+        wait=(pending.id, status),
         ledger=False,
         attempt=attempts + 1,
     )

@@ -3,8 +3,6 @@ notification goes to the outbox, and (with a valid envelope) it enters the ledge
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from calibd import codec
 from calibd.committer import Committer
 from calibd.dead_letter_notice import dead_letter_data
@@ -12,7 +10,6 @@ from calibd.dead_letters import build_record
 from calibd.errors import MessageError
 from calibd.events import CloudEvent
 from calibd.events.calibpipe import DeadLetterEvent
-from calibd.events.envelope import new_event_id
 from calibd.logs import get_logger
 from calibd.pipeline.outbound import Outbound
 from calibd.pipeline.outcome import Outcome
@@ -66,12 +63,10 @@ class DeadLettering:
         )
 
         def dlq(dead_letter_id: int) -> OutboxRecord:
-            notice = DeadLetterEvent(
-                id=new_event_id(),
-                source=self._outbound.source_uri,
-                time=datetime.now(UTC),
-                subject=str(dead_letter_id),
-                data=dead_letter_data(
+            notice = self._outbound.envelope(
+                DeadLetterEvent,
+                str(dead_letter_id),
+                dead_letter_data(
                     dead_letter_id,
                     reason=record.reason,
                     detail=record.detail,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -17,6 +18,8 @@ from calibd.store import OutboxRecord, ProductRecord
 
 __all__ = ["CHANNEL_OF_TYPE", "Outbound"]
 
+E = TypeVar("E", bound=CloudEvent)
+
 #: outbound `type` -> the name of the channel its model declares
 CHANNEL_OF_TYPE = {t: channel.name for channel, types in sent_on().items() for t in types}
 
@@ -28,14 +31,24 @@ class Outbound:
         self.source_uri = source_uri
         self.sinks = sinks
 
-    def ready_notice(self, record: ProductRecord, draft: ProductDraft) -> OutboxRecord:
-        """The `calibration_ready` notification of a product."""
-        event = CalibrationReadyEvent(
-            id=new_event_id(),
+    def envelope(
+        self, model: type[E], subject: str | None, data: Any, event_id: str | None = None
+    ) -> E:
+        """An outbound envelope from calibd: a new id (unless given), the time now."""
+        return model(
+            id=event_id or new_event_id(),
             source=self.source_uri,
             time=datetime.now(UTC),
-            subject=record.id,
-            data=CalibrationReady(
+            subject=subject,
+            data=data,
+        )
+
+    def ready_notice(self, record: ProductRecord, draft: ProductDraft) -> OutboxRecord:
+        """The `calibration_ready` notification of a product."""
+        event = self.envelope(
+            CalibrationReadyEvent,
+            record.id,
+            CalibrationReady(
                 product_id=record.id,
                 product_type=record.product_type,
                 tel_id=record.tel_id,
@@ -63,13 +76,7 @@ class Outbound:
             else to_jsonable(message.data)
         )
         try:
-            event = model(
-                id=message.id or new_event_id(),
-                source=self.source_uri,
-                time=datetime.now(UTC),
-                subject=message.subject,
-                data=data,
-            )
+            event = self.envelope(model, message.subject, data, event_id=message.id)
         except ValidationError as exc:
             raise TypeError(f"invalid outgoing {message.type}: {exc}") from None
         return self.record(event, key=message.subject)
