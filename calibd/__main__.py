@@ -2,6 +2,6 @@
 
 import sys
 
-from calibd.cli import main
+from calibd.entry import main
 
 sys.exit(main())

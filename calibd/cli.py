@@ -24,6 +24,7 @@ from calibd.cli_commands import (
     cmd_status,
 )
 from calibd.config import Settings, load_settings, parse_overrides
+from calibd.entry import stop_before_start
 from calibd.errors import CalibdError, ConfigurationError, exit_code
 from calibd.redact import scrub, secret_values
 
@@ -165,7 +166,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
         async def run() -> int:
             daemon = Daemon(settings)
-            daemon.install_signal_handlers()  # takes over from _stop_before_start
+            daemon.install_signal_handlers()  # takes over from stop_before_start
             async with daemon:
                 return await daemon.run()
 
@@ -216,16 +217,10 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
-def _stop_before_start(signum: int, _frame: object) -> None:
-    """SIGTERM before the daemon's loop runs: nothing was received yet, so exit cleanly."""
-    print(f"calibd: {signal.Signals(signum).name} before start-up ended; exiting", file=sys.stderr)
-    raise SystemExit(0)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "run":
-        signal.signal(signal.SIGTERM, _stop_before_start)
+    # `run`: a clean exit until the daemon's handlers take over; other commands: the default
+    signal.signal(signal.SIGTERM, stop_before_start if args.command == "run" else signal.SIG_DFL)
     secrets: set[str] = set()  # values given to secret-named keys: never printed
     try:
         secrets = secret_values(parse_overrides(args.overrides), os.environ)
