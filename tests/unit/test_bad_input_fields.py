@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 from astropy.io import fits
-from calibd.handlers.atmosphere.fram import read_fram_file
+from calibd.handlers.aerosol.reader import read_fram_file
 from calibd.handlers.throughput.handler import read_muon_file
 
 from calibd import codec

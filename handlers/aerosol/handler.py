@@ -1,14 +1,17 @@
-"""`ctao.acada.fram_down`: the seed's "FRAM down" scenario, every step.
+"""The aerosol handlers: FRAM measurements, and the FRAM-down alternative procedure.
 
-1. The alternative procedure for the aerosol extinction of the period runs: the configured
-   chain of methods is tried in order, the first that has its input wins:
-   - `ctc`: the Cherenkov transparency coefficient (`cherenkov_transparency` product) valid
-     in the period: extra vertical aerosol depth -ln(T) cos(z) over the clear reference
-     (skipped when T is outside (0, `ctc_max`]: not normalised to a clear reference night);
-   - `last_fram`: the newest FRAM-based `aerosol_extinction` product no older than
-     `last_fram_max_age_h`, its uncertainty widened with the age;
-   - `seasonal`: the site's monthly climatological default.
-   Each method adds its own systematic uncertainty (`*_systematic`).
+`ctao.acada.fram_data` -> `aerosol_extinction` (method `fram`) for the period. FRAM
+measurements come inline or as ACADA DL0 monitoring FITS files
+(`schemas/formats/fram_monitoring.md`, read by `reader`); `fram.aerosol_calibration` turns
+them into the night's vertical aerosol optical depth with its uncertainty, stability,
+clear-night flag and Angstrom scaling. A FRAM-down fallback product valid at the period's
+start is truncated there: from its validity start the FRAM product replaces the fallback.
+
+`ctao.acada.fram_down`: the seed's "FRAM down" scenario, every step.
+
+1. The alternative procedure for the aerosol extinction of the period runs (`fallback`): the
+   configured chain of methods (`ctc`, `last_fram`, `seasonal`) is tried in order, the first
+   that has its input wins.
 2. The product (`aerosol_extinction`, method and missing input recorded) is stored, valid for
    the reported period; a FRAM product for the same time later truncates it.
 3. A `ctao.calibpipe.quality_request` goes to QualPipe, and the message waits (stored, survives
@@ -20,17 +23,26 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from calibd.handlers.atmosphere.aerosol import AEROSOL_PRODUCT, angstrom_table
-from calibd.handlers.stored import stored_number, stored_numbers
-from pydantic import BaseModel, Field
+import numpy as np
+from calibd.handlers.aerosol.aerosol import AEROSOL_PRODUCT, angstrom_table
+from calibd.handlers.aerosol.fallback import (
+    FramDownConfig,
+    Method,
+    from_ctc,
+    from_last_fram,
+    seasonal,
+)
+from calibd.handlers.aerosol.fram import FramConfig, aerosol_calibration
+from calibd.handlers.aerosol.reader import read_fram_file
+from calibd.handlers.columns import item_columns, merge_columns
 
 from calibd.handler_api import (
     BadInput,
+    FramDataEvent,
     FramDownEvent,
     HandlerResult,
     OutgoingMessage,
@@ -41,107 +53,112 @@ from calibd.handler_api import (
     Wait,
     handler,
     new_product_id,
-    parse_time,
 )
 
-__all__ = ["FramDownConfig", "fram_down"]
+__all__ = ["fram_data", "fram_down"]
 
-Method = Literal["ctc", "last_fram", "seasonal"]
-
-#: Monthly vertical aerosol optical depths at the reference wavelength, January first.
-#: PLACEHOLDERS of the right order (a clear high-altitude site: 0.02-0.05; La Palma's summer
-#: Saharan dust intrusions raise July-August); each site must set its own climatology.
-SEASONAL_PLACEHOLDERS = {
-    "CTAO-North": [0.03, 0.03, 0.04, 0.04, 0.04, 0.05, 0.07, 0.07, 0.05, 0.04, 0.03, 0.03],
-    "CTAO-South": [0.02] * 12,
-}
+_COLUMNS = ("time_mjd", "ra_deg", "dec_deg", "aod", "aod_err", "peak_wavelength_nm")
 
 
-class FramDownConfig(BaseModel):
-    fallback_chain: list[Method] = Field(
-        default_factory=lambda: ["ctc", "last_fram", "seasonal"], min_length=1
-    )
-    reference_wavelength_nm: float = Field(default=400.0, ge=200, le=700)
-    angstrom_alpha: float = Field(default=1.3, ge=0, le=4)
-    requested_wavelengths_nm: list[Annotated[float, Field(ge=200, le=700)]] = Field(
-        default_factory=lambda: [355.0, 400.0, 450.0, 532.0], min_length=1, max_length=100
-    )
-    ctc_reference_vaod: float = Field(default=0.03, ge=0, le=5)
-    ctc_systematic: float = Field(default=0.02, ge=0, le=5)
-    ctc_zenith_deg: float = Field(default=20.0, ge=0, lt=90)
-    ctc_max: float = Field(default=1.5, gt=0, le=100)
-    last_fram_max_age_h: float = Field(default=24.0, gt=0, le=8760)
-    last_fram_widening_per_h: float = Field(default=0.001, ge=0, le=1)
-    seasonal_vaod: dict[
-        str,
-        Annotated[list[Annotated[float, Field(ge=0, le=5)]], Field(min_length=12, max_length=12)],
-    ] = Field(default_factory=lambda: SEASONAL_PLACEHOLDERS, max_length=10)  # 12 months a site
-    seasonal_systematic: float = Field(default=0.03, ge=0, le=5)
-    assessment_timeout_s: float = Field(default=7200.0, gt=0, le=30 * 86_400)
+def _calibrate(
+    inline: dict[str, list[float]] | None, files: list[str], config: dict[str, Any]
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Worker-process entry: read the files, merge with the inline measurements, calibrate."""
+    parts = [read_fram_file(f) for f in files] + ([inline] if inline else [])
+    merged = merge_columns(parts, _COLUMNS, dict.fromkeys(_COLUMNS, np.float64))
+    return aerosol_calibration(**merged, config=config)
 
 
-async def _from_ctc(ctx, start: datetime, cfg: FramDownConfig) -> dict[str, Any] | None:
-    ctc = await ctx.store.best_product("cherenkov_transparency", None, start)
-    if ctc is None or ctc["summary"].get("too_few_telescopes"):
-        return None
-    values = stored_numbers(ctc["summary"], "ctc", "ctc_err")
-    if values is None:  # missing values: nothing to derive the extinction from
-        ctx.log.warning("transparency product without a coefficient, not used", product=ctc["id"])
-        return None
-    t, t_err = values
-    if not 0 < t <= cfg.ctc_max:  # not normalised to a clear reference night: unusable here
-        ctx.log.warning("transparency coefficient out of range, not used", ctc=t, max=cfg.ctc_max)
-        return None
-    cos_z = math.cos(
-        math.radians(stored_number(ctc["summary"], "mean_zenith_deg") or cfg.ctc_zenith_deg)
-    )
-    vaod = max(cfg.ctc_reference_vaod - math.log(t) * cos_z, 0.0)
-    stat = t_err / t * cos_z
-    return {
-        "vaod": vaod,
-        "vaod_err": math.hypot(stat, cfg.ctc_systematic),
-        "inputs": [ctc["id"]],
-        "detail": f"Cherenkov transparency coefficient {t:.3f} +- {t_err:.3f}",
+@handler(
+    "ctao.acada.fram_data",
+    name="fram",
+    config=FramConfig,
+    algorithm="fram-vaod-angstrom",
+    version="1",
+)
+async def fram_data(event: FramDataEvent, ctx) -> HandlerResult:
+    data, cfg = event.data, ctx.config
+    config = cfg.model_dump()
+    if data.site is not None:
+        config["site"] = {"name": data.site}
+    inline = None
+    if data.measurements:
+        inline = item_columns(
+            data.measurements,
+            {"time_mjd": "timestamp", **{c: c for c in _COLUMNS if c != "time_mjd"}},
+        )
+    files = [str(await ctx.resolve_file(f)) for f in data.files or []]
+    per_meas, summary = await ctx.run_cpu(_calibrate, inline, files, config)
+    arrays = {
+        "wavelength_nm": per_meas["requested_wavelength_nm"],
+        "tau": per_meas["requested_vaod"],
+        "tau_err": per_meas["requested_vaod_err"],
+        "tau_with_stratosphere": per_meas["requested_vaod_total"],
+        **{
+            f"measurement_{k}": per_meas[k]
+            for k in ("time_mjd", "zenith_deg", "used", "wavelength_nm", "vaod", "vaod_err")
+        },
     }
-
-
-_FRAM_VALUES = ("vaod", "vaod_err", "reference_wavelength_nm")
-
-
-async def _from_last_fram(ctx, start: datetime, cfg: FramDownConfig) -> dict[str, Any] | None:
-    oldest = start - timedelta(hours=cfg.last_fram_max_age_h)
-    candidates = [
-        p
-        for p in await ctx.store.products(product_type=AEROSOL_PRODUCT, limit=1000)
-        if p["summary"].get("method") == "fram"
-        and oldest <= parse_time(p["valid_from"]) <= start
-        # a product with missing values (stored null) cannot stand in: skip it
-        and stored_numbers(p["summary"], *_FRAM_VALUES) is not None
+    fallbacks = [
+        p["id"]
+        for p in await ctx.store.products(product_type=AEROSOL_PRODUCT, at=data.period_start)
+        if p["summary"].get("method") != "fram"
     ]
-    if candidates:
-        p = max(candidates, key=lambda p: p["valid_from"])
-        age_h = (start - parse_time(p["valid_from"])).total_seconds() / 3600
-        vaod, err, wavelength = stored_numbers(p["summary"], *_FRAM_VALUES)  # type: ignore[misc]
-        to_reference = wavelength / cfg.reference_wavelength_nm
-        return {
-            "vaod": vaod * to_reference**cfg.angstrom_alpha,
-            "vaod_err": math.hypot(err, age_h * cfg.last_fram_widening_per_h),
-            "inputs": [p["id"]],
-            "detail": f"FRAM product {p['id']} from {age_h:.1f} h before the period",
-        }
-    return None
-
-
-def _seasonal(site: str, start: datetime, cfg: FramDownConfig) -> dict[str, Any] | None:
-    months = cfg.seasonal_vaod.get(site)
-    if months is None:
-        return None
-    return {
-        "vaod": months[start.month - 1],
-        "vaod_err": cfg.seasonal_systematic,
-        "inputs": [],
-        "detail": f"seasonal default for {site}, month {start.month}",
+    if fallbacks:
+        ctx.log.info("FRAM is back: fallback extinction truncated", truncated=fallbacks)
+    payload = {
+        "method": "fram",
+        "vaod": summary["mean_vaod"],
+        "vaod_err": summary["mean_vaod_err"],
+        "angstrom_alpha": cfg.angstrom_alpha,
+        **summary,
     }
+    product = ProductDraft(
+        product_type=AEROSOL_PRODUCT,
+        valid_from=data.period_start,
+        valid_to=data.period_end,
+        payload=payload,
+        arrays=arrays,
+        summary={
+            "method": "fram",
+            "vaod": summary["mean_vaod"],
+            "vaod_err": summary["mean_vaod_err"],
+            "reference_wavelength_nm": summary["reference_wavelength_nm"],
+            "clear_night": summary["clear_night"],
+            "stability": summary["stability"],
+        },
+        truncates=fallbacks,
+        # not measured: per-measurement values of measurements not used (zenith cut);
+        # undefined: the stability of a night with mean VAOD <= 0 and scatter (F = inf)
+        missing=[
+            "arrays.measurement_vaod",
+            "arrays.measurement_vaod_err",
+            "payload.stability",
+            "summary.stability",
+        ],
+    )
+    return HandlerResult(products=[product])
+
+
+# --- ctao.acada.fram_down ------------------------------------------------------------------
+
+
+async def _estimate(
+    method: Method, ctx, site: str, start: datetime, cfg: FramDownConfig
+) -> dict[str, Any] | None:
+    """One method of the fallback chain: look up its input products, then `fallback` does the
+    rest."""
+    if method == "ctc":
+        estimate, warning = from_ctc(
+            await ctx.store.best_product("cherenkov_transparency", None, start), cfg
+        )
+        if warning is not None:
+            ctx.log.warning(warning[0], **warning[1])
+        return estimate
+    if method == "last_fram":
+        products = await ctx.store.products(product_type=AEROSOL_PRODUCT, limit=1000)
+        return from_last_fram(products, start, cfg)
+    return seasonal(site, start, cfg)
 
 
 def _report(pending: PendingWait, verdict: dict[str, Any] | None) -> HandlerResult:
@@ -214,12 +231,7 @@ async def fram_down(event: FramDownEvent, ctx) -> HandlerResult:
     site = data.site or ctx.settings.site
     estimate, method, tried = None, None, []
     for method in cfg.fallback_chain:
-        if method == "ctc":
-            estimate = await _from_ctc(ctx, data.period_start, cfg)
-        elif method == "last_fram":
-            estimate = await _from_last_fram(ctx, data.period_start, cfg)
-        else:
-            estimate = _seasonal(site, data.period_start, cfg)
+        estimate = await _estimate(method, ctx, site, data.period_start, cfg)
         if estimate is not None:
             break
         tried.append(method)

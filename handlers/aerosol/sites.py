@@ -73,7 +73,7 @@ def earth_location(cfg: SiteConfig | dict | str) -> EarthLocation:
 def offline_iers() -> None:
     """Never download IERS or leap-second data; use the bundled tables whatever their age.
 
-    Call at start-up and in every worker process (fram.py calls it at import).
+    Call at start-up and in every worker process (fram.py and reader.py call it at import).
     """
     from astropy.utils import iers
 

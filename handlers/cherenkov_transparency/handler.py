@@ -1,30 +1,28 @@
 """`ctao.acada.trigger_rates` -> `cherenkov_transparency`: the array's Cherenkov Transparency
 Coefficient for the interval and each telescope's relative optical throughput, with their
 uncertainties; flagged `too_few_telescopes` below `min_telescopes` (see `transparency`).
-The FRAM-down fallback chain uses this product (method `ctc`).
+The FRAM-down fallback chain of the aerosol family uses this product (method `ctc`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import numpy as np
-from calibd.handlers.atmosphere.transparency import TransparencyConfig, cherenkov_transparency
+from calibd.handlers.cherenkov_transparency.export import PRODUCT
+from calibd.handlers.cherenkov_transparency.transparency import (
+    TransparencyConfig,
+    cherenkov_transparency,
+)
 
 from calibd.handler_api import (
     BadInput,
     HandlerResult,
     ProductDraft,
     TriggerRatesEvent,
-    exporter,
     handler,
-    product_cards,
 )
 
 __all__ = ["trigger_rates"]
 
-PRODUCT = "cherenkov_transparency"
 _SCALARS = ("ctc", "ctc_err", "ctc_stat_err", "ctc_spread_err", "k_n")
 
 
@@ -81,26 +79,3 @@ async def trigger_rates(event: TriggerRatesEvent, ctx) -> HandlerResult:
         summary=summary,
     )
     return HandlerResult(products=[product])
-
-
-@exporter(PRODUCT)
-def export_transparency(product: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
-    """FITS: table TRANSPARENCY, one row per telescope; the array's CTC in the header."""
-    import astropy.units as u
-    from astropy.table import QTable
-
-    table = QTable({k: arrays[k] for k in arrays})
-    if "rate_zenith_hz" in table.colnames:
-        table["rate_zenith_hz"].unit = u.Hz
-    payload = product["payload"]
-    table.meta.update(
-        {
-            "EXTNAME": "TRANSPARENCY",
-            **product_cards(product),
-            "CTC": payload["ctc"],
-            "CTC_ERR": payload["ctc_err"],
-            "N_TEL": payload["n_telescopes"],
-            "FEWTELS": payload["too_few_telescopes"],
-        }
-    )
-    table.write(path, format="fits", overwrite=True)

@@ -10,14 +10,14 @@ from astropy.coordinates import TETE, AltAz, SkyCoord
 from astropy.io import fits
 from astropy.table import QTable
 from astropy.time import Time
-from calibd.handlers.atmosphere.fram import (
+from calibd.handlers.aerosol.fram import (
     FramConfig,
     aerosol_calibration,
-    read_fram_file,
     stratospheric_vaod,
     zenith_angles,
 )
-from calibd.handlers.atmosphere.sites import SITES, SiteConfig, earth_location
+from calibd.handlers.aerosol.reader import read_fram_file
+from calibd.handlers.aerosol.sites import SITES, SiteConfig, earth_location
 from pydantic import ValidationError
 
 from calibd.errors import BadInput

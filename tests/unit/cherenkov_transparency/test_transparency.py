@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from calibd.handlers.atmosphere.transparency import TransparencyConfig, cherenkov_transparency
+from calibd.handlers.cherenkov_transparency.transparency import (
+    TransparencyConfig,
+    cherenkov_transparency,
+)
 from pydantic import ValidationError
 
 from calibd.errors import BadInput

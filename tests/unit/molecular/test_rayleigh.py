@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from astropy.io import fits
-from calibd.handlers.atmosphere import rayleigh
+from calibd.handlers.molecular import rayleigh
 
 from calibd.errors import BadInput
 from calibd.extensions import EXPORTERS

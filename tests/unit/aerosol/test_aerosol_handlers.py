@@ -1,9 +1,9 @@
-"""FRAM data, trigger rates and the FRAM-down fallback chain through the pipeline and a real
-SQLite store: products, supersession of the fallback when FRAM returns, exports, reproduction."""
+"""FRAM data and the FRAM-down fallback chain (also from a transparency product) through the
+pipeline and a real SQLite store: products, supersession of the fallback when FRAM returns,
+exports, reproduction."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -17,7 +17,7 @@ from calibd.reproduce import reproduce
 from calibd.testing import raw_message as raw
 from calibd.testing import running_pipeline
 from tests.conftest import example
-from tests.unit.atmosphere.test_fram import TRUE_VAOD, synthetic_night, write_fram_file
+from tests.unit.aerosol.test_fram import TRUE_VAOD, synthetic_night, write_fram_file
 
 
 @pytest.fixture
@@ -156,26 +156,6 @@ async def test_fram_down_uses_the_last_fram_then_fram_returns_and_truncates_it(e
     during = await store.best_product("aerosol_extinction", None, down_start + timedelta(hours=1))
     after = await store.best_product("aerosol_extinction", None, down_start + timedelta(hours=4))
     assert during["id"] == fallback["id"] and after["id"] == fram_back
-
-
-async def test_bad_trigger_rates_are_dead_lettered(env):
-    store, pipeline = env
-    rates = example("ctao.acada.trigger_rates")
-    zero = json.loads(json.dumps(rates))
-    zero["id"] += "-zero"
-    zero["data"]["telescopes"][0]["rate_hz"] = 0.0
-    partial = json.loads(json.dumps(rates))
-    partial["id"] += "-partial"
-    del partial["data"]["telescopes"][0]["zenith_deg"]
-    backwards = json.loads(json.dumps(rates))
-    backwards["id"] += "-backwards"
-    backwards["data"]["interval_end"] = backwards["data"]["interval_start"]
-    for bad in (zero, partial, backwards):
-        assert (await pipeline.process(raw(bad))).status == "dead"
-    details = [d["detail"] for d in await store.dead_letters()]
-    assert any("rate_hz" in d and "greater than 0" in d for d in details)
-    assert any("zenith_deg is given for some telescopes only" in d for d in details)
-    assert any("interval_end must be after interval_start" in d for d in details)
 
 
 async def test_an_unnormalised_transparency_is_not_used_by_fram_down(env):

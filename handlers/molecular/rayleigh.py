@@ -14,14 +14,19 @@ pressure, with hydrostatic pressure.
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import numpy as np
+from pydantic import BaseModel, Field
 
 from calibd.handler_api import BadInput
 
 __all__ = [
     "N_STANDARD_CM3",
+    "MolecularConfig",
     "cross_section_cm2",
     "extend_standard_atmosphere",
+    "molecular_extinction",
     "number_density_cm3",
     "optical_depth",
     "refractive_index",
@@ -185,3 +190,43 @@ def optical_depth(
         axis=1,
     )
     return {"number_density_cm3": density, "beta_m1": beta, "tau": tau}
+
+
+# --- the handler's settings and its worker-process entry ----------------------------------
+
+
+Wavelength = Annotated[float, Field(ge=WAVELENGTH_RANGE_NM[0], le=WAVELENGTH_RANGE_NM[1])]
+
+
+class MolecularConfig(BaseModel):
+    """The profile is extended from the observatory to `top_altitude_m` (the U.S. Standard
+    Atmosphere is defined to 86 km; above 120 km the optical depth no longer changes) in steps
+    of `step_m`: at most 12,000 levels."""
+
+    wavelengths_nm: list[Wavelength] = Field(
+        default_factory=lambda: [float(w) for w in range(200, 701, 10)],
+        min_length=1,
+        max_length=1000,
+    )
+    co2_ppm: float = Field(default=420.0, ge=0, le=2000)
+    top_altitude_m: float = Field(default=100_000.0, ge=10_000, le=120_000)
+    step_m: float = Field(default=50.0, ge=10, le=1000)
+    report_wavelengths_nm: list[Wavelength] = Field(
+        default_factory=lambda: [350.0, 400.0, 500.0], max_length=100
+    )
+
+
+def molecular_extinction(
+    levels: dict[str, list[float]], config: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    """Worker-process entry: a profile (or a one-level ground reading) -> arrays."""
+    cfg = MolecularConfig.model_validate(config)
+    wl = np.asarray(cfg.wavelengths_nm)
+    h, p, t = (
+        np.asarray(levels[k], dtype=np.float64)
+        for k in ("altitude_m", "pressure_hpa", "temperature_k")
+    )
+    if len(h) == 1:
+        h, p, t = extend_standard_atmosphere(h[0], p[0], t[0], cfg.top_altitude_m, cfg.step_m)
+    result = optical_depth(wl, h, p, t, cfg.co2_ppm)
+    return {"wavelength_nm": wl, "altitude_m": h, "pressure_hpa": p, "temperature_k": t, **result}
