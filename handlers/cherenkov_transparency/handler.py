@@ -2,6 +2,9 @@
 Coefficient for the interval and each telescope's relative optical throughput, with their
 uncertainties; flagged `too_few_telescopes` below `min_telescopes` (see `transparency`).
 The FRAM-down fallback chain of the aerosol family uses this product (method `ctc`).
+
+Settings: `handlers.cherenkov_transparency.*`; `handlers.transparency.*` (the handler's former
+name) still works, deprecated: mapped to the new key with a "deprecated config key" warning.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ _SCALARS = ("ctc", "ctc_err", "ctc_stat_err", "ctc_spread_err", "k_n")
 
 @handler(
     "ctao.acada.trigger_rates",
-    name="transparency",
+    name="cherenkov_transparency",
+    aliases=["transparency"],  # the former name: `handlers.transparency.*`, deprecated
     config=TransparencyConfig,
     algorithm="cherenkov-transparency-coefficient",
     version="1",

@@ -93,7 +93,7 @@ async def test_inline_example_and_bad_fram_inputs(env, tmp_path):
 
 
 # normalisation of the example rates (5,000 Hz, muon efficiency 0.21) to T ~ 0.95
-@pytest.mark.parametrize("handler_settings", [{"transparency": {"k_reference": 800.0}}])
+@pytest.mark.parametrize("handler_settings", [{"cherenkov_transparency": {"k_reference": 800.0}}])
 async def test_transparency_product_and_its_use_by_fram_down(env, tmp_path):
     store, pipeline = env
     rates = example("ctao.acada.trigger_rates")

@@ -36,3 +36,16 @@ async def test_bad_trigger_rates_are_dead_lettered(env):
     assert any("rate_hz" in d and "greater than 0" in d for d in details)
     assert any("zenith_deg is given for some telescopes only" in d for d in details)
     assert any("interval_end must be after interval_start" in d for d in details)
+
+
+@pytest.mark.parametrize("key", ["cherenkov_transparency", "transparency"])
+async def test_settings_under_the_new_and_the_deprecated_key(tmp_path, key):
+    """`handlers.transparency` (the handler's former name) still sets its configuration."""
+    settings = {"handlers": {key: {"k_reference": 800.0}}}
+    async with running_pipeline(tmp_path, settings=settings) as h:
+        config = h.pipeline.runtime.current.handler_config("cherenkov_transparency", "B")
+        assert config.k_reference == 800.0
+        assert h.pipeline.registry.by_name("transparency").name == "cherenkov_transparency"
+        assert h.pipeline.runtime.baseline["handlers"] == {
+            "cherenkov_transparency": settings["handlers"][key]
+        }
