@@ -129,7 +129,7 @@ def test_check_mjd_bounds():
 
 
 def test_camera_run_times_outside_the_epoch(tmp_path):
-    from calibd.handlers.camera.run_format import open_run
+    from calibd.handlers.camera.reader import open_run
     from calibd.handlers.camera.simulate import CameraModel, simulate_run
 
     model = CameraModel(n_pixels=16, seed=1)

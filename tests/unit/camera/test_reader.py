@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from calibd.handlers.camera.extract import make_extractor
-from calibd.handlers.camera.run_format import iter_chunks, open_run, write_run
+from calibd.handlers.camera.reader import iter_chunks, open_run
+from calibd.handlers.camera.writer import write_run
 
 from calibd.errors import BadInput
 
