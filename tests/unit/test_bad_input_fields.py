@@ -143,7 +143,8 @@ def test_camera_run_times_outside_the_epoch(tmp_path):
 def test_dl2_string_column_is_bad_input(tmp_path):
     import astropy.units as u
     from astropy.table import QTable
-    from calibd.handlers.irf.dl2_format import read_dl2, write_dl2
+    from calibd.handlers.irf.reader import read_dl2
+    from calibd.handlers.irf.simulate import write_dl2
 
     n = 10
     table = QTable(

@@ -1,4 +1,5 @@
-"""The DL2 event tables of a simulation production (documented in schemas/formats/dl2_events.md).
+"""Reading the DL2 event tables of a simulation production (schemas/formats/dl2_events.md);
+`simulate.write_dl2` writes them.
 
 One table per file, FITS (binary table HDU `EVENTS`) or ECSV, read with astropy; every column
 carries its unit and is converted to the one below (a missing or wrong unit is refused).
@@ -15,7 +16,7 @@ from calibd.handlers.columns import numeric_column
 
 from calibd.handler_api import BadInput
 
-__all__ = ["COLUMNS", "read_dl2", "write_dl2"]
+__all__ = ["COLUMNS", "read_dl2"]
 
 COLUMNS: dict[str, u.UnitBase] = {
     "true_energy": u.TeV,
@@ -66,12 +67,3 @@ def read_dl2(path: Path) -> QTable:
     if np.any(out["true_energy"] <= 0) or np.any(out["reco_energy"] <= 0):
         raise BadInput(f"{name}: energies must be positive")
     return out
-
-
-def write_dl2(table: QTable, path: Path) -> None:
-    """Write a DL2 table (FITS `EVENTS` HDU or ECSV, by the file name)."""
-    if path.name.endswith(".ecsv"):
-        table.write(path, format="ascii.ecsv", overwrite=True)
-    else:
-        table.meta["EXTNAME"] = "EVENTS"
-        table.write(path, format="fits", overwrite=True)
