@@ -14,9 +14,9 @@ from calibd.handlers import (
     config_change,
     irf,
     molecular,
+    muon_throughput,
     quality,
     reprocess,
-    throughput,
 )
 
 __all__ = [
@@ -26,7 +26,7 @@ __all__ = [
     "config_change",
     "irf",
     "molecular",
+    "muon_throughput",
     "quality",
     "reprocess",
-    "throughput",
 ]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from calibd.handlers.aerosol.reader import read_fram_file
-from calibd.handlers.throughput.handler import read_muon_file
+from calibd.handlers.muon_throughput.reader import read_muon_file
 
 from calibd import codec
 from calibd.errors import BadInput

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.table import QTable
-from calibd.handlers.throughput.handler import read_muon_file
-from calibd.handlers.throughput.muon import muon_throughput
+from calibd.handlers.muon_throughput.muon import muon_throughput
+from calibd.handlers.muon_throughput.reader import read_muon_file
 
 from calibd.errors import BadInput
 from calibd.extensions import EXPORTERS
