@@ -20,10 +20,15 @@ in that same transaction and the owner's `resume` hook runs; past its deadline, 
 hook runs. Waits survive restarts. A product committed while the handler was still looking
 (between its query and its wait's commit) makes the new wait ready at once: no lost wake-up.
 
-Misconfiguration (an unknown event type, a duplicate registration, a config model without
-defaults) raises :class:`~calibd.errors.ConfigurationError` at registration, not at the first
-message. The pipeline owns everything around the call: validation, dedup, the transaction with
-product, provenance and outbox rows, and the calibration-ready notification.
+A handler renamed keeps its former names as `aliases`: settings under `handlers.<alias>` (and
+`profiles.<cat>.<alias>`), in the settings file, the environment and run-time config changes,
+are mapped to the new name with a "deprecated config key" warning (`calibd.runtime_config`),
+and products recorded under a former name are still reproduced.
+
+Misconfiguration (an unknown event type, a duplicate registration or name, a config model
+without defaults) raises :class:`~calibd.errors.ConfigurationError` at registration, not at the
+first message. The pipeline owns everything around the call: validation, dedup, the
+transaction with product, provenance and outbox rows, and the calibration-ready notification.
 """
 
 from __future__ import annotations
@@ -212,6 +217,8 @@ class Handler:
     version: str
     resume: WaitHook | None = None
     expire: WaitHook | None = None
+    aliases: tuple[str, ...] = ()
+    """Former names, deprecated: their settings are mapped to `name`."""
 
     def load_config(self, raw: dict[str, Any] | None) -> BaseModel:
         """Validate this handler's section of the settings; errors name `handlers.<name>.<key>`."""
@@ -240,6 +247,7 @@ class Registry:
         replace: bool = False,
         resume: WaitHook | None = None,
         expire: WaitHook | None = None,
+        aliases: tuple[str, ...] | list[str] = (),
     ) -> Handler:
         """Register `fn` for `event_type`; reject misconfiguration at once."""
         from calibd.events import INBOUND_MODELS
@@ -273,9 +281,21 @@ class Registry:
             version=version,
             resume=resume,
             expire=expire,
+            aliases=tuple(aliases),
         )
-        if any(h.name == entry.name for t, h in self._by_type.items() if t != event_type):
-            raise ConfigurationError(f"handler name {entry.name!r} is already taken")
+        if entry.name in entry.aliases:
+            raise ConfigurationError(f"handler {entry.name!r} lists its own name as an alias")
+        for t, h in self._by_type.items():
+            if t == event_type:
+                continue
+            taken = {h.name, *h.aliases}
+            if entry.name in taken:
+                raise ConfigurationError(f"handler name {entry.name!r} is already taken")
+            clash = sorted(taken & set(entry.aliases))
+            if clash:
+                raise ConfigurationError(
+                    f"handler {entry.name!r}: alias {clash[0]!r} is already taken by {h.name!r}"
+                )
         self._by_type[event_type] = entry
         return entry
 
@@ -287,7 +307,15 @@ class Registry:
         return self._by_type.get(event_type)
 
     def by_name(self, name: str) -> Handler | None:
-        return next((h for h in self._by_type.values() if h.name == name), None)
+        """The handler called `name`, or formerly called so (one of its `aliases`)."""
+        return next(
+            (h for h in self._by_type.values() if h.name == name),
+            next((h for h in self._by_type.values() if name in h.aliases), None),
+        )
+
+    def aliases(self) -> dict[str, str]:
+        """Every deprecated handler name -> the name it maps to."""
+        return {alias: h.name for h in self._by_type.values() for alias in h.aliases}
 
     def __iter__(self):
         return iter(self._by_type.values())
@@ -310,8 +338,11 @@ def handler(
     registry: Registry | None = None,
     resume: WaitHook | None = None,
     expire: WaitHook | None = None,
+    aliases: tuple[str, ...] | list[str] = (),
 ) -> Callable[[HandlerFn], HandlerFn]:
-    """Decorator: register an async handler for `event_type` (see the module docstring)."""
+    """Decorator: register an async handler for `event_type` (see the module docstring).
+
+    `aliases`: the handler's former names, kept working for its settings (deprecated)."""
 
     def decorate(fn: HandlerFn) -> HandlerFn:
         (registry or default_registry).register(
@@ -324,6 +355,7 @@ def handler(
             replace=replace,
             resume=resume,
             expire=expire,
+            aliases=aliases,
         )
         return fn
 

@@ -11,6 +11,12 @@ numbered version in the `config_versions` table with who, why, when, and the pre
 values; every product records the version it was made with. A change is validated against
 the settings model and each handler's config model before it is applied, and applied
 atomically: a message sees one version from start to end.
+
+A handler's former names (`aliases=` at registration) stay usable, deprecated: a section
+`handlers.<alias>` or `profiles.<A|B|C>.<alias>` in the start-up settings or in the recorded
+changes, a run-time change of such a key and an `allowed_sources` prefix naming one are
+mapped to the handler's name here, each with a "deprecated config key" warning naming both
+keys. Where the old and the new key are both given, the new one wins.
 """
 
 from __future__ import annotations
@@ -77,6 +83,53 @@ def _set(doc: dict[str, Any], parts: list[str], value: Any) -> None:
     node[parts[-1]] = value
 
 
+def canonical_key(key: str, aliases: dict[str, str]) -> str:
+    """`key` with a deprecated handler name (`handlers.<alias>...`,
+    `profiles.<cat>.<alias>...`) replaced by the handler's name; other keys unchanged."""
+    parts = key.split(".")
+    at = {"handlers": 1, "profiles": 2}.get(parts[0])
+    if at is None or len(parts) <= at or parts[at] not in aliases:
+        return key
+    new = ".".join([*parts[:at], aliases[parts[at]], *parts[at + 1 :]])
+    log.warning("deprecated config key", key=key, new_key=new)
+    return new
+
+
+def _canonical_section(
+    section: dict[str, Any], aliases: dict[str, str], prefix: str
+) -> dict[str, Any]:
+    """A `handlers` (or one profile's) section with deprecated handler names mapped."""
+    if not any(name in aliases for name in section):
+        return section
+    out = {k: v for k, v in section.items() if k not in aliases}
+    for old, value in section.items():
+        new = aliases.get(old)
+        if new is None:
+            continue
+        log.warning("deprecated config key", key=f"{prefix}{old}", new_key=f"{prefix}{new}")
+        if new not in out:
+            out[new] = value
+        elif isinstance(value, dict) and isinstance(out[new], dict):
+            out[new] = deep_merge(value, out[new])  # the new key's values win
+    return out
+
+
+def canonical_settings(doc: dict[str, Any], aliases: dict[str, str]) -> dict[str, Any]:
+    """A configuration document (`handlers`, `profiles` sections; either may be absent) with
+    deprecated handler names mapped to the handlers' names."""
+    if not aliases:
+        return doc
+    out = dict(doc)
+    if isinstance(doc.get("handlers"), dict):
+        out["handlers"] = _canonical_section(doc["handlers"], aliases, "handlers.")
+    if isinstance(doc.get("profiles"), dict):
+        out["profiles"] = {
+            cat: _canonical_section(p, aliases, f"profiles.{cat}.") if isinstance(p, dict) else p
+            for cat, p in doc["profiles"].items()
+        }
+    return out
+
+
 def _leaves(doc: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     for key, value in doc.items():
@@ -108,12 +161,24 @@ class RuntimeConfig:
 
     def __init__(self, settings: Settings, registry: Registry) -> None:
         self.registry = registry
-        self.rules = settings.config_changes
-        self.baseline = {
-            "default_category": settings.default_category,
-            "handlers": copy.deepcopy(settings.handlers),
-            "profiles": copy.deepcopy(settings.profiles),
-        }
+        self.aliases = registry.aliases()
+        rules = settings.config_changes
+        self.rules = rules.model_copy(
+            update={
+                "allowed_sources": {
+                    pattern: [canonical_key(p, self.aliases) for p in prefixes]
+                    for pattern, prefixes in rules.allowed_sources.items()
+                }
+            }
+        )
+        self.baseline = canonical_settings(
+            {
+                "default_category": settings.default_category,
+                "handlers": copy.deepcopy(settings.handlers),
+                "profiles": copy.deepcopy(settings.profiles),
+            },
+            self.aliases,
+        )
         self.overlay: dict[str, Any] = {}
         self.current = self._build(0, self.baseline)
         self._lock = asyncio.Lock()
@@ -171,7 +236,9 @@ class RuntimeConfig:
         no longer validates (recorded before its bound existed) is dropped, logged and named
         in the new version's reason: it must not keep calibd from starting."""
         latest = await store.latest_config_version()
-        self.overlay = json.loads(latest["overlay"]) if latest else {}
+        self.overlay = canonical_settings(
+            json.loads(latest["overlay"]) if latest else {}, self.aliases
+        )
         self._build(0, self.baseline)
         dropped = self._drop_invalid_changes()
         effective = self.effective_at(self.overlay)
@@ -245,7 +312,9 @@ class RuntimeConfig:
     ) -> tuple[int, list[dict[str, Any]]]:
         """Validate and record `changes` (dotted key, value) asked for by `source`; swap them
         in. Idempotent per `event_id`. Raises ConfigUnauthorised when `source` may not change
-        a key, ConfigRejected naming the offending key when a value is out of bounds."""
+        a key, ConfigRejected naming the offending key when a value is out of bounds. A key
+        naming a handler by a deprecated name is mapped to its name first."""
+        changes = [(canonical_key(key, self.aliases), value) for key, value in changes]
         denied = unauthorised_keys(self.rules, source, [key for key, _ in changes])
         if denied:
             raise ConfigUnauthorised(

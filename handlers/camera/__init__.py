@@ -1,11 +1,11 @@
 """Camera calibration from pedestal and flat-field runs (`ctao.acada.pedestal_run`,
 `ctao.acada.flatfield_run`): the excess-noise-factor (F-factor) method.
 
-`run_format` reads the run files (`schemas/formats/camera_run.md`), `extract` integrates
-waveforms, `stats` streams sigma-clipped statistics, `ffactor` turns them into coefficients and
-the unusable-pixel mask, `simulate` writes synthetic runs with a known truth; `handler` wires
-them into calibd, `export` writes the FITS products, `simulate_cli` adds
-`calibd simulate camera-run` and the demo's runs.
+`reader` reads the run files (`schemas/formats/camera_run.md`) and `writer` writes them,
+`extract` integrates waveforms, `stats` streams sigma-clipped statistics, `ffactor` turns them
+into coefficients and the unusable-pixel mask, `simulate` writes synthetic runs with a known
+truth; `handler` wires them into calibd, `export` writes the FITS products, `simulate_cli`
+adds `calibd simulate camera-run` and the demo's runs.
 """
 
 from calibd.handlers.camera import export, handler, simulate_cli

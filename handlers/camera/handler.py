@@ -29,7 +29,7 @@ from calibd.handlers.camera.ffactor import (
     calibration_coefficients,
     pedestal_products,
 )
-from calibd.handlers.camera.run_format import RunHeader, iter_chunks, open_run
+from calibd.handlers.camera.reader import RunHeader, iter_chunks, open_run
 from calibd.handlers.camera.stats import StatsConfig, StreamingStats, median_over_events
 from pydantic import BaseModel, Field
 

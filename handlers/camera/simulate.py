@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from calibd.handlers.camera.run_format import EVENT_TYPE_CODES, RUN_TYPES, RunWriter
+from calibd.handlers.camera.reader import EVENT_TYPE_CODES, RUN_TYPES
+from calibd.handlers.camera.writer import RunWriter
 from pydantic import BaseModel, Field, model_validator
 
 __all__ = ["CameraModel", "Truth", "camera_truth", "contained_fraction", "simulate_run"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import astropy.units as u
 import numpy as np
-from calibd.handlers.irf.dl2_format import read_dl2
+from calibd.handlers.irf.reader import read_dl2
 from pydantic import BaseModel, Field, model_validator
 from pyirf.binning import create_bins_per_decade
 from pyirf.irf import (

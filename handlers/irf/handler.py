@@ -1,4 +1,5 @@
-"""`ctao.simpipe.production` -> an `irf` product (Cat-B by default), GADF export, simulator."""
+"""`ctao.simpipe.production` -> an `irf` product (Cat-B by default), and the `dl2` simulator
+and demo input (GADF export: `export`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyirf
 from calibd.handlers.irf.compute import IrfConfig, SimulatedFileSpec, compute_irfs
 
@@ -17,9 +17,7 @@ from calibd.handler_api import (
     HandlerResult,
     ProductDraft,
     ProductionEvent,
-    __version__,
     demo_input,
-    exporter,
     handler,
     simulator,
 )
@@ -70,25 +68,6 @@ async def production(event: ProductionEvent, ctx) -> HandlerResult:
         summary={"production_id": data.production_id, **result["summary"]},
     )
     return HandlerResult(products=[product])
-
-
-@exporter("irf")
-def export_irf(product: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
-    from calibd.handlers.irf.gadf import write_gadf
-
-    write_gadf(
-        arrays,
-        path,
-        {
-            "PRODUCT": product["id"],
-            "CATEGORY": product["category"],
-            "PRODID": product["payload"]["production_id"],
-            "ZENITH": product["payload"]["zenith_deg"],
-            "VALSTART": product["valid_from"],
-            "ALGNAME": product["algorithm"][:68],
-            "CREATOR": f"calibd {__version__}",
-        },
-    )
 
 
 def production_envelope(data: dict[str, Any]) -> dict[str, Any]:

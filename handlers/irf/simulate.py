@@ -16,9 +16,8 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 from astropy.table import QTable
-from calibd.handlers.irf.dl2_format import write_dl2
 
-__all__ = ["DetectorModel", "expected_effective_area", "simulate_production"]
+__all__ = ["DetectorModel", "expected_effective_area", "simulate_production", "write_dl2"]
 
 
 @dataclass(frozen=True)
@@ -126,3 +125,12 @@ def simulate_production(
         "azimuth_deg": 0.0,
         "files": files,
     }
+
+
+def write_dl2(table: QTable, path: Path) -> None:
+    """Write a DL2 table (FITS `EVENTS` HDU or ECSV, by the file name)."""
+    if path.name.endswith(".ecsv"):
+        table.write(path, format="ascii.ecsv", overwrite=True)
+    else:
+        table.meta["EXTNAME"] = "EVENTS"
+        table.write(path, format="fits", overwrite=True)

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 from astropy.io import fits
-from calibd.handlers.atmosphere.fram import read_fram_file
-from calibd.handlers.throughput.handler import read_muon_file
+from calibd.handlers.aerosol.reader import read_fram_file
+from calibd.handlers.muon_throughput.reader import read_muon_file
 
 from calibd import codec
 from calibd.errors import BadInput
@@ -129,7 +129,7 @@ def test_check_mjd_bounds():
 
 
 def test_camera_run_times_outside_the_epoch(tmp_path):
-    from calibd.handlers.camera.run_format import open_run
+    from calibd.handlers.camera.reader import open_run
     from calibd.handlers.camera.simulate import CameraModel, simulate_run
 
     model = CameraModel(n_pixels=16, seed=1)
@@ -143,7 +143,8 @@ def test_camera_run_times_outside_the_epoch(tmp_path):
 def test_dl2_string_column_is_bad_input(tmp_path):
     import astropy.units as u
     from astropy.table import QTable
-    from calibd.handlers.irf.dl2_format import read_dl2, write_dl2
+    from calibd.handlers.irf.reader import read_dl2
+    from calibd.handlers.irf.simulate import write_dl2
 
     n = 10
     table = QTable(

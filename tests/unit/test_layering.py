@@ -75,7 +75,7 @@ def test_the_core_never_imports_a_handler_module():
         ("camera/handler.py", "import calibd.pipeline\n", "imports the core"),
         ("camera/handler.py", "def f():\n    from calibd.registry import handler\n", "core"),
         ("irf/handler.py", "from calibd.handlers.camera import stats\n", "another family"),
-        ("irf/handler.py", "from calibd.handlers.irf import gadf\n", None),
+        ("irf/handler.py", "from calibd.handlers.irf import export\n", None),
         ("irf/handler.py", "from calibd.handlers.columns import to_mjd\n", None),
         ("irf/handler.py", "from calibd.handler_api import handler\n", None),
     ],

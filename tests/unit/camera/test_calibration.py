@@ -13,7 +13,7 @@ from calibd.handlers.camera.ffactor import (
     calibration_coefficients,
     pedestal_products,
 )
-from calibd.handlers.camera.run_format import iter_chunks, open_run
+from calibd.handlers.camera.reader import iter_chunks, open_run
 from calibd.handlers.camera.simulate import CameraModel, camera_truth, simulate_run
 from calibd.handlers.camera.stats import StreamingStats
 

@@ -11,7 +11,7 @@ from calibd.handlers.camera.extract import (
     make_extractor,
 )
 from calibd.handlers.camera.ffactor import calibration_coefficients
-from calibd.handlers.camera.run_format import iter_chunks, open_run
+from calibd.handlers.camera.reader import iter_chunks, open_run
 from calibd.handlers.camera.simulate import CameraModel, contained_fraction, simulate_run
 from calibd.handlers.camera.stats import StreamingStats
 from pydantic import ValidationError

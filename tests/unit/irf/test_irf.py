@@ -10,9 +10,14 @@ import numpy as np
 import pytest
 from astropy.table import QTable
 from calibd.handlers.irf.compute import IrfConfig, SimulatedFileSpec, compute_irfs
-from calibd.handlers.irf.dl2_format import read_dl2, write_dl2
 from calibd.handlers.irf.handler import production_envelope
-from calibd.handlers.irf.simulate import DetectorModel, expected_effective_area, simulate_production
+from calibd.handlers.irf.reader import read_dl2
+from calibd.handlers.irf.simulate import (
+    DetectorModel,
+    expected_effective_area,
+    simulate_production,
+    write_dl2,
+)
 
 from calibd.daemon import load_handlers
 from calibd.errors import BadInput
