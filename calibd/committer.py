@@ -16,7 +16,7 @@ import structlog
 
 from calibd.errors import StoreError
 from calibd.faults import Unstorable, is_storage_fault
-from calibd.store import Completion, Store
+from calibd.store import Completion, Store, StoreBusy
 
 __all__ = ["Committer"]
 
@@ -93,7 +93,7 @@ class Committer:
             try:
                 await self._store.commit(items)
                 return
-            except Exception as exc:
-                if attempt == attempts - 1 or "locked" not in str(exc).lower():
+            except StoreBusy:
+                if attempt == attempts - 1:
                     raise
                 await asyncio.sleep(0.1 * 2**attempt)

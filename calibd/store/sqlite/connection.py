@@ -15,12 +15,23 @@ from typing import Any, Self, TypeVar
 
 import aiosqlite
 
-from calibd.errors import StoreError
+from calibd.store.errors import StoreBusy, StoreError
 from calibd.store.sqlite.migrate import migrate
 
-__all__ = ["SqliteConnections"]
+__all__ = ["SqliteConnections", "is_busy"]
 
 T = TypeVar("T")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" (SQLITE_BUSY / SQLITE_LOCKED)."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return True
+    text = str(exc).lower()
+    return "database is locked" in text or "database table is locked" in text
 
 
 class SqliteConnections:
@@ -93,13 +104,19 @@ class SqliteConnections:
         return self._r
 
     async def _write(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run `fn(conn, *args)` in one IMMEDIATE transaction, serialised with other writes."""
+        """Run `fn(conn, *args)` in one IMMEDIATE transaction, serialised with other writes.
+        Raises StoreBusy when another writer holds the database past the busy timeout."""
         async with self._lock:
-            await self.w.execute("BEGIN IMMEDIATE")
             try:
-                result = await fn(self.w, *args)
-                await self.w.execute("COMMIT")
-                return result
-            except BaseException:
-                await self.w.execute("ROLLBACK")
+                await self.w.execute("BEGIN IMMEDIATE")
+                try:
+                    result = await fn(self.w, *args)
+                    await self.w.execute("COMMIT")
+                    return result
+                except BaseException:
+                    await self.w.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                if is_busy(exc):
+                    raise StoreBusy(str(exc)) from exc
                 raise
