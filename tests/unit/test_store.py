@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from calibd.errors import StoreError
-from calibd.migrations import MIGRATIONS
 from calibd.store import Completion, ProductRecord, Store, format_time
+from calibd.store.sqlite.migrate import MIGRATIONS
 
 
 def product(pid: str, category: str, start: str, end: str | None = None, created: str = "1"):
