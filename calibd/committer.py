@@ -16,7 +16,7 @@ import structlog
 
 from calibd.errors import StoreError
 from calibd.faults import Unstorable, is_storage_fault
-from calibd.store import Completion, Store, StoreBusy
+from calibd.store import Completion, PipelineStore, StoreBusy
 
 __all__ = ["Committer"]
 
@@ -28,7 +28,7 @@ Item = tuple[Completion, asyncio.Future[None]]
 class Committer:
     """Collects completions and writes them in group transactions (one writer task)."""
 
-    def __init__(self, store: Store, batch_max: int) -> None:
+    def __init__(self, store: PipelineStore, batch_max: int) -> None:
         self._store = store
         self._batch_max = batch_max
         self._queue: asyncio.Queue[Item] = asyncio.Queue()

@@ -13,6 +13,7 @@ from calibd.events.common import DataFile
 from calibd.executor import CpuPool
 from calibd.registry import Handler
 from calibd.runtime_config import ConfigVersion
+from calibd.store import ReadStore
 
 __all__ = ["CallContext"]
 
@@ -32,7 +33,7 @@ class CallContext:
         category: str,
         settings: Settings,
         pool: CpuPool,
-        store: Any,
+        store: ReadStore,
         log: Any,
         log_fields: dict[str, Any] | None = None,
         runtime: Any = None,

@@ -9,7 +9,6 @@ conflicting duplicate (same key, other content: dead letter, the ledger keeps th
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import structlog
 
@@ -22,7 +21,7 @@ from calibd.pipeline.dedup import DedupLookup, conflict, digest
 from calibd.pipeline.dispatch import Dispatcher
 from calibd.pipeline.outcome import Outcome
 from calibd.sources.base import RawMessage
-from calibd.store import Completion
+from calibd.store import Completion, PipelineStore
 
 __all__ = ["Intake"]
 
@@ -35,7 +34,7 @@ class Intake:
     def __init__(
         self,
         *,
-        store: Any,
+        store: PipelineStore,
         max_message_bytes: int,
         committer: Committer,
         dead: DeadLettering,

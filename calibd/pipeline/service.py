@@ -31,7 +31,7 @@ from calibd.pipeline.waits import WaitScheduler
 from calibd.registry import Handler, Registry
 from calibd.runtime_config import ConfigVersion, RuntimeConfig
 from calibd.sources.base import RawMessage
-from calibd.store import Completion, Store
+from calibd.store import Completion, PipelineStore
 
 __all__ = ["Pipeline"]
 
@@ -44,7 +44,7 @@ class Pipeline:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: PipelineStore,
         registry: Registry,
         sinks: tuple[str, ...] = (),
         pool: CpuPool | None = None,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
+
+from calibd.store.records import PendingDelivery
 
 __all__ = ["Delivered", "Refused", "Sink", "describe"]
 
@@ -27,7 +29,7 @@ class Sink(Protocol):
     name: str
 
     async def publish(
-        self, rows: Sequence[Any], delivered: Delivered, refused: Refused
+        self, rows: Sequence[PendingDelivery], delivered: Delivered, refused: Refused
     ) -> None: ...
 
     async def close(self) -> None: ...

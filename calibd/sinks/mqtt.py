@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import Any
 
 import aiomqtt
 import paho.mqtt.client as paho
@@ -13,6 +12,7 @@ import paho.mqtt.client as paho
 from calibd.config import MqttSettings
 from calibd.mqtt_common import client_options
 from calibd.sinks.base import Delivered, Refused, describe
+from calibd.store.records import PendingDelivery
 
 __all__ = ["MqttSink", "refuses_message"]
 
@@ -34,11 +34,11 @@ class MqttSink:
         self.settings = settings
         self._client: aiomqtt.Client | None = None
 
-    def topic(self, row: Any) -> str:
+    def topic(self, row: PendingDelivery) -> str:
         s = self.settings
-        channel = row["channel"]
+        channel = row.channel
         if channel == "products":
-            return f"{s.products_topic_prefix}/{row['subtopic']}"
+            return f"{s.products_topic_prefix}/{row.subtopic}"
         return {"quality": s.quality_topic, "reports": s.reports_topic, "dlq": s.dlq_topic}[channel]
 
     async def _ensure(self) -> aiomqtt.Client:
@@ -53,19 +53,21 @@ class MqttSink:
             self._client = client
         return self._client
 
-    async def publish(self, rows: Sequence[Any], delivered: Delivered, refused: Refused) -> None:
+    async def publish(
+        self, rows: Sequence[PendingDelivery], delivered: Delivered, refused: Refused
+    ) -> None:
         client = await self._ensure()
         try:
             for row in rows:
                 try:
                     async with asyncio.timeout(15):
-                        await client.publish(self.topic(row), payload=row["envelope"], qos=1)
+                        await client.publish(self.topic(row), payload=row.envelope, qos=1)
                 except (aiomqtt.MqttCodeError, ValueError, KeyError) as exc:
                     if not refuses_message(exc):
                         raise
-                    refused(row["event_id"], describe(exc))
+                    refused(row.event_id, describe(exc))
                     continue
-                delivered(row["event_id"])
+                delivered(row.event_id)
         except BaseException:
             await self.close()
             raise

@@ -25,7 +25,7 @@ from calibd.config import AcadaTriggerSettings
 from calibd.errors import BadInput
 from calibd.pipeline import Pipeline
 from calibd.sources.base import RawMessage
-from calibd.store import Store
+from calibd.store import SourceStore
 
 __all__ = ["AcadaTriggerSource", "trigger_event"]
 
@@ -127,7 +127,7 @@ class AcadaTriggerSource:
         self,
         settings: AcadaTriggerSettings,
         pipeline: Pipeline,
-        store: Store,
+        store: SourceStore,
         roots: list[Path],
     ) -> None:
         self.settings = settings

@@ -30,7 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from calibd.config import MqttSettings, SecretFile
 from calibd.pipeline import Pipeline
 from calibd.sources.base import RawMessage
-from calibd.store import Store
+from calibd.store import SourceStore
 
 __all__ = ["MqttSource", "inbox_raw"]
 
@@ -52,7 +52,7 @@ class _Received:
 class MqttSource:
     name = "mqtt"
 
-    def __init__(self, settings: MqttSettings, pipeline: Pipeline, store: Store) -> None:
+    def __init__(self, settings: MqttSettings, pipeline: Pipeline, store: SourceStore) -> None:
         self.settings = settings
         self.pipeline = pipeline
         self.store = store

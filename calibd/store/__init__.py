@@ -4,7 +4,23 @@
 """
 
 from calibd.store.errors import StoreBusy, StoreError
-from calibd.store.records import Completion, DeadLetterRecord, OutboxRecord, ProductRecord
+from calibd.store.protocols import (
+    PipelineStore,
+    ReadStore,
+    RelayStore,
+    SourceStore,
+    StoreBackend,
+)
+from calibd.store.records import (
+    Completion,
+    ConfigVersionRow,
+    DeadLetterRecord,
+    DueWait,
+    InboxRow,
+    OutboxRecord,
+    PendingDelivery,
+    ProductRecord,
+)
 from calibd.store.sqlite import SqliteStore
 from calibd.store.times import format_time, parse_time
 
@@ -12,11 +28,20 @@ Store = SqliteStore
 
 __all__ = [
     "Completion",
+    "ConfigVersionRow",
     "DeadLetterRecord",
+    "DueWait",
+    "InboxRow",
     "OutboxRecord",
+    "PendingDelivery",
+    "PipelineStore",
     "ProductRecord",
+    "ReadStore",
+    "RelayStore",
+    "SourceStore",
     "SqliteStore",
     "Store",
+    "StoreBackend",
     "StoreBusy",
     "StoreError",
     "format_time",

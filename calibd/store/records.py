@@ -1,13 +1,29 @@
-"""What callers write to and read from the store, independent of its backend."""
+"""What callers write to and read from the store, independent of its backend.
+
+Written: ProductRecord, OutboxRecord, DeadLetterRecord inside a Completion (times in their
+stored text form, `calibd.store.times`). Read: InboxRow, DueWait, PendingDelivery and
+ConfigVersionRow, frozen, with datetime fields. Product and dead-letter reads stay dicts:
+they are what the CLI prints as JSON and what handlers see.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from calibd.store.times import now_text
 
-__all__ = ["Completion", "DeadLetterRecord", "OutboxRecord", "ProductRecord"]
+__all__ = [
+    "Completion",
+    "ConfigVersionRow",
+    "DeadLetterRecord",
+    "DueWait",
+    "InboxRow",
+    "OutboxRecord",
+    "PendingDelivery",
+    "ProductRecord",
+]
 
 
 @dataclass
@@ -101,3 +117,70 @@ class Completion:
         if self.source is None or self.event_id is None:
             return None
         return (self.source, self.event_id)
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """A message durably received (MQTT) whose outcome is not committed yet."""
+
+    id: int
+    transport: str
+    origin: str
+    payload: bytes
+    headers: str | None
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class DueWait:
+    """A stored wait to act on: ready (resolved) or past its deadline.
+
+    `state` and `resolved_by` are the JSON text the handler's wait recorded (decoded by the
+    waits scheduler, which dead-letters a wait it cannot decode)."""
+
+    id: int
+    handler: str
+    kind: str
+    key: str
+    status: str
+    deadline: datetime
+    created_at: datetime
+    event_source: str
+    event_id: str
+    input_message: bytes
+    input_transport: str
+    input_origin: str
+    state: str
+    resolved_by: str | None
+    finished_at: datetime | None
+    detail: str | None
+    attempts: int
+    retry_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PendingDelivery:
+    """An outbox notification not yet delivered to (nor refused by) one sink."""
+
+    seq: int
+    event_id: str
+    event_type: str
+    channel: str
+    subtopic: str | None
+    key: str | None
+    envelope: bytes
+
+
+@dataclass(frozen=True)
+class ConfigVersionRow:
+    """A recorded configuration version (its JSON columns decoded)."""
+
+    version: int
+    created_at: datetime
+    requested_by: str
+    reason: str
+    event_id: str | None
+    changes: list[dict[str, Any]]
+    overlay: dict[str, Any]
+    effective: dict[str, Any]
+    config_hash: str

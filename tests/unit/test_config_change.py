@@ -56,7 +56,7 @@ async def run(pipeline, env):
 
 async def reports(store) -> list[dict]:
     rows = await store.pending_deliveries("kafka", 100)
-    return [json.loads(r["envelope"])["data"] for r in rows if r["channel"] == "reports"]
+    return [json.loads(r.envelope)["data"] for r in rows if r.channel == "reports"]
 
 
 async def test_changes_apply_at_run_time_and_products_record_the_version(tmp_path):

@@ -108,7 +108,7 @@ async def test_reprocessing_makes_superseding_cat_c_once_and_products_reproduce(
         await process(pipeline, reprocess_env())  # same request again: nothing new
 
         rows = await store.pending_deliveries("kafka", 100)
-        reports = [json.loads(r["envelope"])["data"] for r in rows if r["channel"] == "reports"]
+        reports = [json.loads(r.envelope)["data"] for r in rows if r.channel == "reports"]
         first_run, second_run = (r["details"] for r in reports)
         assert [r["replaced"] for r in first_run["redone"]] == [[b1]]
         assert "b.dat: sha256 mismatch" in first_run["skipped"][0]["reason"]

@@ -9,10 +9,17 @@ from typing import Any
 
 import aiosqlite
 
-from calibd.store.records import Completion
+from calibd.store.records import (
+    Completion,
+    ConfigVersionRow,
+    DueWait,
+    InboxRow,
+    PendingDelivery,
+)
 from calibd.store.sqlite import commit as _commit
 from calibd.store.sqlite.queries import SqliteQueries
 from calibd.store.sqlite.reads import fetch_all, fetch_one
+from calibd.store.sqlite.rows import config_version_row, due_wait, inbox_row, pending_delivery
 from calibd.store.times import format_time
 from calibd.store.times import now_text as _now
 
@@ -45,10 +52,12 @@ class SqliteStore(SqliteQueries):
 
         return await self._write(run)
 
-    async def inbox(self, transport: str | None = None) -> list[aiosqlite.Row]:
+    async def inbox(self, transport: str | None = None) -> list[InboxRow]:
         """Inbox rows not yet completed (left by a crash or a stop), oldest first."""
         sql = "SELECT * FROM inbox" + (" WHERE transport = ?" if transport else "") + " ORDER BY id"
-        return await fetch_all(self.r, sql, (transport,) if transport else ())
+        return [
+            inbox_row(r) for r in await fetch_all(self.r, sql, (transport,) if transport else ())
+        ]
 
     async def commit(self, items: Sequence[Completion]) -> None:
         """Write the outcomes of several messages in one transaction (see module docstring)."""
@@ -61,15 +70,16 @@ class SqliteStore(SqliteQueries):
 
     # --- configuration versions -------------------------------------------------------------
 
-    async def latest_config_version(self) -> aiosqlite.Row | None:
-        return await fetch_one(
-            self.r, "SELECT * FROM config_versions ORDER BY version DESC LIMIT 1"
-        )
+    async def latest_config_version(self) -> ConfigVersionRow | None:
+        row = await fetch_one(self.r, "SELECT * FROM config_versions ORDER BY version DESC LIMIT 1")
+        return config_version_row(row) if row else None
 
-    async def config_version_of_event(self, event_id: str) -> aiosqlite.Row | None:
-        return await fetch_one(
+    async def config_version_of_event(self, event_id: str) -> ConfigVersionRow | None:
+        """The version recorded for the configuration change `event_id`, if any."""
+        row = await fetch_one(
             self.r, "SELECT * FROM config_versions WHERE event_id = ?", (event_id,)
         )
+        return config_version_row(row) if row else None
 
     async def config_version_at(self, when: datetime) -> dict[str, Any] | None:
         row = await fetch_one(
@@ -117,16 +127,17 @@ class SqliteStore(SqliteQueries):
 
     # --- waits ----------------------------------------------------------------------------
 
-    async def due_waits(self, now: datetime, limit: int = 50) -> list[aiosqlite.Row]:
+    async def due_waits(self, now: datetime, limit: int = 50) -> list[DueWait]:
         """Waits to act on: ready ones (resolved) and pending ones past their deadline, but
         not before the next attempt of a hook that failed (`retry_at`)."""
-        return await fetch_all(
+        rows = await fetch_all(
             self.r,
             "SELECT * FROM waits "
             "WHERE (status = 'ready' OR (status = 'pending' AND deadline <= ?)) "
             "AND (retry_at IS NULL OR retry_at <= ?) ORDER BY id LIMIT ?",
             (format_time(now), format_time(now), limit),
         )
+        return [due_wait(r) for r in rows]
 
     async def defer_wait(self, wait_id: int, attempts: int, retry_at: datetime) -> None:
         """Record a failed attempt of a wait's hook; the waits loop skips it until `retry_at`."""
@@ -148,8 +159,9 @@ class SqliteStore(SqliteQueries):
 
     # --- outbox ---------------------------------------------------------------------------
 
-    async def pending_deliveries(self, sink: str, limit: int) -> list[aiosqlite.Row]:
-        return await fetch_all(
+    async def pending_deliveries(self, sink: str, limit: int) -> list[PendingDelivery]:
+        """Notifications `sink` has still to publish, in commit order."""
+        rows = await fetch_all(
             self.r,
             "SELECT o.seq, o.event_id, o.event_type, o.channel, o.subtopic, o.key, o.envelope "
             "FROM outbox_deliveries d JOIN outbox o ON o.event_id = d.event_id "
@@ -157,6 +169,7 @@ class SqliteStore(SqliteQueries):
             "ORDER BY o.seq LIMIT ?",
             (sink, limit),
         )
+        return [pending_delivery(r) for r in rows]
 
     async def mark_delivered(self, sink: str, event_ids: Sequence[str]) -> None:
         now = _now()

@@ -43,7 +43,7 @@ async def stop(store, pipeline):
 
 async def outgoing(store, event_type: str) -> list[dict]:
     rows = await store.pending_deliveries("kafka", 1000)
-    return [json.loads(r["envelope"]) for r in rows if r["event_type"] == event_type]
+    return [json.loads(r.envelope) for r in rows if r.event_type == event_type]
 
 
 async def eventually(fn, timeout: float = 10.0):

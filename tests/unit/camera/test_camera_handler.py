@@ -58,7 +58,7 @@ async def eventually(fn, timeout: float = 30.0):
 
 async def outgoing(store, event_type: str) -> list[dict]:
     rows = await store.pending_deliveries("kafka", 1000)
-    return [json.loads(r["envelope"]) for r in rows if r["event_type"] == event_type]
+    return [json.loads(r.envelope) for r in rows if r.event_type == event_type]
 
 
 SMALL = CameraModel(n_pixels=64, seed=3)
