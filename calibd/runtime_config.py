@@ -29,12 +29,12 @@ from calibd.config_rules import unauthorised_keys
 from calibd.errors import ConfigurationError
 from calibd.registry import Registry
 from calibd.store import PipelineStore
+from calibd.store.rules import CATEGORIES
 
 __all__ = ["ConfigRejected", "ConfigUnauthorised", "ConfigVersion", "RuntimeConfig", "deep_merge"]
 
 log = structlog.get_logger("calibd.config")
 
-CATEGORIES = ("A", "B", "C")
 _MISSING = object()
 
 

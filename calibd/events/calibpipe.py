@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from calibd.events.common import StrictModel, TelId, UtcTime, check_order
 from calibd.events.envelope import CloudEvent
+from calibd.store.rules import Category
 
 __all__ = [
     "CalibrationReady",
@@ -24,8 +25,6 @@ __all__ = [
     "ReprocessRequestEvent",
     "SettingChange",
 ]
-
-Category = Literal["A", "B", "C"]
 
 
 # --- inbound -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 
 from calibd.store.records import Completion, ProductRecord
+from calibd.store.rules import CATEGORIES, lower_categories, product_of_wait
 from calibd.store.sqlite.reads import fetch_all, fetch_one
 from calibd.store.times import now_text as _now
 
@@ -176,18 +177,13 @@ async def _wake_new_waits(conn: aiosqlite.Connection, waits: list[dict[str, Any]
     """A wait for a product that was committed while its handler was still looking (after
     its `since`) is ready at once: no lost wake-up between the look and the commit."""
     for w in waits:
-        if not w["kind"].startswith("product:") or not w.get("since"):
+        if not w.get("since") or (product := product_of_wait(w["kind"], w["key"])) is None:
             continue
-        tel = w["key"].removeprefix("tel=")
         row = await fetch_one(
             conn,
             "SELECT id FROM products WHERE product_type = ? AND tel_id IS ? "
             "AND created_at >= ? AND status = 'valid' ORDER BY created_at DESC LIMIT 1",
-            (
-                w["kind"].removeprefix("product:"),
-                None if tel == "None" else int(tel),
-                w["since"],
-            ),
+            (*product, w["since"]),
         )
         if row is not None:
             await conn.execute(
@@ -203,6 +199,11 @@ async def _wake_new_waits(conn: aiosqlite.Connection, waits: list[dict[str, Any]
             )
 
 
+def sql_list(values: Iterable[str]) -> str:
+    """An SQL list of (trusted) text literals: ('A', 'B')."""
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
 async def _supersede(conn: aiosqlite.Connection, new: list[ProductRecord]) -> None:
     """Apply what new products replace (one statement each kind, for the whole group).
 
@@ -212,8 +213,10 @@ async def _supersede(conn: aiosqlite.Connection, new: list[ProductRecord]) -> No
     - `supersedes`: these products are superseded outright;
     - `truncates`: these products stay valid only until the new product's validity start.
     """
-    lower = {"C": "('A', 'B')", "B": "('A')"}
-    for category, below in lower.items():
+    for category in reversed(CATEGORIES):  # (rules.supersedes_by_category)
+        if not (lower := lower_categories(category)):
+            continue
+        below = sql_list(lower)
         rows = [
             (p.id, p.product_type, p.tel_id, p.valid_from, p.id)
             for p in new

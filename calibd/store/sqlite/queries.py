@@ -10,6 +10,8 @@ from typing import Any
 import aiosqlite
 
 from calibd.errors import StoreError
+from calibd.store.rules import CATEGORIES, category_rank, lower_categories
+from calibd.store.sqlite.commit import sql_list
 from calibd.store.sqlite.connection import SqliteConnections
 from calibd.store.sqlite.reads import fetch_all, fetch_one
 from calibd.store.times import format_time
@@ -17,7 +19,11 @@ from calibd.store.times import now_text as _now
 
 __all__ = ["SqliteQueries"]
 
-CATEGORY_RANK = "CASE category WHEN 'C' THEN 3 WHEN 'B' THEN 2 ELSE 1 END"
+CATEGORY_RANK = (  # rules.category_rank in SQL
+    "CASE category "
+    + " ".join(f"WHEN '{c}' THEN {category_rank(c)}" for c in reversed(CATEGORIES[1:]))
+    + " ELSE 1 END"
+)
 
 
 class SqliteQueries(SqliteConnections):
@@ -107,7 +113,8 @@ class SqliteQueries(SqliteConnections):
     ) -> list[dict[str, Any]]:
         """Cat-A/B products (valid or superseded) whose validity starts in [start, end),
         oldest made first."""
-        where = ["category IN ('A', 'B')", "valid_from >= ?", "valid_from < ?"]
+        below = sql_list(lower_categories(CATEGORIES[-1]))
+        where = [f"category IN {below}", "valid_from >= ?", "valid_from < ?"]
         params: list[Any] = [format_time(start), format_time(end)]
         for column, values in (("product_type", product_types), ("tel_id", tel_ids)):
             if values:
