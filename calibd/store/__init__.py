@@ -1,6 +1,11 @@
-"""The CalibPipe database: records, and the SQLite store (`Store`).
+"""The CalibPipe database.
 
-`from calibd.store import Store` gives the SQLite store; backends live in subpackages.
+records     what callers write (Completion and its records) and read (typed rows)
+protocols   what each consumer needs of a store (PipelineStore, RelayStore, ...)
+rules       categories, supersession, wait keys: written once for every backend
+errors      StoreError, StoreBusy
+times       the stored text form of times
+sqlite/     the SQLite backend; `Store` is its store class
 """
 
 from calibd.store.errors import StoreBusy, StoreError
