@@ -11,7 +11,7 @@ from calibd.reproduce import reproduce
 from calibd.sources.base import RawMessage
 from calibd.store import Completion, Store
 from tests.conftest import example
-from tests.unit.test_store import product
+from tests.store_contract.records import product
 
 
 async def test_assessment_takes_the_validity_of_the_assessed_product(tmp_path):
