@@ -22,9 +22,12 @@ from calibd.store.records import (
     DeadLetterRecord,
     DueWait,
     InboxRow,
+    InputProduct,
     OutboxRecord,
     PendingDelivery,
     ProductRecord,
+    ReleasedDeadLetter,
+    ReprocessCandidate,
 )
 from calibd.store.sqlite import SqliteStore
 from calibd.store.times import format_time, parse_time
@@ -37,12 +40,15 @@ __all__ = [
     "DeadLetterRecord",
     "DueWait",
     "InboxRow",
+    "InputProduct",
     "OutboxRecord",
     "PendingDelivery",
     "PipelineStore",
     "ProductRecord",
     "ReadStore",
     "RelayStore",
+    "ReleasedDeadLetter",
+    "ReprocessCandidate",
     "SourceStore",
     "SqliteStore",
     "Store",

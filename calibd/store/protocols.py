@@ -19,7 +19,10 @@ from calibd.store.records import (
     ConfigVersionRow,
     DueWait,
     InboxRow,
+    InputProduct,
     PendingDelivery,
+    ReleasedDeadLetter,
+    ReprocessCandidate,
 )
 
 __all__ = ["PipelineStore", "ReadStore", "RelayStore", "SourceStore", "StoreBackend"]
@@ -107,11 +110,11 @@ class PipelineStore(ReadStore, Protocol):
         end: datetime,
         product_types: list[str] | None = None,
         tel_ids: list[int] | None = None,
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[ReprocessCandidate]: ...
 
-    async def products_of_input(self, source: str, event_id: str) -> list[dict[str, Any]]: ...
+    async def products_of_input(self, source: str, event_id: str) -> list[InputProduct]: ...
 
-    async def release_dead_letter(self, dead_letter_id: int) -> dict[str, Any]:
+    async def release_dead_letter(self, dead_letter_id: int) -> ReleasedDeadLetter:
         """Mark a dead letter retried and forget its ledger entry; its row.
         Raises StoreError if there is none or it was retried already."""
         ...

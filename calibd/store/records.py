@@ -1,9 +1,10 @@
 """What callers write to and read from the store, independent of its backend.
 
 Written: ProductRecord, OutboxRecord, DeadLetterRecord inside a Completion (times in their
-stored text form, `calibd.store.times`). Read: InboxRow, DueWait, PendingDelivery and
-ConfigVersionRow, frozen, with datetime fields. Product and dead-letter reads stay dicts:
-they are what the CLI prints as JSON and what handlers see.
+stored text form, `calibd.store.times`). Read: InboxRow, DueWait, PendingDelivery,
+ConfigVersionRow, ReleasedDeadLetter, ReprocessCandidate and InputProduct, frozen, with
+datetime fields. Product, dead-letter, wait and version listings stay dicts: they are what
+the CLI prints as JSON and what handlers see.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ __all__ = [
     "DeadLetterRecord",
     "DueWait",
     "InboxRow",
+    "InputProduct",
     "OutboxRecord",
     "PendingDelivery",
     "ProductRecord",
+    "ReleasedDeadLetter",
+    "ReprocessCandidate",
 ]
 
 
@@ -184,3 +188,46 @@ class ConfigVersionRow:
     overlay: dict[str, Any]
     effective: dict[str, Any]
     config_hash: str
+
+
+@dataclass(frozen=True)
+class ReleasedDeadLetter:
+    """A dead letter as it was when released for a retry (`release_dead_letter`)."""
+
+    id: int
+    origin_key: str
+    transport: str
+    origin: str
+    received_at: datetime
+    event_id: str | None
+    event_type: str | None
+    event_source: str | None
+    reason: str
+    detail: str
+    payload: bytes
+    headers: str | None
+    """JSON object of the transport headers (text values or null), or None."""
+
+
+@dataclass(frozen=True)
+class ReprocessCandidate:
+    """A Cat-A/B product (valid or superseded) whose input may be reprocessed."""
+
+    id: str
+    product_type: str
+    tel_id: int | None
+    category: str
+    valid_from: datetime
+    input_source: str
+    input_event_id: str
+
+
+@dataclass(frozen=True)
+class InputProduct:
+    """A product made from a given input event."""
+
+    id: str
+    product_type: str
+    tel_id: int | None
+    category: str
+    status: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 
@@ -30,8 +31,15 @@ async def test_release_dead_letter_forgets_its_ledger_entry_once(store: StoreBac
     letter = dead("e1")
     await store.commit([letter, done("e2")])
     row = await store.release_dead_letter(letter.dead_letter_id)  # type: ignore[arg-type]
-    assert (row["id"], row["transport"], row["origin"]) == (letter.dead_letter_id, "t", "o")
-    assert bytes(row["payload"]) == b"payload of e1"
+    assert (row.id, row.transport, row.origin, row.reason) == (
+        letter.dead_letter_id,
+        "t",
+        "o",
+        "bad_input",
+    )
+    assert (row.event_source, row.event_id, row.origin_key) == ("s", "e1", "t:e1")
+    assert row.payload == b"payload of e1" and json.loads(row.headers) == {"h": "v"}
+    assert isinstance(row.received_at, datetime)
     assert await store.processed([("s", "e1"), ("s", "e2")]) == {("s", "e2"): None}
     (listed,) = await store.dead_letters()
     assert listed["status"] == "retried" and listed["retried_at"] is not None

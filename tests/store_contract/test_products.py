@@ -101,7 +101,9 @@ async def test_a_product_is_read_whole_by_id_or_unique_prefix(store: StoreBacken
     assert await store.product("prod-") is None  # ambiguous
     assert await store.product("nope") is None
     made = await store.products_of_input("s", "prod-1")
-    assert [(p["id"], p["category"], p["status"]) for p in made] == [("prod-1", "B", "valid")]
+    assert [(p.id, p.product_type, p.tel_id, p.category, p.status) for p in made] == [
+        ("prod-1", "camera_calibration", 1, "B", "valid")
+    ]
 
 
 async def test_reprocess_candidates_are_cat_a_and_b_products_of_the_period(store: StoreBackend):
@@ -114,11 +116,15 @@ async def test_reprocess_candidates_are_cat_a_and_b_products_of_the_period(store
         ]
     )
     found = await store.reprocess_candidates(t("2026-01-01T00:00:00"), t("2026-01-05T00:00:00"))
-    assert [c["id"] for c in found] == ["a", "b"]  # b is superseded by c, still a candidate
+    assert [c.id for c in found] == ["a", "b"]  # b is superseded by c, still a candidate
+    first = found[0]
+    assert (first.product_type, first.tel_id, first.category) == ("camera_calibration", 1, "A")
+    assert first.valid_from == t("2026-01-01T00:00:00")
+    assert (first.input_source, first.input_event_id) == ("s", "a")
     only = await store.reprocess_candidates(
         t("2026-01-01T00:00:00"), t("2026-01-10T00:00:00"), ["camera_calibration"], [1]
     )
-    assert [c["id"] for c in only] == ["a", "b", "late"]
+    assert [c.id for c in only] == ["a", "b", "late"]
     assert (
         await store.reprocess_candidates(
             t("2026-01-01T00:00:00"), t("2026-01-10T00:00:00"), tel_ids=[7]

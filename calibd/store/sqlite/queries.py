@@ -10,10 +10,12 @@ from typing import Any
 import aiosqlite
 
 from calibd.errors import StoreError
+from calibd.store.records import InputProduct, ReleasedDeadLetter, ReprocessCandidate
 from calibd.store.rules import CATEGORIES, category_rank, lower_categories
 from calibd.store.sqlite.commit import sql_list
 from calibd.store.sqlite.connection import SqliteConnections
 from calibd.store.sqlite.reads import fetch_all, fetch_one
+from calibd.store.sqlite.rows import input_product, released_dead_letter, reprocess_candidate
 from calibd.store.times import format_time
 from calibd.store.times import now_text as _now
 
@@ -110,7 +112,7 @@ class SqliteQueries(SqliteConnections):
         end: datetime,
         product_types: list[str] | None = None,
         tel_ids: list[int] | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[ReprocessCandidate]:
         """Cat-A/B products (valid or superseded) whose validity starts in [start, end),
         oldest made first."""
         below = sql_list(lower_categories(CATEGORIES[-1]))
@@ -126,16 +128,17 @@ class SqliteQueries(SqliteConnections):
             f"FROM products WHERE {' AND '.join(where)} ORDER BY created_at",
             params,
         )
-        return [dict(r) for r in rows]
+        return [reprocess_candidate(r) for r in rows]
 
-    async def products_of_input(self, source: str, event_id: str) -> list[dict[str, Any]]:
+    async def products_of_input(self, source: str, event_id: str) -> list[InputProduct]:
+        """The products made from the event (source, event_id), oldest first."""
         rows = await fetch_all(
             self.r,
             "SELECT id, product_type, tel_id, category, status FROM products "
             "WHERE input_source = ? AND input_event_id = ? ORDER BY created_at",
             (source, event_id),
         )
-        return [dict(r) for r in rows]
+        return [input_product(r) for r in rows]
 
     async def dead_letters(self, limit: int = 100, reason: str | None = None) -> list[dict]:
         sql = "SELECT * FROM dead_letters" + (" WHERE reason = ?" if reason else "")
@@ -144,11 +147,11 @@ class SqliteQueries(SqliteConnections):
         )
         return [dict(r) for r in rows]
 
-    async def release_dead_letter(self, dead_letter_id: int) -> dict[str, Any]:
+    async def release_dead_letter(self, dead_letter_id: int) -> ReleasedDeadLetter:
         """Mark a dead letter retried and forget its ledger entry, so it can run again.
         Raises StoreError if there is no such dead letter or it was retried already."""
 
-        async def run(conn: aiosqlite.Connection) -> dict[str, Any]:
+        async def run(conn: aiosqlite.Connection) -> ReleasedDeadLetter:
             row = await fetch_one(
                 conn, "SELECT * FROM dead_letters WHERE id = ?", (dead_letter_id,)
             )
@@ -165,7 +168,7 @@ class SqliteQueries(SqliteConnections):
                     "DELETE FROM processed WHERE source = ? AND event_id = ? AND status = 'dead'",
                     (row["event_source"], row["event_id"]),
                 )
-            return dict(row)
+            return released_dead_letter(row)
 
         return await self._write(run)
 

@@ -6,10 +6,26 @@ import json
 
 import aiosqlite
 
-from calibd.store.records import ConfigVersionRow, DueWait, InboxRow, PendingDelivery
+from calibd.store.records import (
+    ConfigVersionRow,
+    DueWait,
+    InboxRow,
+    InputProduct,
+    PendingDelivery,
+    ReleasedDeadLetter,
+    ReprocessCandidate,
+)
 from calibd.store.times import parse_time
 
-__all__ = ["config_version_row", "due_wait", "inbox_row", "pending_delivery"]
+__all__ = [
+    "config_version_row",
+    "due_wait",
+    "inbox_row",
+    "input_product",
+    "pending_delivery",
+    "released_dead_letter",
+    "reprocess_candidate",
+]
 
 
 def inbox_row(r: aiosqlite.Row) -> InboxRow:
@@ -69,4 +85,43 @@ def config_version_row(r: aiosqlite.Row) -> ConfigVersionRow:
         overlay=json.loads(r["overlay"]),
         effective=json.loads(r["effective"]),
         config_hash=r["config_hash"],
+    )
+
+
+def released_dead_letter(r: aiosqlite.Row) -> ReleasedDeadLetter:
+    return ReleasedDeadLetter(
+        id=r["id"],
+        origin_key=r["origin_key"],
+        transport=r["transport"],
+        origin=r["origin"],
+        received_at=parse_time(r["received_at"]),  # type: ignore[arg-type]
+        event_id=r["event_id"],
+        event_type=r["event_type"],
+        event_source=r["event_source"],
+        reason=r["reason"],
+        detail=r["detail"],
+        payload=bytes(r["payload"]),
+        headers=r["headers"],
+    )
+
+
+def reprocess_candidate(r: aiosqlite.Row) -> ReprocessCandidate:
+    return ReprocessCandidate(
+        id=r["id"],
+        product_type=r["product_type"],
+        tel_id=r["tel_id"],
+        category=r["category"],
+        valid_from=parse_time(r["valid_from"]),  # type: ignore[arg-type]
+        input_source=r["input_source"],
+        input_event_id=r["input_event_id"],
+    )
+
+
+def input_product(r: aiosqlite.Row) -> InputProduct:
+    return InputProduct(
+        id=r["id"],
+        product_type=r["product_type"],
+        tel_id=r["tel_id"],
+        category=r["category"],
+        status=r["status"],
     )
