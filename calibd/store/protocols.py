@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, runtime_checkable
 
 from calibd.store.records import (
     Completion,
@@ -148,8 +148,10 @@ class SourceStore(Protocol):
     async def processed(self, keys: Sequence[Key]) -> dict[Key, str | None]: ...
 
 
+@runtime_checkable
 class StoreBackend(PipelineStore, RelayStore, SourceStore, Protocol):
-    """A complete store: every consumer's protocol, opened and closed."""
+    """A complete store: every consumer's protocol, opened and closed (`isinstance` checks
+    that a backend has every method)."""
 
     async def open(self) -> Self: ...
 

@@ -10,6 +10,10 @@ from calibd.store import Completion, StoreBackend
 from tests.store_contract.records import dead, done, ft, notice, product
 
 
+async def test_the_backend_implements_every_store_protocol(store):
+    assert isinstance(store, StoreBackend)
+
+
 async def test_group_commit_is_all_or_nothing(store: StoreBackend, backend):
     good = done("e1", product("p1", "B", ft("2026-01-01T00:00:00")))
     bad = done("e2", product("p2", "Z", ft("2026-01-01T00:00:00")))  # CHECK fails
