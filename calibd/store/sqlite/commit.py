@@ -14,7 +14,7 @@ from calibd.store.rules import CATEGORIES, lower_categories, product_of_wait
 from calibd.store.sqlite.reads import fetch_all, fetch_one
 from calibd.store.times import now_text as _now
 
-__all__ = ["commit", "existing_keys"]
+__all__ = ["commit", "existing_keys", "sql_list"]
 
 
 async def commit(conn: aiosqlite.Connection, items: Sequence[Completion]) -> None:

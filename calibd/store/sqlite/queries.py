@@ -1,5 +1,5 @@
-"""Reads of products and dead letters (metadata as dicts, as the CLI prints them), and the
-release of a dead letter."""
+"""Reads of products and dead letters (listings as dicts, as the CLI prints them), the reads
+of reprocessing, row counts, and the release of a dead letter."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ CATEGORY_RANK = (  # rules.category_rank in SQL
 
 
 class SqliteQueries(SqliteConnections):
-    """Product and dead-letter reads."""
+    """Product, dead-letter and reprocessing reads; counts; dead-letter release."""
 
     async def best_product(
         self, product_type: str, tel_id: int | None, at: datetime
