@@ -249,16 +249,16 @@ def cmd_dead_letter_retry(settings: Settings, dead_letter_id: int) -> int:
     async def retry(pipeline):
         row = await pipeline.store.release_dead_letter(dead_letter_id)
         headers = (
-            [(k, None if v is None else v.encode()) for k, v in json.loads(row["headers"]).items()]
-            if row["headers"]
+            [(k, None if v is None else v.encode()) for k, v in json.loads(row.headers).items()]
+            if row.headers
             else None
         )
         return await pipeline.process(
             RawMessage(
-                transport=row["transport"],
-                origin=f"retry of dead letter {dead_letter_id} ({row['origin']})",
+                transport=row.transport,
+                origin=f"retry of dead letter {dead_letter_id} ({row.origin})",
                 origin_key=f"dead-letter-retry:{dead_letter_id}",
-                payload=bytes(row["payload"]),
+                payload=row.payload,
                 headers=headers,
             )
         )

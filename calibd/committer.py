@@ -15,7 +15,7 @@ from collections.abc import Callable
 from calibd.errors import StoreError
 from calibd.faults import Unstorable, is_storage_fault
 from calibd.logs import get_logger
-from calibd.store import Completion, Store
+from calibd.store import Completion, PipelineStore, StoreBusy
 
 __all__ = ["Committer"]
 
@@ -27,7 +27,7 @@ Item = tuple[Completion, asyncio.Future[None]]
 class Committer:
     """Collects completions and writes them in group transactions (one writer task)."""
 
-    def __init__(self, store: Store, batch_max: int) -> None:
+    def __init__(self, store: PipelineStore, batch_max: int) -> None:
         self._store = store
         self._batch_max = batch_max
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
@@ -92,7 +92,7 @@ class Committer:
             try:
                 await self._store.commit(items)
                 return
-            except Exception as exc:
-                if attempt == attempts - 1 or "locked" not in str(exc).lower():
+            except StoreBusy:
+                if attempt == attempts - 1:
                     raise
                 await asyncio.sleep(0.1 * 2**attempt)

@@ -36,6 +36,7 @@ from calibd.config_input import format_errors, parse_overrides
 from calibd.errors import ConfigurationError
 from calibd.events import received_on
 from calibd.events.channels import Send
+from calibd.store.rules import Category
 
 __all__ = ["Settings", "config_hash", "format_errors", "load_settings", "parse_overrides"]
 
@@ -288,7 +289,7 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Files named by messages must resolve inside one of these (default: data_dir)",
     )
-    default_category: Literal["A", "B", "C"] = "B"
+    default_category: Category = "B"
     database: DatabaseSettings = DatabaseSettings()
     kafka: KafkaSettings = KafkaSettings()
     mqtt: MqttSettings = MqttSettings()
@@ -301,7 +302,7 @@ class Settings(BaseSettings):
     handlers: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-handler settings, keyed by handler name"
     )
-    profiles: dict[Literal["A", "B", "C"], dict[str, dict[str, Any]]] = Field(
+    profiles: dict[Category, dict[str, dict[str, Any]]] = Field(
         default_factory=dict,
         description="Per-category overrides of handler settings: profiles.C.<handler>.<key>",
     )

@@ -104,9 +104,7 @@ class Daemon:
         assert self.pipeline is not None
         rows = await self.store.inbox()
         for row in rows:
-            await self.pipeline.submit(
-                inbox_raw(row["id"], row["transport"], row["origin"], row["payload"])
-            )
+            await self.pipeline.submit(inbox_raw(row.id, row.transport, row.origin, row.payload))
         if rows:
             log.info("recovered messages from the inbox", count=len(rows))
         return len(rows)

@@ -3,6 +3,8 @@
     CalibdError
     ├── ConfigurationError    bad settings or handler registration: calibd refuses to start
     ├── StoreError            the database is unusable: calibd exits non-zero
+    │   └── StoreBusy         (calibd.store.errors) another writer held it past the busy
+    │                         timeout; the committer retries before it gives up
     └── MessageError          something went wrong with one message; the daemon carries on
         ├── PoisonMessage     the message itself is bad: dead-lettered at once, never retried
         │   ├── MalformedMessage    not JSON, not a CloudEvent, missing envelope attributes

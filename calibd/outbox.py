@@ -15,7 +15,7 @@ from calibd.backoff import backoff_delay
 from calibd.config import OutboxSettings
 from calibd.logs import get_logger
 from calibd.metrics import Metrics
-from calibd.store import Store
+from calibd.store import RelayStore
 from calibd.transports.base import Sink, describe
 
 __all__ = ["OutboxRelay"]
@@ -28,7 +28,7 @@ class OutboxRelay:
 
     def __init__(
         self,
-        store: Store,
+        store: RelayStore,
         sinks: list[Sink],
         settings: OutboxSettings,
         metrics: Metrics | None = None,
@@ -116,7 +116,7 @@ class OutboxRelay:
         except Exception as exc:
             await self._record(sink, rows, delivered, refused)
             done = set(delivered) | {e for e, _ in refused}
-            failed = [r["event_id"] for r in rows if r["event_id"] not in done]
+            failed = [r.event_id for r in rows if r.event_id not in done]
             await self.store.mark_failed(sink.name, failed[:1], describe(exc))
             raise
         await self._record(sink, rows, delivered, refused)
@@ -131,7 +131,7 @@ class OutboxRelay:
         if not refused:
             return
         await self.store.mark_refused(sink.name, refused)
-        types = {r["event_id"]: r["event_type"] for r in rows}
+        types = {r.event_id: r.event_type for r in rows}
         for event_id, reason in refused:
             self.refused[sink.name] += 1
             self.metrics.notification_refused(sink.name, types.get(event_id, "unknown"))

@@ -37,13 +37,14 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from calibd.config_input import format_errors
 from calibd.errors import ConfigurationError
+from calibd.store.rules import Category, product_wait_key
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -65,8 +66,6 @@ __all__ = [
     "handler",
     "product_wait_key",
 ]
-
-Category = Literal["A", "B", "C"]
 
 
 class NoConfig(BaseModel):
@@ -121,11 +120,6 @@ class OutgoingMessage:
     id: str | None = None
     """Pre-assigned envelope id (`calibd.events.envelope.new_event_id()`), for a wait keyed on the
     reply that will quote it; None lets the pipeline assign one."""
-
-
-def product_wait_key(product_type: str, tel_id: int | None) -> tuple[str, str]:
-    """The (kind, key) every committed product resolves automatically."""
-    return (f"product:{product_type}", f"tel={tel_id}")
 
 
 @dataclass

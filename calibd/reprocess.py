@@ -60,21 +60,21 @@ async def reprocess(
     candidates = await store.reprocess_candidates(time_start, time_end, product_types, tel_ids)
     seen: set[tuple[str, str]] = set()
     for cand in candidates:
-        key = (cand["input_source"], cand["input_event_id"])
+        key = (cand.input_source, cand.input_event_id)
         if key in seen:
             continue
         seen.add(key)
         entry = {
             "input_event_id": key[1],
             "input_source": key[0],
-            "product_type": cand["product_type"],
-            "tel_id": cand["tel_id"],
+            "product_type": cand.product_type,
+            "tel_id": cand.tel_id,
         }
         made = await store.products_of_input(*key)
-        if any(p["category"] == "C" for p in made):
+        if any(p.category == "C" for p in made):
             report.skipped.append({**entry, "reason": "already reprocessed (Cat-C exists)"})
             continue
-        prov = (await store.product(cand["id"]))["provenance"]
+        prov = (await store.product(cand.id))["provenance"]
         try:
             await check_inputs(prov["input_files"], pipeline.settings.effective_data_roots)
             event = codec.decode(prov["input_message"])
@@ -96,7 +96,7 @@ async def reprocess(
             report.redone.append(
                 {
                     **entry,
-                    "replaced": [p["id"] for p in made],
+                    "replaced": [p.id for p in made],
                     "new_product_ids": outcome.product_ids,
                 }
             )

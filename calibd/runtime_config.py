@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,13 +34,13 @@ from calibd.config_rules import unauthorised_keys
 from calibd.errors import ConfigurationError
 from calibd.logs import get_logger
 from calibd.registry import Registry
-from calibd.store import Store
+from calibd.store import PipelineStore
+from calibd.store.rules import CATEGORIES
 
 __all__ = ["ConfigRejected", "ConfigUnauthorised", "ConfigVersion", "RuntimeConfig", "deep_merge"]
 
 log = get_logger("calibd.config")
 
-CATEGORIES = ("A", "B", "C")
 _MISSING = object()
 
 
@@ -228,7 +227,7 @@ class RuntimeConfig:
 
     # --- persistence ----------------------------------------------------------------------
 
-    async def load(self, store: Store) -> ConfigVersion:
+    async def load(self, store: PipelineStore) -> ConfigVersion:
         """Restore the run-time changes from the DB; record a new version if the start-up
         settings make the effective configuration differ from the latest recorded one.
 
@@ -236,17 +235,15 @@ class RuntimeConfig:
         no longer validates (recorded before its bound existed) is dropped, logged and named
         in the new version's reason: it must not keep calibd from starting."""
         latest = await store.latest_config_version()
-        self.overlay = canonical_settings(
-            json.loads(latest["overlay"]) if latest else {}, self.aliases
-        )
+        self.overlay = canonical_settings(latest.overlay if latest else {}, self.aliases)
         self._build(0, self.baseline)
         dropped = self._drop_invalid_changes()
         effective = self.effective_at(self.overlay)
-        version = self._build(latest["version"] if latest else 0, effective)
-        if latest is None or latest["config_hash"] != config_hash(effective):
+        version = self._build(latest.version if latest else 0, effective)
+        if latest is None or latest.config_hash != config_hash(effective):
             if dropped:
                 log.error("recorded run-time configuration changes dropped", dropped=dropped)
-            changes = self._diff(json.loads(latest["effective"]) if latest else {}, effective)
+            changes = self._diff(latest.effective if latest else {}, effective)
             number = await store.add_config_version(
                 requested_by="calibd start-up",
                 reason=(
@@ -303,7 +300,7 @@ class RuntimeConfig:
 
     async def apply(
         self,
-        store: Store,
+        store: PipelineStore,
         changes: list[tuple[str, Any]],
         requested_by: str,
         reason: str,
@@ -324,7 +321,7 @@ class RuntimeConfig:
         async with self._lock:  # one change at a time: each builds on the last
             done = await store.config_version_of_event(event_id)
             if done is not None:
-                return done["version"], json.loads(done["changes"])
+                return done.version, done.changes
             overlay = copy.deepcopy(self.overlay)
             effective_before = self.current.effective
             recorded = []
@@ -367,6 +364,6 @@ class RuntimeConfig:
             self.current = ConfigVersion(number, effective, candidate.handler_configs)
             return number, recorded
 
-    async def at(self, store: Store, when: datetime) -> dict[str, Any] | None:
+    async def at(self, store: PipelineStore, when: datetime) -> dict[str, Any] | None:
         """The version in force at `when` (None before the first)."""
         return await store.config_version_at(when)

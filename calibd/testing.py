@@ -30,7 +30,7 @@ from calibd.errors import StoreError
 from calibd.events.examples import EXAMPLES
 from calibd.pipeline import Outcome, Pipeline
 from calibd.registry import Registry
-from calibd.store import Store
+from calibd.store import PendingDelivery, Store
 from calibd.transports.base import Delivered, RawMessage, Refused, inbox_raw
 
 __all__ = [
@@ -99,9 +99,9 @@ async def outgoing(
     """The envelopes waiting in the outbox for `sink`, of one type or channel if given."""
     rows = await store.pending_deliveries(sink, limit)
     return [
-        json.loads(r["envelope"])
+        json.loads(r.envelope)
         for r in rows
-        if event_type in (None, r["event_type"]) and channel in (None, r["channel"])
+        if event_type in (None, r.event_type) and channel in (None, r.channel)
     ]
 
 
@@ -226,20 +226,22 @@ class RecordingSink:
     """A sink that keeps what it is given; `fail` makes the next publish raise it once."""
 
     name: str = "kafka"
-    published: list[dict[str, Any]] = field(default_factory=list)
+    published: list[PendingDelivery] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
     fail: BaseException | None = None
 
-    async def publish(self, rows: Sequence[Any], delivered: Delivered, refused: Refused) -> None:
+    async def publish(
+        self, rows: Sequence[PendingDelivery], delivered: Delivered, refused: Refused
+    ) -> None:
         if self.fail is not None:
             exc, self.fail = self.fail, None
             raise exc
         for row in rows:
-            if row["event_id"] in self.refuse:
-                refused(row["event_id"], "refused by the test")
+            if row.event_id in self.refuse:
+                refused(row.event_id, "refused by the test")
                 continue
-            self.published.append(dict(row))
-            delivered(row["event_id"])
+            self.published.append(row)
+            delivered(row.event_id)
 
     async def close(self) -> None:
         return None

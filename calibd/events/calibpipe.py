@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from calibd.events.channels import CALIBPIPE_CONTROL, DLQ, PRODUCTS, QUALITY, REPORTS, Receive, Send
 from calibd.events.common import StrictModel, TelId, UtcTime, check_order
 from calibd.events.envelope import CloudEvent
+from calibd.store.rules import Category
 
 __all__ = [
     "CalibrationReady",
@@ -25,8 +26,6 @@ __all__ = [
     "ReprocessRequestEvent",
     "SettingChange",
 ]
-
-Category = Literal["A", "B", "C"]
 
 
 # --- inbound -------------------------------------------------------------------------------

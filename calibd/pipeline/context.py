@@ -11,7 +11,7 @@ from calibd.config import Settings
 from calibd.datafiles import InputFile, resolve_data_file
 from calibd.events.common import DataFile
 from calibd.executor import CpuPool
-from calibd.registry import Handler
+from calibd.registry import Handler, ProductReader
 from calibd.runtime_config import ConfigVersion
 
 __all__ = ["CallContext"]
@@ -32,7 +32,7 @@ class CallContext:
         category: str,
         settings: Settings,
         pool: CpuPool,
-        store: Any,
+        store: ProductReader,
         log: Any,
         log_fields: dict[str, Any] | None = None,
         runtime: Any = None,

@@ -15,7 +15,7 @@ import json
 
 from calibd.errors import PoisonMessage
 from calibd.events import CloudEvent
-from calibd.store import Store
+from calibd.store import PipelineStore
 
 __all__ = ["DedupLookup", "conflict", "digest"]
 
@@ -46,7 +46,7 @@ class DedupLookup:
 
     `seen(key)` answers (processed before, its recorded digest or None)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: PipelineStore) -> None:
         self._store = store
         self._pending: dict[Key, list[asyncio.Future[tuple[bool, str | None]]]] = {}
         self._scheduled = False

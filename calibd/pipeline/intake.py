@@ -9,7 +9,6 @@ conflicting duplicate (same key, other content: dead letter, the ledger keeps th
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import structlog
 
@@ -22,7 +21,7 @@ from calibd.pipeline.dead_lettering import DeadLettering
 from calibd.pipeline.dedup import DedupLookup, conflict, digest
 from calibd.pipeline.dispatch import Dispatcher
 from calibd.pipeline.outcome import Outcome
-from calibd.store import Completion
+from calibd.store import Completion, PipelineStore
 from calibd.transports.base import RawMessage
 
 __all__ = ["Intake"]
@@ -36,7 +35,7 @@ class Intake:
     def __init__(
         self,
         *,
-        store: Any,
+        store: PipelineStore,
         max_message_bytes: int,
         committer: Committer,
         dead: DeadLettering,

@@ -31,7 +31,7 @@ from calibd.pipeline.outcome import Outcome
 from calibd.pipeline.rows import RowBuilder, wait_row
 from calibd.registry import Handler, HandlerResult
 from calibd.runtime_config import ConfigVersion, RuntimeConfig
-from calibd.store import Completion
+from calibd.store import Completion, PipelineStore
 
 __all__ = ["Invoker"]
 
@@ -47,7 +47,7 @@ class Invoker:
         settings: Settings,
         runtime: RuntimeConfig,
         pool: CpuPool,
-        store: Any,
+        store: PipelineStore,
         committer: Committer,
         rows: RowBuilder,
         dead: DeadLettering,

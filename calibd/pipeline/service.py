@@ -29,7 +29,7 @@ from calibd.pipeline.rows import RowBuilder
 from calibd.pipeline.waits import WaitScheduler
 from calibd.registry import Handler, Registry
 from calibd.runtime_config import ConfigVersion, RuntimeConfig
-from calibd.store import Completion, Store
+from calibd.store import Completion, PipelineStore
 from calibd.transports.base import RawMessage, inbox_raw
 
 __all__ = ["Pipeline"]
@@ -43,7 +43,7 @@ class Pipeline:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: PipelineStore,
         registry: Registry,
         sinks: tuple[str, ...] = (),
         pool: CpuPool | None = None,

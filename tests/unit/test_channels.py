@@ -7,6 +7,7 @@ from calibd.config import KafkaSettings, MqttSettings
 from calibd.events import INBOUND_MODELS, OUTBOUND_MODELS, received_on, sent_on
 from calibd.events.channels import Receive, Send
 from calibd.pipeline.outbound import CHANNEL_OF_TYPE
+from calibd.store import PendingDelivery
 from calibd.transports.kafka.sink import KafkaSink
 from calibd.transports.mqtt.sink import MqttSink
 
@@ -26,17 +27,20 @@ def test_default_subscriptions_cover_every_inbound_channel():
     assert len(k.topics) == len(set(k.topics)) == 5
 
 
+def row(channel: str, subtopic: str | None) -> PendingDelivery:
+    return PendingDelivery(1, "e", "t", channel, subtopic, None, b"{}")
+
+
 def test_every_outbound_channel_has_a_topic_on_both_brokers():
     kafka = KafkaSink(KafkaSettings(products_topic="p", dlq_topic="d"))
     mqtt = MqttSink(MqttSettings(products_topic_prefix="x/p", dlq_topic="x/d"))
     for channel, types in sent_on().items():
         assert all(CHANNEL_OF_TYPE[t] == channel.name for t in types)
         assert kafka.topics[channel.name]
-        row = {"channel": channel.name, "subtopic": "camera_pedestal"}
-        assert mqtt.topic(row)
+        assert mqtt.topic(row(channel.name, "camera_pedestal"))
     assert kafka.topics["products"] == "p" and kafka.topics["dlq"] == "d"
-    assert mqtt.topic({"channel": "products", "subtopic": "camera_gain"}) == "x/p/camera_gain"
-    assert mqtt.topic({"channel": "dlq", "subtopic": None}) == "x/d"
+    assert mqtt.topic(row("products", "camera_gain")) == "x/p/camera_gain"
+    assert mqtt.topic(row("dlq", None)) == "x/d"
 
 
 def test_asyncapi_channels_follow_the_models():

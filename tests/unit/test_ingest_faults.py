@@ -84,7 +84,7 @@ async def test_deep_json_and_null_headers_become_dead_letters_with_the_bytes(pip
     assert "'ce_subject' has no value" in letters["t[0]@5"]["detail"]
     assert json.loads(letters["t[0]@5"]["headers"])["ce_subject"] is None
     assert fatal == []
-    dlq = [r for r in await store.pending_deliveries("kafka", 50) if r["channel"] == "dlq"]
+    dlq = [r for r in await store.pending_deliveries("kafka", 50) if r.channel == "dlq"]
     assert len(dlq) == 4
 
 
@@ -282,7 +282,7 @@ async def test_a_message_too_large_keeps_its_first_bytes_and_says_so(tmp_path):
         assert bytes(letter["payload"]) == payload[:1024]
         assert f"the first 1024 of {len(payload)} bytes" in letter["detail"]
         (notice,) = await store.pending_deliveries("kafka", 10)
-        data = json.loads(notice["envelope"])["data"]
+        data = json.loads(notice.envelope)["data"]
         assert data["payload_bytes"] == len(payload) and data["payload_truncated"] is True
         assert data["payload"] == payload[:1024].decode()
     finally:

@@ -50,9 +50,9 @@ async def test_a_delivered_row_is_never_read_as_pending_again(tmp_path):
         async def relay(sink: str) -> None:
             delivered: set[str] = set()
             while rows := await store.pending_deliveries(sink, 7):
-                seen_again.extend(r["event_id"] for r in rows if r["event_id"] in delivered)
-                await store.mark_delivered(sink, [r["event_id"] for r in rows])
-                delivered.update(r["event_id"] for r in rows)
+                seen_again.extend(r.event_id for r in rows if r.event_id in delivered)
+                await store.mark_delivered(sink, [r.event_id for r in rows])
+                delivered.update(r.event_id for r in rows)
 
         async def reader() -> None:
             for _ in range(2000):

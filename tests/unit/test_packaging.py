@@ -1,4 +1,5 @@
-"""A handler family is installed and exported, or a test fails (nothing forgotten silently).
+"""A handler family (or a package's data, such as the SQL migrations) is installed and
+exported, or a test fails (nothing forgotten silently).
 
 The wheel is built the way users install calibd (build isolation, no editable finder that
 would hide a missing package), and the registered handlers' event types are checked against
@@ -53,6 +54,10 @@ def test_the_wheel_holds_every_package_and_no_top_level_handlers(tmp_path):
     assert "calibd.handlers.camera" in installed
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
     assert tops == {"calibd"}  # never a generic top-level `handlers` or `schemas`
+    migrations = REPO / "calibd/store/sqlite/migrations"
+    sql = {f"calibd/store/sqlite/migrations/{p.name}" for p in migrations.glob("*.sql")}
+    assert len(sql) >= 8
+    assert sql <= set(names)  # the schema migrations are package data
 
 
 def test_every_handled_event_type_has_a_schema_and_channels_on_both_brokers():

@@ -91,7 +91,7 @@ async def test_product_provenance_and_outbox_in_one_go(harness):
     assert prod["provenance"]["config_hash"] == prod["config_hash"]
     pending = await store.pending_deliveries("kafka", 10)
     assert len(pending) == 1
-    note = json.loads(pending[0]["envelope"])
+    note = json.loads(pending[0].envelope)
     assert note["data"]["product_id"] == prod["id"] and note["data"]["summary"] == {"cube": 27}
 
 
@@ -125,7 +125,7 @@ async def test_failures_become_dead_letters_with_reasons(harness):
     letters = {d["reason"]: d for d in await store.dead_letters()}
     assert "muon.fits: HDU MUONS missing column impact" in letters["bad_input"]["detail"]
     assert "TypeError" in letters["handler_failed"]["detail"]
-    dlq = [r for r in await store.pending_deliveries("kafka", 50) if r["channel"] == "dlq"]
+    dlq = [r for r in await store.pending_deliveries("kafka", 50) if r.channel == "dlq"]
     assert len(dlq) == 3
 
 

@@ -85,7 +85,7 @@ async def test_a_product_with_an_undeclared_nan_is_a_dead_letter_not_a_product(t
             "molecular product: payload.profile.tau[1]: nan is not a finite number"
             in (letter["detail"])
         )
-        dlq = [r for r in await store.pending_deliveries("kafka", 10) if r["channel"] == "dlq"]
+        dlq = [r for r in await store.pending_deliveries("kafka", 10) if r.channel == "dlq"]
         assert len(dlq) == 1  # published to the dead-letter channel
     finally:
         await h.stop()

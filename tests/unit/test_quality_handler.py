@@ -9,7 +9,7 @@ from calibd.reproduce import reproduce
 from calibd.store import Completion, Store
 from calibd.testing import raw_message
 from tests.conftest import example
-from tests.unit.test_store import product
+from tests.store_contract.records import product
 
 
 async def test_assessment_takes_the_validity_of_the_assessed_product(tmp_path):

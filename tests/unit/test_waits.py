@@ -143,9 +143,9 @@ async def test_an_expired_wait_runs_the_expire_hook(settings):
         return [w for w in await store.waits() if w["status"] == "expired"]
 
     await wait_for(expired)
-    reports = [r for r in await store.pending_deliveries("kafka", 10) if r["channel"] == "reports"]
+    reports = [r for r in await store.pending_deliveries("kafka", 10) if r.channel == "reports"]
     assert len(reports) == 1
-    assert json.loads(reports[0]["envelope"])["data"]["report_type"] == "pairing_failed"
+    assert json.loads(reports[0].envelope)["data"]["report_type"] == "pairing_failed"
     # a pedestal arriving after the deadline no longer completes the expired wait
     await pipeline.process(raw(example("ctao.acada.pedestal_run", tel_id=6)))
     await asyncio.sleep(0.3)

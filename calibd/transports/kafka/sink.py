@@ -11,6 +11,7 @@ from aiokafka import errors as kerr
 
 from calibd.config import KafkaSettings
 from calibd.events import sent_on
+from calibd.store.records import PendingDelivery
 from calibd.transports.base import Delivered, Refused, describe
 from calibd.transports.kafka.options import client_options
 
@@ -59,11 +60,13 @@ class KafkaSink:
             self._producer = producer
         return self._producer
 
-    def _address(self, row: Any) -> tuple[str, bytes | None]:
+    def _address(self, row: PendingDelivery) -> tuple[str, bytes | None]:
         """Topic and key of a row; raises KeyError/ValueError when it has none usable."""
-        return self.topics[row["channel"]], row["key"].encode() if row["key"] else None
+        return self.topics[row.channel], row.key.encode() if row.key else None
 
-    async def publish(self, rows: Sequence[Any], delivered: Delivered, refused: Refused) -> None:
+    async def publish(
+        self, rows: Sequence[PendingDelivery], delivered: Delivered, refused: Refused
+    ) -> None:
         """Send every row (pipelined), then await each confirmation in order."""
         producer = await self._ensure()
         failure: BaseException | None = None
@@ -72,9 +75,7 @@ class KafkaSink:
             for row in rows:
                 try:
                     topic, key = self._address(row)
-                    fut = await producer.send(
-                        topic, value=row["envelope"], key=key, headers=HEADERS
-                    )
+                    fut = await producer.send(topic, value=row.envelope, key=key, headers=HEADERS)
                 except (KeyError, ValueError, TypeError) as exc:  # no topic, key not text
                     sent.append((row, exc))
                     continue
@@ -87,17 +88,17 @@ class KafkaSink:
                 sent.append((row, fut))
             for row, fut in sent:
                 if isinstance(fut, BaseException):
-                    refused(row["event_id"], describe(fut))
+                    refused(row.event_id, describe(fut))
                     continue
                 try:
                     await fut
                 except kerr.KafkaError as exc:
                     if refuses_record(exc):
-                        refused(row["event_id"], describe(exc))
+                        refused(row.event_id, describe(exc))
                     else:
                         failure = failure or exc
                     continue
-                delivered(row["event_id"])
+                delivered(row.event_id)
         except BaseException:
             await self.close()
             raise

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import Any
 
 import aiomqtt
 import paho.mqtt.client as paho
 
 from calibd.config import MqttSettings
 from calibd.events import sent_on
+from calibd.store.records import PendingDelivery
 from calibd.transports.base import Delivered, Refused, describe
 from calibd.transports.mqtt.options import client_options
 
@@ -36,8 +36,8 @@ class MqttSink:
         self.channels = {channel.name: channel for channel in sent_on()}
         self._client: aiomqtt.Client | None = None
 
-    def topic(self, row: Any) -> str:
-        return self.settings.topic_of(self.channels[row["channel"]], row["subtopic"])
+    def topic(self, row: PendingDelivery) -> str:
+        return self.settings.topic_of(self.channels[row.channel], row.subtopic)
 
     async def _ensure(self) -> aiomqtt.Client:
         if self._client is None:
@@ -51,19 +51,21 @@ class MqttSink:
             self._client = client
         return self._client
 
-    async def publish(self, rows: Sequence[Any], delivered: Delivered, refused: Refused) -> None:
+    async def publish(
+        self, rows: Sequence[PendingDelivery], delivered: Delivered, refused: Refused
+    ) -> None:
         client = await self._ensure()
         try:
             for row in rows:
                 try:
                     async with asyncio.timeout(15):
-                        await client.publish(self.topic(row), payload=row["envelope"], qos=1)
+                        await client.publish(self.topic(row), payload=row.envelope, qos=1)
                 except (aiomqtt.MqttCodeError, ValueError, KeyError) as exc:
                     if not refuses_message(exc):
                         raise
-                    refused(row["event_id"], describe(exc))
+                    refused(row.event_id, describe(exc))
                     continue
-                delivered(row["event_id"])
+                delivered(row.event_id)
         except BaseException:
             await self.close()
             raise

@@ -1,0 +1,60 @@
+"""The CalibPipe database.
+
+records     what callers write (Completion and its records) and read (typed rows)
+protocols   what each consumer needs of a store (PipelineStore, RelayStore, ...)
+rules       categories, supersession, wait keys: written once for every backend
+errors      StoreError, StoreBusy
+times       the stored text form of times
+sqlite/     the SQLite backend; `Store` is its store class
+"""
+
+from calibd.store.errors import StoreBusy, StoreError
+from calibd.store.protocols import (
+    InboxStore,
+    PipelineStore,
+    ReadStore,
+    RelayStore,
+    StoreBackend,
+)
+from calibd.store.records import (
+    Completion,
+    ConfigVersionRow,
+    DeadLetterRecord,
+    DueWait,
+    InboxRow,
+    InputProduct,
+    OutboxRecord,
+    PendingDelivery,
+    ProductRecord,
+    ReleasedDeadLetter,
+    ReprocessCandidate,
+)
+from calibd.store.sqlite import SqliteStore
+from calibd.store.times import format_time, parse_time
+
+Store = SqliteStore
+
+__all__ = [
+    "Completion",
+    "ConfigVersionRow",
+    "DeadLetterRecord",
+    "DueWait",
+    "InboxRow",
+    "InboxStore",
+    "InputProduct",
+    "OutboxRecord",
+    "PendingDelivery",
+    "PipelineStore",
+    "ProductRecord",
+    "ReadStore",
+    "RelayStore",
+    "ReleasedDeadLetter",
+    "ReprocessCandidate",
+    "SqliteStore",
+    "Store",
+    "StoreBackend",
+    "StoreBusy",
+    "StoreError",
+    "format_time",
+    "parse_time",
+]

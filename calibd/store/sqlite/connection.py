@@ -1,0 +1,122 @@
+"""The SQLite connections of a store: one writer serialised by an asyncio lock, one reader.
+
+WAL mode, so queries never wait for a write transaction. Every query is run and read whole in
+one call (`reads.fetch_all`), so it sees everything committed before it started, even while
+other coroutines query too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+import aiosqlite
+
+from calibd.store.errors import StoreBusy, StoreError
+from calibd.store.sqlite.migrate import migrate
+
+__all__ = ["SqliteConnections", "is_busy"]
+
+T = TypeVar("T")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" (SQLITE_BUSY / SQLITE_LOCKED)."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return True
+    text = str(exc).lower()
+    return "database is locked" in text or "database table is locked" in text
+
+
+class SqliteConnections:
+    """Opening, checking and migrating the database file; the write transaction."""
+
+    def __init__(self, path: Path, busy_timeout_ms: int = 10_000) -> None:
+        self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
+        self._w: aiosqlite.Connection | None = None
+        self._r: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> Self:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._w = await self._connect()
+            await self._w.execute("PRAGMA journal_mode=WAL")
+            await self._check_integrity()
+            await migrate(self._w, self.path)
+            self._r = await self._connect()
+        except (sqlite3.Error, OSError) as exc:
+            await self.close()
+            raise StoreError(f"cannot open database {self.path}: {exc}") from None
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            conn.row_factory = aiosqlite.Row
+            await conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
+    async def _check_integrity(self) -> None:
+        assert self._w is not None
+        async with self._w.execute("PRAGMA quick_check") as cur:
+            rows = [r[0] for r in await cur.fetchall()]
+        if rows != ["ok"]:
+            raise StoreError(f"database {self.path} failed its integrity check: {rows[:5]}")
+
+    async def close(self) -> None:
+        for conn in (self._r, self._w):
+            if conn is not None:
+                await conn.close()
+        self._r = self._w = None
+
+    async def __aenter__(self) -> Self:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def w(self) -> aiosqlite.Connection:
+        if self._w is None:
+            raise StoreError("database is not open")
+        return self._w
+
+    @property
+    def r(self) -> aiosqlite.Connection:
+        if self._r is None:
+            raise StoreError("database is not open")
+        return self._r
+
+    async def _write(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run `fn(conn, *args)` in one IMMEDIATE transaction, serialised with other writes.
+        Raises StoreBusy when another writer holds the database past the busy timeout."""
+        async with self._lock:
+            try:
+                await self.w.execute("BEGIN IMMEDIATE")
+                try:
+                    result = await fn(self.w, *args)
+                    await self.w.execute("COMMIT")
+                    return result
+                except BaseException:
+                    await self.w.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                if is_busy(exc):
+                    raise StoreBusy(str(exc)) from exc
+                raise

@@ -1,0 +1,189 @@
+"""Reads of products and dead letters (listings as dicts, as the CLI prints them), the reads
+of reprocessing, row counts, and the release of a dead letter."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from calibd.errors import StoreError
+from calibd.store.records import InputProduct, ReleasedDeadLetter, ReprocessCandidate
+from calibd.store.rules import CATEGORIES, category_rank, lower_categories
+from calibd.store.sqlite.commit import sql_list
+from calibd.store.sqlite.connection import SqliteConnections
+from calibd.store.sqlite.reads import fetch_all, fetch_one
+from calibd.store.sqlite.rows import input_product, released_dead_letter, reprocess_candidate
+from calibd.store.times import format_time
+from calibd.store.times import now_text as _now
+
+__all__ = ["SqliteQueries"]
+
+CATEGORY_RANK = (  # rules.category_rank in SQL
+    "CASE category "
+    + " ".join(f"WHEN '{c}' THEN {category_rank(c)}" for c in reversed(CATEGORIES[1:]))
+    + " ELSE 1 END"
+)
+
+
+class SqliteQueries(SqliteConnections):
+    """Product, dead-letter and reprocessing reads; counts; dead-letter release."""
+
+    async def best_product(
+        self, product_type: str, tel_id: int | None, at: datetime
+    ) -> dict[str, Any] | None:
+        """The product of `product_type` for `tel_id` valid at `at`: Cat-C before Cat-B before
+        Cat-A, then the latest validity start, then the newest."""
+        rows = await self.products(product_type=product_type, tel_id=tel_id, at=at, limit=1)
+        return rows[0] if rows else None
+
+    async def products(
+        self,
+        *,
+        product_type: str | None = None,
+        tel_id: int | None = None,
+        at: datetime | None = None,
+        include_superseded: bool = False,
+        limit: int = 100,
+        as_of: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Product metadata (no arrays), best first when `at` is given, else newest first.
+
+        `as_of` (a stored time) answers as the database stood then: only products created
+        before it, and superseded only by products created before it (for reproduction).
+        """
+        where, params = [], []
+        if product_type is not None:
+            where.append("product_type = ?")
+            params.append(product_type)
+        if tel_id is not None:
+            where.append("tel_id = ?")
+            params.append(tel_id)
+        if at is not None:
+            t = format_time(at)
+            where.append("valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)")
+            params += [t, t]
+        if as_of is not None:
+            where.append(
+                "p.created_at < ? AND NOT EXISTS (SELECT 1 FROM products s "
+                "WHERE s.id = p.superseded_by AND s.created_at < ?)"
+            )
+            params += [as_of, as_of]
+        elif not include_superseded:
+            where.append("status = 'valid'")
+        order = (
+            f"{CATEGORY_RANK} DESC, valid_from DESC, created_at DESC"
+            if at is not None
+            else "created_at DESC"
+        )
+        sql = (
+            "SELECT id, product_type, tel_id, category, valid_from, valid_to, status, "
+            "superseded_by, created_at, input_source, input_event_id, algorithm, "
+            "algorithm_version, config_hash, config_version, summary FROM products p"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + f" ORDER BY {order} LIMIT ?"
+        )
+        rows = await fetch_all(self.r, sql, [*params, limit])
+        return [{**dict(r), "summary": json.loads(r["summary"])} for r in rows]
+
+    async def product(self, product_id: str) -> dict[str, Any] | None:
+        """One product with payload, arrays blob and provenance; `product_id` may be a prefix."""
+        rows = await fetch_all(
+            self.r,
+            "SELECT * FROM products WHERE id = ? OR id LIKE ? ORDER BY id = ? DESC LIMIT 2",
+            (product_id, product_id.replace("%", "") + "%", product_id),
+        )
+        if not rows or (len(rows) > 1 and rows[0]["id"] != product_id):
+            return None
+        prod = dict(rows[0])
+        prov = await fetch_one(
+            self.r, "SELECT * FROM provenance WHERE product_id = ?", (prod["id"],)
+        )
+        prod["payload"] = json.loads(prod["payload"])
+        prod["summary"] = json.loads(prod["summary"])
+        prod["provenance"] = dict(prov) if prov else None
+        return prod
+
+    async def reprocess_candidates(
+        self,
+        start: datetime,
+        end: datetime,
+        product_types: list[str] | None = None,
+        tel_ids: list[int] | None = None,
+    ) -> list[ReprocessCandidate]:
+        """Cat-A/B products (valid or superseded) whose validity starts in [start, end),
+        oldest made first."""
+        below = sql_list(lower_categories(CATEGORIES[-1]))
+        where = [f"category IN {below}", "valid_from >= ?", "valid_from < ?"]
+        params: list[Any] = [format_time(start), format_time(end)]
+        for column, values in (("product_type", product_types), ("tel_id", tel_ids)):
+            if values:
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                params += list(values)
+        rows = await fetch_all(
+            self.r,
+            "SELECT id, product_type, tel_id, category, valid_from, input_source, input_event_id "
+            f"FROM products WHERE {' AND '.join(where)} ORDER BY created_at",
+            params,
+        )
+        return [reprocess_candidate(r) for r in rows]
+
+    async def products_of_input(self, source: str, event_id: str) -> list[InputProduct]:
+        """The products made from the event (source, event_id), oldest first."""
+        rows = await fetch_all(
+            self.r,
+            "SELECT id, product_type, tel_id, category, status FROM products "
+            "WHERE input_source = ? AND input_event_id = ? ORDER BY created_at",
+            (source, event_id),
+        )
+        return [input_product(r) for r in rows]
+
+    async def dead_letters(self, limit: int = 100, reason: str | None = None) -> list[dict]:
+        sql = "SELECT * FROM dead_letters" + (" WHERE reason = ?" if reason else "")
+        rows = await fetch_all(
+            self.r, sql + " ORDER BY id DESC LIMIT ?", ([reason] if reason else []) + [limit]
+        )
+        return [dict(r) for r in rows]
+
+    async def release_dead_letter(self, dead_letter_id: int) -> ReleasedDeadLetter:
+        """Mark a dead letter retried and forget its ledger entry, so it can run again.
+        Raises StoreError if there is no such dead letter or it was retried already."""
+
+        async def run(conn: aiosqlite.Connection) -> ReleasedDeadLetter:
+            row = await fetch_one(
+                conn, "SELECT * FROM dead_letters WHERE id = ?", (dead_letter_id,)
+            )
+            if row is None:
+                raise StoreError(f"no dead letter {dead_letter_id}")
+            if row["status"] != "dead":
+                raise StoreError(f"dead letter {dead_letter_id} was retried already")
+            await conn.execute(
+                "UPDATE dead_letters SET status = 'retried', retried_at = ? WHERE id = ?",
+                (_now(), dead_letter_id),
+            )
+            if row["event_id"] is not None and row["event_source"] is not None:
+                await conn.execute(
+                    "DELETE FROM processed WHERE source = ? AND event_id = ? AND status = 'dead'",
+                    (row["event_source"], row["event_id"]),
+                )
+            return released_dead_letter(row)
+
+        return await self._write(run)
+
+    async def counts(self) -> dict[str, int]:
+        """Row counts an operator wants to see."""
+        out = {}
+        for name, sql in {
+            "products": "SELECT COUNT(*) FROM products",
+            "processed": "SELECT COUNT(*) FROM processed WHERE status = 'done'",
+            "dead_letters": "SELECT COUNT(*) FROM dead_letters WHERE status = 'dead'",
+            "inbox": "SELECT COUNT(*) FROM inbox",
+            "waits_pending": "SELECT COUNT(*) FROM waits WHERE status IN ('pending', 'ready')",
+            "outbox_pending": "SELECT COUNT(*) FROM outbox_deliveries "
+            "WHERE delivered_at IS NULL AND failed_at IS NULL",
+            "outbox_failed": "SELECT COUNT(*) FROM outbox_deliveries WHERE failed_at IS NOT NULL",
+        }.items():
+            out[name] = (await fetch_one(self.r, sql))[0]  # type: ignore[index]
+        return out

@@ -1,0 +1,51 @@
+"""The `store` fixture, parametrised over the store backends, and each backend's hooks.
+
+A backend entry knows how to make a store on a fresh database (`make`, more than once on the
+same database), which error a broken constraint raises, and how to hold the write lock from
+another store (for StoreBusy). Everything else the tests do goes through the protocols.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from calibd.store import SqliteStore, StoreBackend
+
+
+class SqliteBackend:
+    name = "sqlite"
+    integrity_error = sqlite3.IntegrityError
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.path = tmp_path / "calibd.sqlite"
+
+    def make(self, busy_timeout_ms: int = 10_000) -> StoreBackend:
+        return SqliteStore(self.path, busy_timeout_ms)
+
+    @asynccontextmanager
+    async def holding_write_lock(self, store: StoreBackend) -> AsyncIterator[None]:
+        assert isinstance(store, SqliteStore)
+        await store.w.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            await store.w.execute("ROLLBACK")
+
+
+BACKENDS = {"sqlite": SqliteBackend}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request, tmp_path):
+    return BACKENDS[request.param](tmp_path)
+
+
+@pytest.fixture
+async def store(backend) -> AsyncIterator[StoreBackend]:
+    async with backend.make() as opened:
+        yield opened

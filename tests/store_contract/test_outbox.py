@@ -1,0 +1,51 @@
+"""The outbox: committed notifications pending per sink until delivered or refused."""
+
+from __future__ import annotations
+
+import json
+
+from calibd.store import PendingDelivery, StoreBackend
+from tests.store_contract.records import done, notice
+
+
+async def test_notifications_are_pending_per_sink_in_commit_order(store: StoreBackend):
+    await store.commit([done("e1", outbox=[notice("n1"), notice("n2", ("kafka",))])])
+    await store.commit([done("e2", outbox=[notice("n3")])])
+    kafka = await store.pending_deliveries("kafka", 10)
+    assert [r.event_id for r in kafka] == ["n1", "n2", "n3"]
+    assert all(isinstance(r, PendingDelivery) for r in kafka)
+    first = kafka[0]
+    assert (first.event_type, first.channel, first.subtopic, first.key) == (
+        "ctao.calibpipe.calibration_ready",
+        "products",
+        "camera_calibration",
+        "k",
+    )
+    assert json.loads(first.envelope) == {"id": "n1"}
+    assert first.seq < kafka[1].seq < kafka[2].seq
+    assert [r.event_id for r in await store.pending_deliveries("mqtt", 10)] == ["n1", "n3"]
+    assert [r.event_id for r in await store.pending_deliveries("kafka", 2)] == ["n1", "n2"]
+    assert await store.outbox_backlog() == {"kafka": 3, "mqtt": 2}
+
+
+async def test_delivered_failed_and_refused_rows(store: StoreBackend):
+    await store.commit([done("e1", outbox=[notice(f"n{i}") for i in range(4)])])
+    await store.mark_delivered("kafka", ["n0", "n1"])
+    await store.mark_failed("kafka", ["n2"], "KafkaConnectionError: broker down" * 100)
+    await store.mark_refused("kafka", [("n3", "MessageSizeTooLargeError: too large")])
+    assert [r.event_id for r in await store.pending_deliveries("kafka", 10)] == ["n2"]
+    assert [r.event_id for r in await store.pending_deliveries("mqtt", 10)] == [
+        "n0",
+        "n1",
+        "n2",
+        "n3",
+    ]  # the other sink is untouched
+    assert await store.outbox_backlog() == {"kafka": 1, "mqtt": 4}
+    counts = await store.counts()
+    assert (counts["outbox_pending"], counts["outbox_failed"]) == (5, 1)
+    await store.mark_delivered("kafka", ["n2"])
+    await store.mark_delivered("mqtt", ["n0", "n1", "n2", "n3"])
+    assert await store.pending_deliveries("kafka", 10) == []
+    assert await store.outbox_backlog() == {}
+    counts = await store.counts()
+    assert (counts["outbox_pending"], counts["outbox_failed"]) == (0, 1)
