@@ -17,7 +17,8 @@ from calibd.reproduce import reproduce
 from calibd.testing import raw_message as raw
 from calibd.testing import running_pipeline
 from tests.conftest import example
-from tests.unit.aerosol.test_fram import TRUE_VAOD, synthetic_night, write_fram_file
+from tests.unit.aerosol.test_fram import TRUE_VAOD, synthetic_night
+from tests.unit.aerosol.test_reader import write_fram_file
 
 
 @pytest.fixture
