@@ -15,7 +15,7 @@ from collections.abc import Callable
 from calibd.errors import StoreError
 from calibd.faults import Unstorable, is_storage_fault
 from calibd.logs import get_logger
-from calibd.store import Completion, PipelineStore, StoreBusy
+from calibd.store import Completion, PipelineStore, StoreBusy, StoreValueError
 
 __all__ = ["Committer"]
 
@@ -81,6 +81,8 @@ class Committer:
     def _fail(batch: list[Item], exc: Exception) -> None:
         if is_storage_fault(exc):
             error: Exception = StoreError(f"database write failed: {exc}")
+        elif isinstance(exc, StoreValueError):  # its text names the driver's error already
+            error = Unstorable(str(exc)[:500])
         else:
             error = Unstorable(f"{type(exc).__name__}: {str(exc)[:500]}")
         for _, fut in batch:

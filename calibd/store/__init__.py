@@ -3,12 +3,12 @@
 records     what callers write (Completion and its records) and read (typed rows)
 protocols   what each consumer needs of a store (PipelineStore, RelayStore, ...)
 rules       categories, supersession, wait keys: written once for every backend
-errors      StoreError, StoreBusy
+errors      StoreError, StoreBusy, StoreValueError (a message's values, not a fault)
 times       the stored text form of times
 sqlite/     the SQLite backend; `Store` is its store class
 """
 
-from calibd.store.errors import StoreBusy, StoreError
+from calibd.store.errors import StoreBusy, StoreError, StoreValueError
 from calibd.store.protocols import (
     InboxStore,
     PipelineStore,
@@ -55,6 +55,7 @@ __all__ = [
     "StoreBackend",
     "StoreBusy",
     "StoreError",
+    "StoreValueError",
     "format_time",
     "parse_time",
 ]

@@ -1,13 +1,12 @@
 """The `store` fixture, parametrised over the store backends, and each backend's hooks.
 
 A backend entry knows how to make a store on a fresh database (`make`, more than once on the
-same database), which error a broken constraint raises, and how to hold the write lock from
-another store (for StoreBusy). Everything else the tests do goes through the protocols.
+same database) and how to hold the write lock from another store (for StoreBusy). Everything
+else the tests do goes through the protocols, errors included (StoreValueError, StoreBusy).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,7 +18,6 @@ from calibd.store import SqliteStore, StoreBackend
 
 class SqliteBackend:
     name = "sqlite"
-    integrity_error = sqlite3.IntegrityError
 
     def __init__(self, tmp_path: Path) -> None:
         self.path = tmp_path / "calibd.sqlite"

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from calibd.store import Completion, StoreBackend
+from calibd.store import Completion, StoreBackend, StoreValueError
 from tests.store_contract.records import dead, done, ft, notice, product
 
 
@@ -14,16 +14,16 @@ async def test_the_backend_implements_every_store_protocol(store):
     assert isinstance(store, StoreBackend)
 
 
-async def test_group_commit_is_all_or_nothing(store: StoreBackend, backend):
+async def test_group_commit_is_all_or_nothing(store: StoreBackend):
     good = done("e1", product("p1", "B", ft("2026-01-01T00:00:00")))
     bad = done("e2", product("p2", "Z", ft("2026-01-01T00:00:00")))  # CHECK fails
-    with pytest.raises(backend.integrity_error):
+    with pytest.raises(StoreValueError):
         await store.commit([good, bad])
     assert await store.processed([("s", "e1"), ("s", "e2")]) == {}
     assert await store.products() == []
 
 
-async def test_a_failing_item_rolls_back_every_row_of_the_batch(store: StoreBackend, backend):
+async def test_a_failing_item_rolls_back_every_row_of_the_batch(store: StoreBackend):
     (inbox_id,) = await store.add_many_to_inbox("mqtt", [("o", b"m")])
     good = done(
         "e1",
@@ -33,7 +33,7 @@ async def test_a_failing_item_rolls_back_every_row_of_the_batch(store: StoreBack
     )
     letter = dead("e3")
     bad = done("e2", product("p1", "B", ft("2026-01-02T00:00:00")))  # the same product id
-    with pytest.raises(backend.integrity_error):
+    with pytest.raises(StoreValueError):
         await store.commit([good, letter, bad])
     assert await store.processed([("s", "e1"), ("s", "e2"), ("s", "e3")]) == {}
     assert await store.products(include_superseded=True) == []

@@ -14,7 +14,8 @@ from calibd import codec
 from calibd.errors import MalformedMessage, RetriableError, SchemaViolation, StoreError
 from calibd.faults import Unstorable, is_storage_fault
 from calibd.registry import HandlerResult, ProductDraft, Registry, Wait
-from calibd.store import format_time, parse_time
+from calibd.store import StoreBusy, StoreValueError, format_time, parse_time
+from calibd.store.sqlite.errors import translate
 from calibd.testing import running_pipeline, start_pipeline
 from calibd.transports.base import RawMessage
 from tests.conftest import example
@@ -113,17 +114,26 @@ async def test_a_storage_fault_stops_with_a_store_error(pipe):
     assert await store.dead_letters() == [] and await store.products() == []
 
 
+def storage_fault(exc: BaseException) -> bool:
+    """What the daemon makes of `exc` raised by the SQLite driver, after the backend's
+    translation at its edge."""
+    return is_storage_fault(translate(exc) or exc)
+
+
 def test_storage_faults_are_told_from_a_message_s_own_faults():
-    assert is_storage_fault(sqlite3.OperationalError("disk I/O error"))
-    assert is_storage_fault(sqlite3.DatabaseError("file is not a database"))
-    assert is_storage_fault(sqlite3.ProgrammingError("Cannot operate on a closed database."))
-    assert is_storage_fault(ValueError("no active connection"))
-    assert is_storage_fault(OSError(28, "No space left on device"))
-    assert not is_storage_fault(sqlite3.IntegrityError("UNIQUE constraint failed: products.id"))
-    assert not is_storage_fault(sqlite3.ProgrammingError("Error binding parameter 1"))
-    assert not is_storage_fault(OverflowError("Python int too large to convert"))
-    assert not is_storage_fault(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates"))
-    assert not is_storage_fault(Unstorable("x")) and not is_storage_fault(TypeError("x"))
+    assert storage_fault(sqlite3.OperationalError("disk I/O error"))
+    assert storage_fault(sqlite3.DatabaseError("file is not a database"))
+    assert storage_fault(sqlite3.ProgrammingError("Cannot operate on a closed database."))
+    assert storage_fault(ValueError("no active connection"))
+    assert storage_fault(OSError(28, "No space left on device"))
+    assert isinstance(translate(sqlite3.OperationalError("database is locked")), StoreBusy)
+    assert not storage_fault(sqlite3.IntegrityError("UNIQUE constraint failed: products.id"))
+    assert not storage_fault(sqlite3.ProgrammingError("Error binding parameter 1"))
+    assert not storage_fault(OverflowError("Python int too large to convert"))
+    assert not storage_fault(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates"))
+    assert not storage_fault(Unstorable("x")) and not storage_fault(TypeError("x"))
+    assert isinstance(translate(sqlite3.IntegrityError("x")), StoreValueError)
+    assert translate(TypeError("a bug in building the rows")) is None  # stays what it is
 
 
 async def test_same_source_and_id_with_other_content_is_a_conflicting_duplicate(pipe):

@@ -15,23 +15,13 @@ from typing import Any, Self, TypeVar
 
 import aiosqlite
 
-from calibd.store.errors import StoreBusy, StoreError
+from calibd.store.errors import StoreError
+from calibd.store.sqlite.errors import translated
 from calibd.store.sqlite.migrate import migrate
 
-__all__ = ["SqliteConnections", "is_busy"]
+__all__ = ["SqliteConnections"]
 
 T = TypeVar("T")
-
-
-def is_busy(exc: BaseException) -> bool:
-    """True for SQLite's "database is locked" (SQLITE_BUSY / SQLITE_LOCKED)."""
-    if not isinstance(exc, sqlite3.OperationalError):
-        return False
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-        return True
-    text = str(exc).lower()
-    return "database is locked" in text or "database table is locked" in text
 
 
 class SqliteConnections:
@@ -105,9 +95,10 @@ class SqliteConnections:
 
     async def _write(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run `fn(conn, *args)` in one IMMEDIATE transaction, serialised with other writes.
-        Raises StoreBusy when another writer holds the database past the busy timeout."""
+        SQLite's errors become the store's (calibd.store.sqlite.errors): StoreBusy when another
+        writer holds the database past the busy timeout."""
         async with self._lock:
-            try:
+            with translated():
                 await self.w.execute("BEGIN IMMEDIATE")
                 try:
                     result = await fn(self.w, *args)
@@ -116,7 +107,3 @@ class SqliteConnections:
                 except BaseException:
                     await self.w.execute("ROLLBACK")
                     raise
-            except sqlite3.OperationalError as exc:
-                if is_busy(exc):
-                    raise StoreBusy(str(exc)) from exc
-                raise

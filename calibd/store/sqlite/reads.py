@@ -7,6 +7,8 @@ from typing import Any
 
 import aiosqlite
 
+from calibd.store.sqlite.errors import translated
+
 __all__ = ["fetch_all", "fetch_one"]
 
 
@@ -21,7 +23,8 @@ async def fetch_all(
     slipped in between execute and fetch shares the open statement's older snapshot, and the
     outbox relay saw rows it had just marked delivered as pending: duplicate notifications.)
     """
-    return list(await conn.execute_fetchall(sql, params))
+    with translated():
+        return list(await conn.execute_fetchall(sql, params))
 
 
 async def fetch_one(
