@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import multiprocessing
+import os
+import select
 import signal
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -13,16 +16,41 @@ from typing import Any
 
 from calibd.errors import RetriableError
 
-__all__ = ["CpuPool", "configure_worker"]
+__all__ = ["CpuPool", "configure_worker", "exit_with"]
 
 
-def configure_worker() -> None:
-    """Initialiser of each worker: offline astropy, and leave SIGINT/SIGTERM to the parent."""
+def configure_worker(daemon_pid: int | None = None) -> None:
+    """Initialiser of each worker: offline astropy, SIGINT/SIGTERM left to the parent, and
+    exit when the daemon `daemon_pid` dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if daemon_pid is not None:
+        exit_with(daemon_pid)
     from calibd.offline import configure_offline_astropy
 
     configure_offline_astropy()
+
+
+def exit_with(pid: int) -> None:
+    """End this worker as soon as process `pid` ends, even by SIGKILL.
+
+    A worker's parent is the forkserver, not calibd, so it would go on computing for a dead
+    daemon (nothing of it can be committed) and then wait on its queue for ever. A pidfd (no
+    confusion with a reused pid) is watched by a daemon thread. Without pidfds (not Linux),
+    the service manager's kill of the whole control group remains the guard.
+    """
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(70)  # the daemon is gone already
+    except (AttributeError, OSError):
+        return
+
+    def watch() -> None:
+        select.select([fd], [], [])
+        os._exit(70)
+
+    threading.Thread(target=watch, name="calibd-daemon-watch", daemon=True).start()
 
 
 class CpuPool:
@@ -45,6 +73,7 @@ class CpuPool:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context(method),
                 initializer=configure_worker,
+                initargs=(os.getpid(),),
             )
         return self._pool
 
