@@ -19,6 +19,7 @@ from calibd import codec
 from calibd.datafiles import resolve_data_file
 from calibd.errors import BadInput, MessageError
 from calibd.logs import get_logger
+from calibd.store.rules import REPROCESSED
 from calibd.transports.base import RawMessage
 
 __all__ = ["ReprocessReport", "check_inputs", "reprocess"]
@@ -71,7 +72,7 @@ async def reprocess(
             "tel_id": cand.tel_id,
         }
         made = await store.products_of_input(*key)
-        if any(p.category == "C" for p in made):
+        if any(p.category == REPROCESSED for p in made):
             report.skipped.append({**entry, "reason": "already reprocessed (Cat-C exists)"})
             continue
         prov = (await store.product(cand.id))["provenance"]

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from calibd.events import CloudEvent
 from calibd.pipeline.dead_lettering import WaitEnd
 from calibd.registry import Handler, PendingWait
+from calibd.store.rules import REPROCESSED, Category
 from calibd.transports.base import RawMessage
 
 __all__ = [
@@ -46,7 +47,7 @@ class Call:
     event: CloudEvent
     wait: WaitEnd | None = None
     """The stored wait this call ends, and its status when the call succeeds."""
-    category: str | None = None
+    category: Category | None = None
     """The configuration profile; None: the configured default category."""
     ledger: bool = True
     """False: the message is in the ledger already (wait hooks, reprocessing)."""
@@ -100,4 +101,6 @@ def _wait_hook_call(
 
 
 def reprocess_call(handler: Handler, raw: RawMessage, event: CloudEvent) -> Call:
-    return Call("reprocess", handler, handler.fn, event, raw, event, category="C", ledger=False)
+    return Call(
+        "reprocess", handler, handler.fn, event, raw, event, category=REPROCESSED, ledger=False
+    )

@@ -13,6 +13,7 @@ from typing import Literal, get_args
 
 __all__ = [
     "CATEGORIES",
+    "REPROCESSED",
     "Category",
     "category_rank",
     "lower_categories",
@@ -24,6 +25,9 @@ __all__ = [
 Category = Literal["A", "B", "C"]
 CATEGORIES: tuple[Category, ...] = get_args(Category)
 """Lowest first."""
+
+REPROCESSED: Category = "C"
+"""The category reprocessing makes (Cat-C supersedes Cat-A and Cat-B)."""
 
 _RANK = {c: i for i, c in enumerate(CATEGORIES, start=1)}
 
