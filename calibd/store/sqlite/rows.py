@@ -1,11 +1,21 @@
-"""SQLite rows to the store's read records (times parsed, JSON columns decoded)."""
+"""SQLite rows to the store's read records, by the records' field types: a `datetime` field
+is parsed from its TEXT column, a `dict`/`list` field decoded from its JSON column, a `bytes`
+field read as bytes; every other column is taken as it is."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
+import types
+import typing
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
 
 import aiosqlite
 
+from calibd.store import records
 from calibd.store.records import (
     ConfigVersionRow,
     DueWait,
@@ -23,105 +33,52 @@ __all__ = [
     "inbox_row",
     "input_product",
     "pending_delivery",
+    "record",
     "released_dead_letter",
     "reprocess_candidate",
 ]
 
-
-def inbox_row(r: aiosqlite.Row) -> InboxRow:
-    return InboxRow(
-        id=r["id"],
-        transport=r["transport"],
-        origin=r["origin"],
-        payload=r["payload"],
-        headers=r["headers"],
-        received_at=parse_time(r["received_at"]),  # type: ignore[arg-type]
-    )
+R = TypeVar("R")
 
 
-def due_wait(r: aiosqlite.Row) -> DueWait:
-    return DueWait(
-        id=r["id"],
-        handler=r["handler"],
-        kind=r["kind"],
-        key=r["key"],
-        status=r["status"],
-        deadline=parse_time(r["deadline"]),  # type: ignore[arg-type]
-        created_at=parse_time(r["created_at"]),  # type: ignore[arg-type]
-        event_source=r["event_source"],
-        event_id=r["event_id"],
-        input_message=r["input_message"],
-        input_transport=r["input_transport"],
-        input_origin=r["input_origin"],
-        state=r["state"],
-        resolved_by=r["resolved_by"],
-        finished_at=parse_time(r["finished_at"]),
-        detail=r["detail"],
-        attempts=r["attempts"],
-        retry_at=parse_time(r["retry_at"]),
-    )
+def _as_bytes(value: Any) -> Any:
+    return None if value is None else bytes(value)
 
 
-def pending_delivery(r: aiosqlite.Row) -> PendingDelivery:
-    return PendingDelivery(
-        seq=r["seq"],
-        event_id=r["event_id"],
-        event_type=r["event_type"],
-        channel=r["channel"],
-        subtopic=r["subtopic"],
-        key=r["key"],
-        envelope=r["envelope"],
-    )
+def _converter(hint: Any) -> Callable[[Any], Any] | None:
+    """How a column becomes a field of type `hint` (None: as it is)."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # X | None
+        hint = next(a for a in args if a is not type(None))
+    origin = typing.get_origin(hint) or hint
+    if origin is datetime:
+        return parse_time
+    if origin in (dict, list):
+        return json.loads
+    if origin is bytes:
+        return _as_bytes
+    return None
 
 
-def config_version_row(r: aiosqlite.Row) -> ConfigVersionRow:
-    return ConfigVersionRow(
-        version=r["version"],
-        created_at=parse_time(r["created_at"]),  # type: ignore[arg-type]
-        requested_by=r["requested_by"],
-        reason=r["reason"],
-        event_id=r["event_id"],
-        changes=json.loads(r["changes"]),
-        overlay=json.loads(r["overlay"]),
-        effective=json.loads(r["effective"]),
-        config_hash=r["config_hash"],
-    )
+@functools.cache
+def _columns(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    hints = typing.get_type_hints(cls, vars(records))
+    return tuple((f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls))
 
 
-def released_dead_letter(r: aiosqlite.Row) -> ReleasedDeadLetter:
-    return ReleasedDeadLetter(
-        id=r["id"],
-        origin_key=r["origin_key"],
-        transport=r["transport"],
-        origin=r["origin"],
-        received_at=parse_time(r["received_at"]),  # type: ignore[arg-type]
-        event_id=r["event_id"],
-        event_type=r["event_type"],
-        event_source=r["event_source"],
-        reason=r["reason"],
-        detail=r["detail"],
-        payload=bytes(r["payload"]),
-        headers=r["headers"],
-    )
+def record(cls: type[R], row: aiosqlite.Row) -> R:
+    """The `cls` record of a row whose columns carry the record's field names."""
+    values = {}
+    for name, convert in _columns(cls):
+        value = row[name]
+        values[name] = value if convert is None or value is None else convert(value)
+    return cls(**values)
 
 
-def reprocess_candidate(r: aiosqlite.Row) -> ReprocessCandidate:
-    return ReprocessCandidate(
-        id=r["id"],
-        product_type=r["product_type"],
-        tel_id=r["tel_id"],
-        category=r["category"],
-        valid_from=parse_time(r["valid_from"]),  # type: ignore[arg-type]
-        input_source=r["input_source"],
-        input_event_id=r["input_event_id"],
-    )
-
-
-def input_product(r: aiosqlite.Row) -> InputProduct:
-    return InputProduct(
-        id=r["id"],
-        product_type=r["product_type"],
-        tel_id=r["tel_id"],
-        category=r["category"],
-        status=r["status"],
-    )
+inbox_row = functools.partial(record, InboxRow)
+due_wait = functools.partial(record, DueWait)
+pending_delivery = functools.partial(record, PendingDelivery)
+config_version_row = functools.partial(record, ConfigVersionRow)
+released_dead_letter = functools.partial(record, ReleasedDeadLetter)
+reprocess_candidate = functools.partial(record, ReprocessCandidate)
+input_product = functools.partial(record, InputProduct)
