@@ -12,6 +12,7 @@ from typing import Any
 from calibd import __version__
 from calibd.config import KafkaSettings, MqttSettings
 from calibd.events import INBOUND_MODELS, OUTBOUND_MODELS, received_on, sent_on
+from calibd.events.channels import Receive
 from calibd.events.examples import EXAMPLES
 
 __all__ = ["check", "export", "render"]
@@ -63,18 +64,18 @@ def _channels() -> list[dict[str, Any]]:
         }
         for c, types in received.items()
     ]
-    mqtt: dict[str, list[str]] = {}
+    mqtt: dict[str, tuple[Receive, list[str]]] = {}  # channels sharing an MQTT base: one
     for c, types in received.items():
-        mqtt.setdefault(c.mqtt, []).extend(types)
+        mqtt.setdefault(c.mqtt, (c, []))[1].extend(types)
     out += [
         {
-            "id": f"mqtt-{base.rsplit('/', 1)[-1]}",
-            "address": f"{base}/{{path}}",
+            "id": f"mqtt-{c.mqtt_name}",
+            "address": f"{c.mqtt}/{{path}}",
             "protocol": "mqtt",
             "dir": "receive",
             "types": types,
         }
-        for base, types in mqtt.items()
+        for c, types in mqtt.values()
     ]
     for send, types in sent_on().items():
         ktopic = k.topic_of(send)

@@ -30,6 +30,7 @@ from calibd.errors import StoreError
 from calibd.events.examples import EXAMPLES
 from calibd.pipeline import Outcome, Pipeline
 from calibd.registry import Registry
+from calibd.runtime_config import deep_merge
 from calibd.store import PendingDelivery, Store
 from calibd.transports.base import Delivered, RawMessage, Refused, inbox_raw
 
@@ -79,13 +80,8 @@ async def eventually(
 
 def harness_settings(data_dir: Path, overrides: dict[str, Any] | None = None) -> Settings:
     """Settings for a test: data under `data_dir`, one worker process, `overrides` merged."""
-    values: dict[str, Any] = {"data_dir": str(data_dir), "pipeline": {"workers": 1}}
-    for section, value in (overrides or {}).items():
-        if isinstance(value, dict) and isinstance(values.get(section), dict):
-            values[section] = {**values[section], **value}
-        else:
-            values[section] = value
-    return load_settings(None, values)
+    defaults: dict[str, Any] = {"data_dir": str(data_dir), "pipeline": {"workers": 1}}
+    return load_settings(None, deep_merge(defaults, overrides or {}))
 
 
 async def outgoing(
