@@ -50,6 +50,19 @@ class Committer:
         await self._queue.put((completion, fut))
         await fut
 
+    async def commit_many(self, completions: list[Completion]) -> list[Exception | None]:
+        """Write several completions (in as few transactions as the queue allows); for each,
+        None or the error `commit` would raise (a StoreError fails them all alike)."""
+        loop = asyncio.get_running_loop()
+        futs: list[asyncio.Future[None]] = []
+        for completion in completions:
+            fut: asyncio.Future[None] = loop.create_future()
+            self._queue.put_nowait((completion, fut))
+            futs.append(fut)
+        if futs:
+            await asyncio.wait(futs)
+        return [f.exception() for f in futs]  # type: ignore[misc]
+
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]

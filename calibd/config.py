@@ -93,6 +93,15 @@ class KafkaSettings(Section):
         le=60_000,
         description="Longest a fetch waits for data (latency vs requests)",
     )
+    batch_linger_ms: int = Field(
+        default=5,
+        ge=0,
+        le=1_000,
+        description=(
+            "After a fetch, how long to wait for more records to fill the pipeline's batch "
+            "(fewer, larger database transactions under load; at most this much latency)"
+        ),
+    )
     session_timeout_ms: int = Field(default=30_000, ge=6_000, le=1_800_000)
     publish: bool = Field(default=True, description="Publish notifications to Kafka")
     products_topic: str = "calibpipe.products"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from calibd.config import Settings
 from calibd.errors import ConfigurationError, StoreError
+from calibd.heap import settle_heap
 from calibd.logs import get_logger
 from calibd.outbox import OutboxRelay
 from calibd.pipeline import Pipeline
@@ -140,6 +141,7 @@ class Daemon:
         if self.stopping.is_set():  # a signal came while starting: nothing was taken yet
             return 1 if self.fatal else 0
         await self.recover_inbox()
+        settle_heap()
         for source in self.sources:
             task = asyncio.create_task(source.run(), name=f"calibd-source-{source.name}")
             task.add_done_callback(self._source_ended)

@@ -194,6 +194,16 @@ class RecordingAdmission:
             done.set_exception(StoreError("the test's database refuses every commit"))
         return done
 
+    async def submit_many(
+        self, raws: Sequence[RawMessage]
+    ) -> asyncio.Future[list[Outcome | BaseException]]:
+        futures = [await self.submit(raw) for raw in raws]
+        done: asyncio.Future[list[Outcome | BaseException]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        done.set_result([f.exception() or f.result() for f in futures])
+        return done
+
     async def receive_durably(
         self, transport: str, messages: Sequence[tuple[str, bytes]]
     ) -> list[RawMessage]:

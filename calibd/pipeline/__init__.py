@@ -1,12 +1,14 @@
 """The path of one message, one stage per module:
 
     source --submit--> service.Pipeline (at most max_in_flight at once)
+      -> batch       (submit_many: a fetched batch, one ledger lookup and one commit for
+                     the messages that go straight through; the others take intake alone)
       -> intake      size limit, decode (calibd.codec: CloudEvents envelope, strict model)
       -> dedup       one message per (source, id) at a time; the ledger lookup
                      (duplicate: no-op; other content: conflicting_duplicate dead letter)
       -> dispatch    the handler registered for `type`, the event's time checks
       -> calls       the situation: message, retry, resume, expire, reprocess
-      -> invoke      the handler under a timeout (CPU work in the process pool), and the
+      -> invoke      the handler under a timeout (one watchdog task; CPU work in the pool), the
                      exception policy: commit, park a retry, or dead-letter
       -> rows        products with provenance, waits, resolved waits
       -> outbound    outbox envelopes (calibration_ready, handler messages)

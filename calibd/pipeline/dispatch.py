@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from calibd.errors import BadInput, UnknownEventType
+from calibd.errors import BadInput, MessageError, UnknownEventType
 from calibd.events import CloudEvent
-from calibd.pipeline.calls import message_call
+from calibd.pipeline.calls import Call, message_call
 from calibd.pipeline.dead_lettering import DeadLettering
 from calibd.pipeline.invoke import Invoker
 from calibd.pipeline.outcome import Outcome
@@ -24,12 +24,18 @@ class Dispatcher:
         self.dead = dead
 
     async def dispatch(self, raw: RawMessage, event: CloudEvent, digest: str) -> Outcome:
+        call = self.route(raw, event, digest)
+        if isinstance(call, MessageError):
+            return await self.dead.record(raw, call, event, digest=digest)
+        return await self.invoker.run(call)
+
+    def route(self, raw: RawMessage, event: CloudEvent, digest: str) -> Call | MessageError:
+        """The handler call of a new message, or why it cannot have one."""
         handler = self.registry.get(event.type)
         if handler is None:
-            error = UnknownEventType(f"no handler is registered for {event.type!r}")
-            return await self.dead.record(raw, error, event, digest=digest)
+            return UnknownEventType(f"no handler is registered for {event.type!r}")
         try:
             check_event_times(event)  # a period in year 0001 is bad input, not a crash
         except BadInput as exc:
-            return await self.dead.record(raw, exc, event, digest=digest)
-        return await self.invoker.run(message_call(handler, raw, event, digest))
+            return exc
+        return message_call(handler, raw, event, digest)

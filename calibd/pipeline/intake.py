@@ -4,11 +4,14 @@ A message over `pipeline.max_message_bytes` or without a valid envelope is dead-
 second message with the key of one in flight waits for the first one's commit, then is
 looked up in the ledger like any other: a key done before is a duplicate (a no-op), or a
 conflicting duplicate (same key, other content: dead letter, the ledger keeps the first).
+`take` is the path of one message; `calibd.pipeline.batch` takes a fetched batch through
+the same steps (`screen`, `hold`, one ledger lookup, `decide`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import structlog
 
@@ -24,9 +27,11 @@ from calibd.pipeline.outcome import Outcome
 from calibd.store import Completion, PipelineStore
 from calibd.transports.base import RawMessage
 
-__all__ = ["Intake"]
+__all__ = ["Intake", "bind_message"]
 
 log = get_logger("calibd.pipeline")
+
+Key = tuple[str, str]
 
 
 class Intake:
@@ -42,52 +47,75 @@ class Intake:
         dispatcher: Dispatcher,
     ) -> None:
         self._max_bytes = max_message_bytes
+        self.store = store
         self._dedup = DedupLookup(store)
         self._committer = committer
         self._dead = dead
         self._dispatcher = dispatcher
-        self._inflight: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
+        self._inflight: dict[Key, asyncio.Future[Any]] = {}
 
     async def take(self, raw: RawMessage) -> Outcome:
         """The outcome of `raw`; binds the log context of the message (one bind per message)."""
+        event = self.screen(raw)
+        if isinstance(event, PoisonMessage):
+            return await self.refuse(raw, event)
+        bind_message(raw, event)
+        key = (event.source, event.id)
+        while (first := self._inflight.get(key)) is not None:
+            await asyncio.wait([first])  # the same key is being processed: await its commit
+        held = self.hold(key)
+        try:
+            content = digest(event)
+            seen, known = await self._dedup.seen(key)
+            outcome = await self.decide(raw, event, content, seen, known)
+        except BaseException as exc:
+            self.release(key, held, exc)
+            raise
+        self.release(key, held, outcome)
+        return outcome
+
+    def screen(self, raw: RawMessage) -> CloudEvent | PoisonMessage:
+        """The validated event of `raw`, or why it is refused (too large, not an event)."""
         if len(raw.payload) > self._max_bytes:
-            _bind(raw)
-            error = PoisonMessage(
+            return PoisonMessage(
                 f"message of {len(raw.payload)} bytes exceeds "
                 f"pipeline.max_message_bytes={self._max_bytes}",
                 reason="too_large",
             )
-            return await self._dead.record(raw, error)
         try:
-            event = codec.decode(raw.payload, raw.headers)
+            return codec.decode(raw.payload, raw.headers)
         except PoisonMessage as exc:
-            _bind(raw)
-            return await self._dead.record(raw, exc)
-        _bind(raw, event)
-        key = (event.source, event.id)
-        while (first := self._inflight.get(key)) is not None:
-            await asyncio.wait([first])  # the same key is being processed: await its commit
-        mine: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = mine
-        try:
-            content = digest(event)
-            seen, known = await self._dedup.seen(key)
-            if seen:
-                outcome = await self._duplicate(raw, event, content, known)
-            else:
-                outcome = await self._dispatcher.dispatch(raw, event, content)
-            mine.set_result(outcome)
-            return outcome
-        except BaseException as exc:
-            mine.set_exception(exc)
-            mine.exception()  # mark retrieved
-            raise
-        finally:
+            return exc
+
+    async def refuse(self, raw: RawMessage, error: PoisonMessage) -> Outcome:
+        bind_message(raw)
+        return await self._dead.record(raw, error)
+
+    def busy(self, key: Key) -> bool:
+        """True while a message with this key is in progress."""
+        return key in self._inflight
+
+    def hold(self, key: Key) -> asyncio.Future[Any]:
+        """Mark `key` in progress: other messages with it wait until `release`."""
+        held: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = held
+        return held
+
+    def release(self, key: Key, held: asyncio.Future[Any], result: Any) -> None:
+        if isinstance(result, BaseException):
+            held.set_exception(result)
+            held.exception()  # mark retrieved
+        else:
+            held.set_result(result)
+        if self._inflight.get(key) is held:
             del self._inflight[key]
 
-    async def _duplicate(
-        self, raw: RawMessage, event: CloudEvent, content: str, known: str | None
+    async def decide(
+        self, raw: RawMessage, event: CloudEvent, content: str, seen: bool, known: str | None
     ) -> Outcome:
+        """After the ledger lookup: a duplicate, a conflicting one, or a dispatch."""
+        if not seen:
+            return await self._dispatcher.dispatch(raw, event, content)
         clash = conflict(event, content, known)
         if clash is not None:  # the key is in the ledger already: only the dead letter
             return await self._dead.record(raw, clash, event, ledger=False, digest=content)
@@ -99,7 +127,8 @@ class Intake:
         return Outcome(status="duplicate", event_id=event.id, event_type=event.type)
 
 
-def _bind(raw: RawMessage, event: CloudEvent | None = None) -> None:
+def bind_message(raw: RawMessage, event: CloudEvent | None = None) -> None:
+    """Bind the log context of one message (in the task that processes it)."""
     if event is None:
         structlog.contextvars.bind_contextvars(transport=raw.transport, origin=raw.origin)
     else:

@@ -1,5 +1,5 @@
-"""Running one `Call`: the handler under a timeout, then its result committed, a retry
-parked, or a dead letter — the exception policy of calibd in one place.
+"""Running one `Call`: the handler under a timeout (`enforce_timeout`), then its result
+committed, a retry parked, or a dead letter — the exception policy of calibd in one place.
 
     HandlerResult     -> the rows of one transaction (calibd.pipeline.rows)
     PoisonMessage     -> dead letter with the error's reason
@@ -64,6 +64,8 @@ class Invoker:
         self.metrics = metrics
         self.pipeline = pipeline
         self.running: dict[int, tuple[str, float]] = {}  # id(ctx) -> (handler, start time)
+        self._running_tasks: dict[int, asyncio.Task | None] = {}
+        self._timed_out: set[int] = set()
 
     def context(
         self,
@@ -89,35 +91,37 @@ class Invoker:
 
     async def run(self, call: Call) -> Outcome:
         """Call `call.hook(call.arg, ctx)` once; commit, park a retry, or dead-letter."""
+        ctx, started_at = self.prepare(call)
+        try:
+            result = await self.call(call, ctx)
+            completion = self.completion(call, ctx, result, started_at)
+        except Exception as exc:
+            return await self.failed(call, exc, ctx)
+        await self.committer.commit(completion)
+        return self.outcome(call, completion)
+
+    def prepare(self, call: Call) -> tuple[CallContext, datetime]:
+        """The call's context (under the configuration version current now) and start time."""
         version = self.runtime.current  # one version for the whole call
         fields = {"handler": call.handler.name, "config_version": version.version}
         category = call.category or version.default_category
-        ctx = self.context(call.handler, version, category, log, fields)
-        started_at = datetime.now(UTC)
-        try:
-            result = await self._call(call, ctx)
-            completion = self.rows.completion(
-                call.raw, call.event, ctx, result, started_at, call.digest
-            )
-        except PoisonMessage as exc:
-            return await self._dead(call, exc)
-        except RetriableError as exc:
-            if call.attempt > self.settings.pipeline.retry_attempts:
-                hook = "wait hook, " if call.on_retriable == "defer" else ""
-                exc.detail = f"{exc.detail} ({hook}after {call.attempt} attempts)"
-                return await self._dead(call, exc)
-            if call.on_retriable == "defer":
-                return await self._defer(call, exc, ctx.log)
-            return await self._park(call, exc, ctx.log)
-        except Exception as exc:
-            summary = "".join(traceback.format_exception(exc, limit=-3)).strip()
-            err = MessageError(f"{type(exc).__name__}: {exc}\n{summary}", reason="handler_failed")
-            return await self._dead(call, err)
+        return self.context(call.handler, version, category, log, fields), datetime.now(UTC)
+
+    def completion(
+        self, call: Call, ctx: CallContext, result: HandlerResult, started_at: datetime
+    ) -> Completion:
+        """The rows of a successful call; raises BadInput/TypeError on an invalid result."""
+        raw, event = call.raw, call.event
+        completion = self.rows.completion(raw, event, ctx, result, started_at, call.digest)
         if not call.ledger:
             completion.source = completion.event_id = None  # the message is in the ledger
         if call.wait is not None:
             completion.wait_id, completion.wait_status = call.wait
-        await self.committer.commit(completion)
+        return completion
+
+    @staticmethod
+    def outcome(call: Call, completion: Completion) -> Outcome:
+        """The Outcome of a committed successful call."""
         dup = completion.was_duplicate
         return Outcome(
             status="duplicate" if dup else completion.status,  # type: ignore[arg-type]
@@ -126,23 +130,66 @@ class Invoker:
             product_ids=[] if dup else [p.id for p in completion.products],
         )
 
-    async def _call(self, call: Call, ctx: CallContext) -> HandlerResult:
+    async def failed(self, call: Call, exc: Exception, ctx: CallContext) -> Outcome:
+        """The exception policy: a dead letter, a parked retry or a deferred wait hook."""
+        if isinstance(exc, PoisonMessage):
+            return await self._dead(call, exc)
+        if isinstance(exc, RetriableError):
+            if call.attempt > self.settings.pipeline.retry_attempts:
+                hook = "wait hook, " if call.on_retriable == "defer" else ""
+                exc.detail = f"{exc.detail} ({hook}after {call.attempt} attempts)"
+                return await self._dead(call, exc)
+            if call.on_retriable == "defer":
+                return await self._defer(call, exc, ctx.log)
+            return await self._park(call, exc, ctx.log)
+        summary = "".join(traceback.format_exception(exc, limit=-3)).strip()
+        err = MessageError(f"{type(exc).__name__}: {exc}\n{summary}", reason="handler_failed")
+        return await self._dead(call, err)
+
+    async def call(self, call: Call, ctx: CallContext) -> HandlerResult:
+        """The handler's result (watched by `enforce_timeout`)."""
         name = call.handler.name
         t0 = time.perf_counter()
-        self.running[id(ctx)] = (name, t0)
-        limit = self.settings.pipeline.handler_timeout_s
+        ident = id(ctx)
+        task = asyncio.current_task()
+        self.running[ident] = (name, t0)
+        self._running_tasks[ident] = task
         try:
-            async with asyncio.timeout(limit):
-                result = await call.hook(call.arg, ctx)
-        except TimeoutError:
+            result = await call.hook(call.arg, ctx)
+        except asyncio.CancelledError:
+            if ident not in self._timed_out or task is None:
+                raise  # a shutdown, not the timeout
+            task.uncancel()
             self.pool.terminate()  # stop the computation; other callers retry
+            limit = self.settings.pipeline.handler_timeout_s
             raise RetriableError(f"handler ran past pipeline.handler_timeout_s={limit}") from None
         finally:
-            del self.running[id(ctx)]
+            del self.running[ident]
+            del self._running_tasks[ident]
+            if ident in self._timed_out:  # the timeout came as the call ended: forget it
+                self._timed_out.discard(ident)
+                if task is not None and task.cancelling():
+                    task.uncancel()
             self.metrics.handler(name, time.perf_counter() - t0)
         if not isinstance(result, HandlerResult):
             raise TypeError(f"handler {name} returned {type(result).__name__}, not HandlerResult")
         return result
+
+    async def enforce_timeout(self) -> None:
+        """Cancel each handler call that runs past `pipeline.handler_timeout_s` (one timer
+        for all calls, checked at a tenth of the limit, at most every second); the call
+        ends as a RetriableError. Runs until cancelled; returns at once without a limit."""
+        limit = self.settings.pipeline.handler_timeout_s
+        if limit is None:
+            return
+        while True:
+            await asyncio.sleep(min(1.0, limit / 10))
+            now = time.perf_counter()
+            for ident, (_, t0) in list(self.running.items()):
+                task = self._running_tasks.get(ident)
+                if now - t0 > limit and ident not in self._timed_out and task is not None:
+                    self._timed_out.add(ident)
+                    task.cancel()
 
     def _dead(self, call: Call, error: MessageError):
         return self.dead.record(

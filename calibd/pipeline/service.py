@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from calibd.committer import Committer
@@ -17,6 +17,7 @@ from calibd.executor import CpuPool
 from calibd.faults import is_storage_fault
 from calibd.logs import get_logger
 from calibd.metrics import Metrics
+from calibd.pipeline.batch import BatchIntake
 from calibd.pipeline.calls import reprocess_call
 from calibd.pipeline.context import CallContext
 from calibd.pipeline.dead_lettering import DeadLettering
@@ -62,6 +63,7 @@ class Pipeline:
         self._room = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._waits_task: asyncio.Task | None = None
+        self._timeout_task: asyncio.Task | None = None
         self._commit_listener: Callable[[], None] = lambda: None
         p = settings.pipeline
         self._committer = Committer(store, p.commit_batch_max)
@@ -86,6 +88,15 @@ class Pipeline:
             dead=self._dead,
             dispatcher=dispatcher,
         )
+        self._batch = BatchIntake(
+            intake=self._intake,
+            dispatcher=dispatcher,
+            invoker=self.invoker,
+            committer=self._committer,
+            finish=self._finish,
+            account=self._account,
+            release=self._release,
+        )
         self._waits = WaitScheduler(
             store=store,
             registry=registry,
@@ -105,6 +116,9 @@ class Pipeline:
         self._committer.on_commit = self._after_commit
         if waits:
             self._waits_task = asyncio.create_task(self._waits.run(), name="calibd-waits")
+        self._timeout_task = asyncio.create_task(
+            self.invoker.enforce_timeout(), name="calibd-handler-timeout"
+        )
 
     def _after_commit(self) -> None:
         self._waits.due.set()
@@ -128,9 +142,10 @@ class Pipeline:
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def stop(self) -> None:
-        if self._waits_task is not None:
-            self._waits_task.cancel()
-            await asyncio.gather(self._waits_task, return_exceptions=True)
+        for task in (self._waits_task, self._timeout_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.drain()
         await self._committer.stop()
         self.pool.shutdown()
@@ -167,33 +182,75 @@ class Pipeline:
 
         The returned future resolves with the Outcome once the result is committed.
         """
-        await self._slots.acquire()
-        self._admitted += 1
+        await self._admit(1)
         done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(self._process(raw, done))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._track(asyncio.create_task(self._process(raw, done)))
+        return done
+
+    async def submit_many(
+        self, raws: Sequence[RawMessage]
+    ) -> asyncio.Future[list[Outcome | BaseException]]:
+        """Start processing a fetched batch (one lookup, one task for the batch and one per
+        message's work); waits for room for all of them. The future resolves, once every
+        message's result is committed, with each message's Outcome, or the exception that
+        left it uncommitted (not to be acknowledged), in the order of `raws`."""
+        await self._admit(len(raws))
+        done: asyncio.Future[list[Outcome | BaseException]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._track(asyncio.create_task(self._process_many(list(raws), done)))
         return done
 
     async def process(self, raw: RawMessage) -> Outcome:
         """Submit and wait for the outcome."""
         return await (await self.submit(raw))
 
+    async def _admit(self, n: int) -> None:
+        for _ in range(n):
+            await self._slots.acquire()
+            self._admitted += 1
+
+    def _track(self, task: asyncio.Task) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _process(self, raw: RawMessage, done: asyncio.Future[Outcome]) -> None:
-        started = time.perf_counter()  # the log context is bound by the intake
+        result = await self._finish(raw, self._intake.take(raw))
+        if done.done():
+            return
+        if isinstance(result, BaseException):
+            done.set_exception(result)
+        else:
+            done.set_result(result)
+
+    async def _process_many(
+        self, raws: list[RawMessage], done: asyncio.Future[list[Outcome | BaseException]]
+    ) -> None:
+        results = await self._batch.take(raws)
+        if not done.done():
+            done.set_result(results)
+
+    async def _finish(
+        self, raw: RawMessage, work: Coroutine[Any, Any, Outcome]
+    ) -> Outcome | BaseException:
+        """Await one message's work; its Outcome, or the exception that left it uncommitted."""
+        started = time.perf_counter()  # the log context is bound by the work
         try:
             try:
-                outcome = await self._intake.take(raw)
+                outcome = await work
             except Exception as exc:
                 outcome = await self._after_failure(raw, exc)
         except Exception as exc:  # not committed: the message is NOT acknowledged
-            if not done.done():
-                done.set_exception(exc)
-            return
+            return exc
         finally:
-            self._admitted -= 1
-            self._slots.release()
-            self._room.set()
+            self._release(1)
+        self._account(outcome, started)
+        return outcome
+
+    def _account(
+        self, outcome: Outcome, started: float, fields: dict[str, Any] | None = None
+    ) -> None:
+        """Count a committed outcome and log it (`fields`: the message's, when not bound)."""
         self.stats[outcome.status] += 1
         self.metrics.message(outcome.event_type, outcome.status)
         log.info(
@@ -202,9 +259,14 @@ class Pipeline:
             product_ids=outcome.product_ids,
             reason=outcome.reason,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            **(fields or {}),
         )
-        if not done.done():
-            done.set_result(outcome)
+
+    def _release(self, n: int) -> None:
+        self._admitted -= n
+        for _ in range(n):
+            self._slots.release()
+        self._room.set()
 
     async def _after_failure(self, raw: RawMessage, exc: Exception) -> Outcome:
         """A storage fault stops the daemon (re-raised, nothing acknowledged); any other

@@ -73,6 +73,13 @@ class Admission(Protocol):
         """Start processing; the future resolves once the outcome is committed."""
         ...
 
+    async def submit_many(
+        self, raws: Sequence[RawMessage]
+    ) -> asyncio.Future[list[Outcome | BaseException]]:
+        """Start processing a batch; the future resolves, once every outcome is committed,
+        with each message's Outcome or the exception that left it uncommitted."""
+        ...
+
     async def receive_durably(
         self, transport: str, messages: Sequence[tuple[str, bytes]]
     ) -> list[RawMessage]:

@@ -85,7 +85,7 @@ async def commit(conn: aiosqlite.Connection, items: Sequence[Completion]) -> Non
                     c.status,
                     c.transport,
                     json.dumps([p.id for p in c.products]),
-                    _now(),
+                    now,
                     c.digest,
                 )
             )

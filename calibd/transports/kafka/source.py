@@ -76,15 +76,28 @@ class KafkaSource:
             while True:
                 if self.pipeline.capacity == 0:
                     await self._wait_for_capacity(consumer)
-                batches = await consumer.getmany(
-                    timeout_ms=500, max_records=min(self.pipeline.capacity, s.max_poll_records)
-                )
-                for tp, records in batches.items():
-                    for rec in records:
-                        await self._submit(tp, rec)
+                for tp, records in (await self._fetch(consumer)).items():
+                    await self._submit(tp, records)
         finally:
             committer.cancel()
             await asyncio.gather(committer, return_exceptions=True)
+
+    async def _fetch(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list]:
+        """Records for the room in the pipeline: what one fetch brings, topped up by the
+        fetches that follow within `batch_linger_ms`, so a batch under load is large."""
+        room = min(self.pipeline.capacity, self.settings.max_poll_records)
+        batches = await consumer.getmany(timeout_ms=500, max_records=room)
+        got = sum(len(r) for r in batches.values())
+        while got and got < room and self.settings.batch_linger_ms:
+            more = await consumer.getmany(
+                timeout_ms=self.settings.batch_linger_ms, max_records=room - got
+            )
+            if not more:
+                break
+            for tp, records in more.items():
+                batches.setdefault(tp, []).extend(records)
+                got += len(records)
+        return batches
 
     async def _wait_for_capacity(self, consumer: AIOKafkaConsumer) -> None:
         """Backpressure. A short wait is just a wait; if the pipeline stays full (long
@@ -102,7 +115,7 @@ class KafkaSource:
         finally:
             consumer.resume(*(tp for tp in paused if tp in consumer.assignment()))
         for tp, rec in held:  # fetched just before the pause: keep their order
-            await self._submit(tp, rec)
+            await self._submit(tp, [rec])
 
     async def _start(self, consumer: AIOKafkaConsumer) -> None:
         attempt = 0
@@ -124,23 +137,33 @@ class KafkaSource:
                 )
                 await asyncio.sleep(delay)
 
-    async def _submit(self, tp: TopicPartition, rec) -> None:
-        raw = RawMessage(
-            transport="kafka",
-            origin=f"kafka {rec.topic}[{rec.partition}]@{rec.offset}",
-            origin_key=f"kafka:{rec.topic}:{rec.partition}:{rec.offset}:{rec.timestamp}",
-            payload=rec.value or b"",
-            headers=list(rec.headers or ()),
-        )
-        self.tracker.started(tp, rec.offset)
-        fut = await self.pipeline.submit(raw)
+    async def _submit(self, tp: TopicPartition, records: list) -> None:
+        """Hand a fetched batch of one partition to the pipeline; each offset is finished
+        when that message's outcome is committed."""
+        raws = [
+            RawMessage(
+                transport="kafka",
+                origin=f"kafka {rec.topic}[{rec.partition}]@{rec.offset}",
+                origin_key=f"kafka:{rec.topic}:{rec.partition}:{rec.offset}:{rec.timestamp}",
+                payload=rec.value or b"",
+                headers=list(rec.headers or ()),
+            )
+            for rec in records
+        ]
+        offsets = [rec.offset for rec in records]
+        for offset in offsets:
+            self.tracker.started(tp, offset)
+        fut = await self.pipeline.submit_many(raws)
         inflight = self._inflight.setdefault(tp, set())
         inflight.add(fut)
 
-        def finished(f: asyncio.Future, tp=tp, offset=rec.offset) -> None:
+        def finished(f: asyncio.Future, tp=tp) -> None:
             inflight.discard(f)
-            if not f.cancelled() and f.exception() is None:
-                self.tracker.finished(tp, offset)
+            if f.cancelled() or f.exception() is not None:
+                return
+            for offset, result in zip(offsets, f.result(), strict=True):
+                if not isinstance(result, BaseException):
+                    self.tracker.finished(tp, offset)
 
         fut.add_done_callback(finished)
 
