@@ -79,6 +79,29 @@ def _elapsed_to_mjd(
     return np.asarray(t.utc.mjd, dtype=np.float64)
 
 
+def _bound_mjd(name: str, key: str, value: Any, headers: list) -> float:
+    """TSTART/TSTOP -> MJD (UTC): elapsed time since MJDREF (the FITS standard), or an ISO
+    datetime in TIMESYS (ctao-datamodel allows both; ctapipe-mon-acada writes the latter)."""
+    try:
+        elapsed = np.array([float(value)])
+    except (TypeError, ValueError):
+        pass
+    else:
+        return _elapsed_to_mjd(name, elapsed, _header_unit(name, headers), headers, key)[0]
+    timesys = str(_keyword(headers, "TIMESYS", "UTC")).strip().upper()
+    if timesys not in _TIMESYS:
+        raise BadInput(f"{name}: TIMESYS {timesys!r} not supported (UTC, TT, TAI, GPS, TDB...)")
+    scale, offset_s = _TIMESYS[timesys]
+    try:
+        t = Time(str(value).strip(), format="fits", scale=scale)
+    except ValueError:
+        raise BadInput(
+            f"{name}: {key} is neither elapsed time nor an ISO datetime: {value!r}"
+        ) from None
+    check_mjd(name, key, np.array([t.mjd]))
+    return float((t + TimeDelta(offset_s, format="sec")).utc.mjd)
+
+
 def _header_unit(name: str, headers: list) -> u.UnitBase:
     value = str(_keyword(headers, "TIMEUNIT", "s")).strip()  # FITS default: s
     try:
@@ -140,7 +163,8 @@ def read_fram_file(path: str | Path) -> dict[str, np.ndarray]:
     a column astropy already decodes as Time is used as it is. ra/dec need an angle
     unit and peak_wavelength a length unit (converted); aod and aod_err are dimensionless.
     zero_point, img_id and observation_id are optional (NaN / -1). Also returned: `tstart_mjd`,
-    `tstop_mjd` (TSTART/TSTOP, else the first/last timestamp) and `assembly` (1-element arrays).
+    `tstop_mjd` (TSTART/TSTOP as elapsed time or ISO datetime in TIMESYS, else the first/last
+    timestamp) and `assembly` (e.g. FRAM-N1; 1-element arrays).
     Any problem -> BadInput naming the file.
     """
     from astropy.io import fits
@@ -197,14 +221,7 @@ def read_fram_file(path: str | Path) -> dict[str, np.ndarray]:
         ("TSTART", tstart, np.nanmin(time_mjd)),
         ("TSTOP", tstop, np.nanmax(time_mjd)),
     ):
-        if value is None:
-            bounds.append(fallback)
-            continue
-        try:
-            elapsed = np.array([float(value)])
-        except (TypeError, ValueError):
-            raise BadInput(f"{name}: {key} is not a number: {value!r}") from None
-        bounds.append(_elapsed_to_mjd(name, elapsed, _header_unit(name, headers), headers, key)[0])
+        bounds.append(fallback if value is None else _bound_mjd(name, key, value, headers))
 
     return {
         "time_mjd": time_mjd,

@@ -3,6 +3,8 @@ columns, bad, truncated, missing and foreign files refused naming the file."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import astropy.units as u
 import numpy as np
 import pytest
@@ -157,3 +159,52 @@ def test_truncated_missing_and_foreign_files_are_refused(tmp_path):
     fits.PrimaryHDU(np.zeros((4, 4))).writeto(image)
     with pytest.raises(BadInput, match="image.fits: no binary table HDU"):
         read_fram_file(image)
+
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+def test_a_file_of_the_observatory_s_monitoring_writer_is_read():
+    """Written by ctapipe-mon-acada 0.1 with ctao-datamodel metadata (make_*.py beside it):
+    TSTART/TSTOP are ISO strings, the time column has TCTYP/TCUNI, ASSEMBLY is FRAM-N1."""
+    path = DATA / "fram_ctapipe_mon_acada.fits"
+    assert isinstance(fits.getval(path, "TSTART", ext=1), str)  # the case this test is for
+    got = read_fram_file(path)
+    start = Time("2026-11-24T20:00:00", scale="utc")
+    expected = start.mjd + np.arange(12) * 900 / 86400
+    np.testing.assert_allclose(got["time_mjd"], expected, rtol=0, atol=1e-6 / 86400)
+    assert got["tstart_mjd"][0] == pytest.approx(expected[0], abs=1e-6 / 86400)
+    assert got["tstop_mjd"][0] == pytest.approx(expected[-1], abs=1e-6 / 86400)
+    np.testing.assert_allclose(got["aod"], np.linspace(0.040, 0.062, 12), rtol=1e-12)
+    np.testing.assert_allclose(got["ra_deg"], np.linspace(10.0, 21.0, 12), rtol=1e-12)
+    np.testing.assert_allclose(got["peak_wavelength_nm"], 550.0)
+    assert got["assembly"][0] == "FRAM-N1" and got["observation_id"][0] == 42
+
+
+@pytest.mark.parametrize(("timesys", "offset_s"), [("UTC", 0), ("TAI", -37), ("TT", -69.184)])
+def test_iso_tstart_and_tstop_are_read_in_timesys(tmp_path, timesys, offset_s):
+    """ISO datetimes are in TIMESYS (FITS): in 2026 TAI is UTC + 37 s, TT is TAI + 32.184 s."""
+    path = tmp_path / "FRAM_iso.fits"
+    write_fram_file(path, synthetic_night(n=5), timesys="UTC")
+    with fits.open(path, mode="update") as hdul:
+        header = hdul["FRAM"].header
+        header["TIMESYS"] = timesys
+        header["TSTART"] = "2026-11-24T20:00:37.000"
+        header["TSTOP"] = "2026-11-25T05:30:00"
+    got = read_fram_file(path)
+    utc = Time("2026-11-24T20:00:37", scale="utc").mjd + offset_s / 86400
+    assert got["tstart_mjd"][0] == pytest.approx(utc, abs=1e-3 / 86400)
+    assert got["tstop_mjd"][0] > got["tstart_mjd"][0]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("yesterday evening", "neither elapsed time nor an ISO datetime"), ("0001-01-01", "outside")],
+)
+def test_a_tstart_that_is_no_time_is_refused(tmp_path, value, message):
+    path = tmp_path / "FRAM_bad.fits"
+    write_fram_file(path, synthetic_night(n=5))
+    with fits.open(path, mode="update") as hdul:
+        hdul["FRAM"].header["TSTART"] = value
+    with pytest.raises(BadInput, match=f"FRAM_bad.fits: TSTART.*{message}"):
+        read_fram_file(path)
