@@ -4,7 +4,9 @@ exports, reproduction."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +21,9 @@ from calibd.testing import running_pipeline
 from tests.conftest import example
 from tests.unit.aerosol.test_fram import TRUE_VAOD, synthetic_night
 from tests.unit.aerosol.test_reader import write_fram_file
+
+
+MON_ACADA_FRAM = Path(__file__).resolve().parents[2] / "data" / "fram_ctapipe_mon_acada.fits"
 
 
 @pytest.fixture
@@ -171,3 +176,21 @@ async def test_an_unnormalised_transparency_is_not_used_by_fram_down(env):
     fallback = await store.product((await pipeline.process(raw(down))).product_ids[0])
     assert fallback["payload"]["method"] == "seasonal"
     assert fallback["payload"]["methods_without_input"] == ["ctc", "last_fram"]
+
+
+async def test_a_night_of_the_observatory_s_monitoring_writer_makes_a_product(env, tmp_path):
+    store, pipeline = env
+    path = tmp_path / "fram.fits"  # inside the data roots
+    shutil.copy(MON_ACADA_FRAM, path)
+    message = example(
+        "ctao.acada.fram_data",
+        period_start="2026-11-24T19:00:00+00:00",
+        period_end="2026-11-25T06:00:00+00:00",
+        measurements=None,
+        files=[{"uri": str(path)}],
+    )
+    outcome = await pipeline.process(raw(message))
+    assert outcome.status == "done", outcome.reason
+    product = await store.product(outcome.product_ids[0])
+    assert product["payload"]["method"] == "fram"
+    assert load_arrays(product["arrays"])["measurement_time_mjd"].shape == (12,)
