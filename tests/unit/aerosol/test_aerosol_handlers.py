@@ -22,7 +22,6 @@ from tests.conftest import example
 from tests.unit.aerosol.test_fram import TRUE_VAOD, synthetic_night
 from tests.unit.aerosol.test_reader import write_fram_file
 
-
 MON_ACADA_FRAM = Path(__file__).resolve().parents[2] / "data" / "fram_ctapipe_mon_acada.fits"
 
 
