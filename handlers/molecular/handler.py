@@ -19,7 +19,7 @@ __all__ = ["weather"]
     name="molecular",
     config=MolecularConfig,
     algorithm="rayleigh-bodhaine1999",
-    version="1",
+    version="2",  # 2: layers integrated log-linearly (1: trapezoid, +0.1-0.2 % high)
 )
 async def weather(event: WeatherEvent, ctx) -> HandlerResult:
     data = event.data

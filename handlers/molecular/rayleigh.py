@@ -182,14 +182,24 @@ def optical_depth(
         raise BadInput("profile pressures and temperatures must be positive")
     density = number_density_cm3(p, t)
     beta = cross_section_cm2(wavelength_nm, co2_ppm)[:, None] * density[None, :] * 100.0
-    tau = np.concatenate(
-        [
-            np.zeros((beta.shape[0], 1)),
-            np.cumsum(0.5 * (beta[:, 1:] + beta[:, :-1]) * np.diff(h)[None, :], axis=1),
-        ],
-        axis=1,
-    )
+    layers = log_linear_layers(beta, np.diff(h))
+    tau = np.concatenate([np.zeros((beta.shape[0], 1)), np.cumsum(layers, axis=1)], axis=1)
     return {"number_density_cm3": density, "beta_m1": beta, "tau": tau}
+
+
+def log_linear_layers(beta: np.ndarray, dh: np.ndarray) -> np.ndarray:
+    """The optical depth of each layer between consecutive levels, with beta exponential in
+    altitude inside the layer: (b0 - b1) dh / ln(b0 / b1), exact for an exponential
+    atmosphere (a trapezoid over 1 km levels is +0.13 % high for an 8 km scale height).
+    A layer with b0 == b1 (or nearly) is b0 dh, the same limit."""
+    b0, b1 = beta[:, :-1], beta[:, 1:]
+    ratio = np.log(b0 / b1)
+    small = np.abs(ratio) < 1e-6
+    safe = np.where(small, 1.0, ratio)
+    exact = (b0 - b1) / safe
+    # series of the same expression near b0 == b1: sqrt(b0 b1) (1 + ratio^2 / 24)
+    near = np.sqrt(b0 * b1) * (1.0 + ratio**2 / 24.0)
+    return np.where(small, near, exact) * dh[None, :]
 
 
 # --- the handler's settings and its worker-process entry ----------------------------------

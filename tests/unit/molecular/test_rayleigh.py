@@ -90,3 +90,22 @@ async def test_weather_message_to_molecular_product_export_and_reproduction(tmp_
         assert (await reproduce(pipeline, a["id"]))["status"] == "identical"
     finally:
         await h.stop()
+
+
+def test_optical_depth_is_exact_for_an_exponential_atmosphere_on_1_km_levels():
+    """An isothermal atmosphere (scale height 8 km) has beta = beta0 exp(-h/H), whose optical
+    depth up to h is beta0 H (1 - exp(-h/H)); levels 1 km apart, as in a sounding."""
+    scale_m = 8000.0
+    h = np.arange(0.0, 30_001.0, 1000.0)
+    t = np.full_like(h, 250.0)
+    p = 1000.0 * np.exp(-h / scale_m)
+    wl = np.array([350.0, 500.0])
+    got = rayleigh.optical_depth(wl, h, p, t)
+    beta0 = got["beta_m1"][:, :1]
+    truth = beta0 * scale_m * (1 - np.exp(-h / scale_m))[None, :]
+    np.testing.assert_allclose(got["tau"][:, 1:], truth[:, 1:], rtol=1e-9)
+    beta = got["beta_m1"]
+    trapezoid = np.sum(0.5 * (beta[:, 1:] + beta[:, :-1]) * np.diff(h), axis=1)
+    assert np.all(trapezoid / truth[:, -1] - 1 > 1e-3)  # what the trapezoid rule gave
+    flat = rayleigh.log_linear_layers(np.array([[2.0, 2.0, 2.0 * (1 + 1e-9)]]), np.ones(2))
+    np.testing.assert_allclose(flat, [[2.0, 2.0]], rtol=1e-9)  # b0 == b1: b0 dh
