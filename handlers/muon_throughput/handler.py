@@ -1,7 +1,8 @@
 """`ctao.acada.muon_data` -> `optical_throughput_muon` for one telescope.
 
-Rings come inline or as FITS tables (`reader`: binary table HDU `MUONS`, see
-schemas/formats/muon_rings.md); `muon` computes the statistics, `export` writes the product."""
+Rings come inline, as FITS tables (`reader`: binary table HDU `MUONS`, see
+schemas/formats/muon_rings.md) or as ctapipe DL1 HDF5 files (`dl1`); `muon` computes the
+statistics, `export` writes the product."""
 
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ _RING_ATTRIBUTES = ("time", "optical_efficiency", "impact_m", "fit_valid", "at_l
 
 
 def _throughput_from_inputs(
-    inline: dict[str, list] | None, files: list[str], config: dict[str, Any]
+    inline: dict[str, list] | None, files: list[str], tel_id: int, config: dict[str, Any]
 ) -> dict[str, np.ndarray]:
     """Worker-process entry: gather the rings, then the statistics."""
-    parts = [read_muon_file(f) for f in files] + ([inline] if inline else [])
+    parts = [read_muon_file(f, tel_id) for f in files] + ([inline] if inline else [])
     return muon_throughput(**merge_columns(parts, COLUMNS), config=config)
 
 
@@ -43,7 +44,9 @@ async def muon_data(event: MuonDataEvent, ctx) -> HandlerResult:
             data.rings,
             dict(zip(COLUMNS, _RING_ATTRIBUTES, strict=True)),
         )
-    arrays = await ctx.run_cpu(_throughput_from_inputs, inline, files, ctx.config.model_dump())
+    arrays = await ctx.run_cpu(
+        _throughput_from_inputs, inline, files, data.tel_id, ctx.config.model_dump()
+    )
     n = arrays["n_events"]
     overall = float(np.sum(arrays["mean"] * n) / np.sum(n))
     summary = {

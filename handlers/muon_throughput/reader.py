@@ -1,5 +1,6 @@
 """Reading muon-ring FITS tables (binary table HDU `MUONS`: `time` (MJD), `optical_efficiency`,
-`impact` [length], `fit_valid`, optional `at_limit`; schemas/formats/muon_rings.md)."""
+`impact` [length], `fit_valid`, optional `at_limit`; schemas/formats/muon_rings.md), and
+ctapipe DL1 HDF5 files (told by their signature; `dl1`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import numpy as np
 from calibd.handlers.columns import mjd_column, numeric_column
+from calibd.handlers.muon_throughput.dl1 import HDF5_SIGNATURE, read_dl1_muons
 
 from calibd.handler_api import BadInput
 
@@ -17,8 +19,18 @@ __all__ = ["COLUMNS", "read_muon_file"]
 COLUMNS = ("time_mjd", "efficiency", "impact_m", "fit_valid", "at_limit")
 
 
-def read_muon_file(path: str) -> dict[str, np.ndarray]:
-    """Columns of a MUONS table; BadInput naming the file and the problem."""
+def read_muon_file(path: str, tel_id: int | None = None) -> dict[str, np.ndarray]:
+    """Columns of a MUONS table, or of telescope `tel_id`'s rings in a ctapipe DL1 HDF5 file
+    (`dl1.read_dl1_muons`); BadInput naming the file and the problem."""
+    try:
+        with open(path, "rb") as f:
+            hdf5 = f.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
+    except OSError as exc:
+        raise BadInput(f"{Path(path).name}: cannot read: {exc}") from None
+    if hdf5:
+        if tel_id is None:
+            raise BadInput(f"{Path(path).name}: a DL1 HDF5 file needs the telescope id")
+        return read_dl1_muons(path, tel_id)
     import astropy.units as u
     from astropy.table import QTable
 
