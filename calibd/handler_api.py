@@ -15,6 +15,7 @@ from calibd.demo import demo_input
 from calibd.errors import BadInput, RefusedRequest
 from calibd.events.acada import (
     CalibrationRun,
+    CalibrationStreamFileEvent,
     FlatFieldRunEvent,
     FramDataEvent,
     FramDownEvent,
@@ -52,6 +53,7 @@ __all__ = [
     "AssessmentEvent",
     "BadInput",
     "CalibrationRun",
+    "CalibrationStreamFileEvent",
     "ConfigChangeEvent",
     "ConfigRejected",
     "FlatFieldRunEvent",

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from calibd.events.acada import (
+    CalibrationStreamFileEvent,
     FlatFieldRunEvent,
     FramDataEvent,
     FramDownEvent,
@@ -46,6 +47,7 @@ def _by_type(*models: type[CloudEvent]) -> dict[str, type[CloudEvent]]:
 INBOUND_MODELS: dict[str, type[CloudEvent]] = _by_type(
     PedestalRunEvent,
     FlatFieldRunEvent,
+    CalibrationStreamFileEvent,
     FramDataEvent,
     FramDownEvent,
     TriggerRatesEvent,

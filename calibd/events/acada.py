@@ -15,6 +15,8 @@ from calibd.events.envelope import CloudEvent
 
 __all__ = [
     "CalibrationRun",
+    "CalibrationStreamFile",
+    "CalibrationStreamFileEvent",
     "FlatFieldRunEvent",
     "FramData",
     "FramDataEvent",
@@ -69,6 +71,36 @@ class FlatFieldRunEvent(CloudEvent):
     type: Literal["ctao.acada.flatfield_run"] = "ctao.acada.flatfield_run"
     channel: ClassVar[Receive] = ACADA_CALIBRATION
     data: CalibrationRun
+
+
+class CalibrationStreamFile(StrictModel):
+    """One closed file of a telescope's interleaved calibration events (an ACADA DL0 or R1
+    `CAL` file: pedestal and flat-field events in one stream). A telescope writes several
+    parallel streams per observation block, each in chunks; calibd groups them by
+    (tel_id, sb_id, obs_id)."""
+
+    tel_id: TelId
+    sb_id: int = Field(ge=0, description="Scheduling block id")
+    obs_id: int = Field(ge=0, description="Observation block id")
+    stream: str = Field(
+        pattern=r"^[A-Za-z0-9]{1,32}$", description="The writer stream, e.g. SDH000"
+    )
+    chunk_id: int = Field(ge=0, le=1_000_000)
+    data_level: Literal["DL0", "R1"]
+    block_start: UtcTime = Field(description="Start of the observation block (file name)")
+    obs_night: str | None = Field(
+        default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="OBSNIGHT of the file"
+    )
+    file: DataFile
+
+
+class CalibrationStreamFileEvent(CloudEvent):
+    """A calibration-event stream file is closed (an ACADA trigger file). ACADA -> calibd;
+    the files of an observation block yield its camera calibration time series."""
+
+    type: Literal["ctao.acada.calibration_stream_file"] = "ctao.acada.calibration_stream_file"
+    channel: ClassVar[Receive] = ACADA_CALIBRATION
+    data: CalibrationStreamFile
 
 
 class FramMeasurement(StrictModel):

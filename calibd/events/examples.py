@@ -112,6 +112,26 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             ],
         },
     ),
+    "ctao.acada.calibration_stream_file": _env(
+        "ctao.acada.calibration_stream_file",
+        "6d7f1c1e-3b1a-4c55-9b1e-0a1b2c3d4e0a",
+        "ctao.acada/dl0-triggers",
+        {
+            "tel_id": 1,
+            "sb_id": 2000000066,
+            "obs_id": 2000000200,
+            "stream": "SDH000",
+            "chunk_id": 0,
+            "data_level": "DL0",
+            "block_start": "2026-11-24T21:03:00Z",
+            "obs_night": "2026-11-24",
+            "file": {
+                "uri": "dl0/LSTN-01/events/2026/11/24/TEL001_SDH000_20261124T210300"
+                "_SBID2000000066_OBSID2000000200_TEL_CAL_CHUNK000.fits.fz"
+            },
+        },
+        subject="TEL001_SDH000_20261124T210300_SBID2000000066_OBSID2000000200_TEL_CAL_CHUNK000.fits.fz",
+    ),
     "ctao.acada.muon_data": _env(
         "ctao.acada.muon_data",
         "6d7f1c1e-3b1a-4c55-9b1e-0a1b2c3d4e06",

@@ -51,6 +51,15 @@ def test_dl0_name_parts():
         "SUB002_SDH0000_20231013T220427_SBID0000000002_OBSID0000000200_SUB_SUBARRAY_CHUNK000.fits.fz"
     )
     assert sub.tel_id is None and sub.unit_id == 2
+    acada = parse_dl0_name(  # ACADA's sub-array files have no scope before the stream
+        "SUB001_SWAT001_20260101T220000_SBID4000000001_OBSID4000000001_SUBARRAY_CHUNK000.fits.fz"
+    )
+    assert (acada.unit_id, acada.source, acada.stream, acada.obs_id) == (
+        1,
+        "SWAT001",
+        "SUBARRAY",
+        4000000001,
+    )
 
 
 @pytest.mark.parametrize(
@@ -59,6 +68,7 @@ def test_dl0_name_parts():
         "TEL001_SDH0000_20231013T220427_SBID2_OBSID2_SUB_CAL_CHUNK000.fits.fz",  # scopes disagree
         "TEL001_SDH0000_20231399T220427_SBID2_OBSID2_TEL_CAL_CHUNK000.fits.fz",  # month 13
         "TEL001_SDH0000_20231013T220427_SBID2_OBSID2_TEL_DARK_CHUNK000.fits.fz",  # unknown stream
+        "TEL001_SDH0000_20231013T220427_SBID2_OBSID2_CAL_CHUNK000.fits.fz",  # no TEL scope
         "notes.txt",
     ],
 )

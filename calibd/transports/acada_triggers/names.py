@@ -3,8 +3,13 @@
 ACADA closes a DL0 file and creates the symlink ``<file>.trigger`` beside it: the DPPS
 ingestion signal. File names follow (see ../shared/domain.md)::
 
-    <TEL|SUB><id>_<source>_<YYYYmmddTHHMMSS>_SBID<digits>_OBSID<digits>_<TEL|SUB>_
-    <SHOWER|CAL|MUON|SUBARRAY>_CHUNK<3 digits>.fits.fz
+    TEL<id>_<source>_<YYYYmmddTHHMMSS>_SBID<digits>_OBSID<digits>_TEL_<SHOWER|CAL|MUON>
+    _CHUNK<digits>.fits.fz
+    SUB<id>_<source>_<YYYYmmddTHHMMSS>_SBID<digits>_OBSID<digits>_SUBARRAY_CHUNK<digits>.fits.fz
+
+`<source>` is the writer's stream (SDH000..SDH003 for a telescope's parallel streams,
+SWAT001 for the array trigger); the time is the start of the observation block. The older
+sub-array form with a `_SUB_` scope (`..._SUB_SUBARRAY_CHUNK000`) is read too.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ __all__ = ["DL0FileName", "parse_dl0_name"]
 
 _DL0 = re.compile(
     r"^(?P<scope>TEL|SUB)(?P<unit>\d+)_(?P<source>[A-Za-z0-9]+)_(?P<ts>\d{8}T\d{6})"
-    r"_SBID(?P<sb_id>\d+)_OBSID(?P<obs_id>\d+)_(?P<scope2>TEL|SUB)"
-    r"_(?P<stream>SHOWER|CAL|MUON|SUBARRAY)_CHUNK(?P<chunk>\d{3})\.fits(?:\.fz)?$"
+    r"_SBID(?P<sb_id>\d+)_OBSID(?P<obs_id>\d+)_(?:(?P<scope2>TEL|SUB)_)?"
+    r"(?P<stream>SHOWER|CAL|MUON|SUBARRAY)_CHUNK(?P<chunk>\d{3,})\.fits(?:\.fz)?$"
 )
 
 
@@ -46,10 +51,11 @@ def parse_dl0_name(name: str) -> DL0FileName:
     if m is None:
         raise ValueError(
             f"{name!r} is not a DL0 file name (<TEL|SUB><id>_<source>_<time>_SBID"
-            "<n>_OBSID<n>_<TEL|SUB>_<stream>_CHUNK<nnn>.fits.fz)"
+            "<n>_OBSID<n>_[TEL_]<stream>_CHUNK<nnn>.fits.fz)"
         )
-    if m["scope"] != m["scope2"]:
-        raise ValueError(f"{name!r}: scope {m['scope']} and {m['scope2']} disagree")
+    scope2 = m["scope2"] or ("SUB" if m["stream"] == "SUBARRAY" else None)
+    if m["scope"] != scope2:
+        raise ValueError(f"{name!r}: scope {m['scope']} and {scope2 or 'none'} disagree")
     try:
         start = datetime.strptime(m["ts"], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
     except ValueError:

@@ -2,9 +2,13 @@
 
 Each trigger becomes one event whose id is derived from the trigger's path (UUID5), so the
 ledger guarantees it is processed once, across restarts. The DL0 name gives tel_id, SB and
-observation ids, stream and chunk; `acada_triggers.streams` maps the stream to an event type
-('auto' reads the file's RUNTYPE header: PEDESTAL or FLATFIELD). Streams not mapped are
-recorded as ignored; unusable triggers are dead-lettered. A trigger's target is resolved
+observation ids, stream and chunk; the file's primary header tells what it holds
+(`content`): an ACADA calibration stream (DATATYPE Calibration) becomes
+`ctao.acada.calibration_stream_file`; muon candidates, air showers and sub-array triggers are
+recorded as ignored with the reason. Files without that metadata (calibd's dedicated-run
+format) go by `acada_triggers.streams`, which maps the stream to an event type ('auto' reads
+the file's RUNTYPE header: PEDESTAL or FLATFIELD); streams not mapped are recorded as ignored.
+Unusable triggers are dead-lettered. A trigger's target is resolved
 through every symlink (readlink and lstat only) and refused unless it lies inside
 `data_roots`, before anything opens it; afterwards only the resolved path is used.
 """
@@ -17,10 +21,12 @@ import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from calibd.config import AcadaTriggerSettings
 from calibd.errors import BadInput
 from calibd.logs import get_logger
+from calibd.transports.acada_triggers.content import FileContent, read_content
 from calibd.transports.acada_triggers.names import parse_dl0_name
 from calibd.transports.base import Admission, RawMessage
 
@@ -62,10 +68,10 @@ def _inside_roots(trigger: Path, target: Path, roots: list[Path]) -> Path:
     return real
 
 
-def trigger_event(trigger: Path, settings: AcadaTriggerSettings, roots: list[Path]) -> bytes | None:
-    """The CloudEvent (JSON bytes) for one trigger, or None when its stream is not for calibd.
+def trigger_event(trigger: Path, settings: AcadaTriggerSettings, roots: list[Path]) -> bytes | str:
+    """The CloudEvent (JSON bytes) for one trigger, or why calibd does not act on it (str).
 
-    Blocking (may read a FITS header). Raises BadInput for an unusable trigger, and for a
+    Blocking (reads the primary header). Raises BadInput for an unusable trigger, and for a
     target outside `roots` (the resolved data roots) before the target is opened.
     """
     if trigger.is_symlink():
@@ -77,11 +83,17 @@ def trigger_event(trigger: Path, settings: AcadaTriggerSettings, roots: list[Pat
         name = parse_dl0_name(target.name)
     except ValueError as exc:
         raise BadInput(f"{trigger}: {exc}") from None
-    event_type = settings.streams.get(name.stream)
-    if event_type is None:
-        return None
     if not real.is_file():
         raise BadInput(f"{trigger}: target {target} does not exist or is not a regular file")
+    content = read_content(real)
+    if content.ignored_because is not None:
+        return f"{content.datatype}: {content.ignored_because}"
+    if content.is_calibration_stream:
+        data = _stream_file_data(trigger, target, name, content)
+        return _envelope(trigger, target, settings, "ctao.acada.calibration_stream_file", data)
+    event_type = settings.streams.get(name.stream)
+    if event_type is None:
+        return f"stream {name.stream} not mapped (acada_triggers.streams)"
     if event_type == "auto":
         event_type = _runtype(real)
     if name.tel_id is None:
@@ -103,6 +115,39 @@ def trigger_event(trigger: Path, settings: AcadaTriggerSettings, roots: list[Pat
             f"{trigger}: stream {name.stream} is mapped to {event_type}, "
             "which a trigger file cannot describe"
         )
+    return _envelope(trigger, target, settings, event_type, data)
+
+
+def _stream_file_data(trigger: Path, target: Path, name: Any, content: FileContent) -> dict:
+    """The data of a calibration stream file, its name and header checked against each other."""
+    if name.tel_id is None:
+        raise BadInput(f"{trigger}: a calibration stream file of a sub-array has no telescope")
+    header = {"AE_ID": content.ae_id, "OBS_ID": content.obs_id, "SB_ID": content.sb_id}
+    from_name = {"AE_ID": name.tel_id, "OBS_ID": name.obs_id, "SB_ID": name.sb_id}
+    for key, value in header.items():
+        if value is not None and value != from_name[key]:
+            raise BadInput(
+                f"{trigger}: primary header {key} = {value} but the file name says {from_name[key]}"
+            )
+    level = (content.data_level or "").upper()
+    if level not in ("DL0", "R1"):
+        raise BadInput(f"{trigger}: DATALEVL {content.data_level!r} is neither DL0 nor R1")
+    return {
+        "tel_id": name.tel_id,
+        "sb_id": name.sb_id,
+        "obs_id": name.obs_id,
+        "stream": name.source,
+        "chunk_id": name.chunk_id,
+        "data_level": level,
+        "block_start": name.start.isoformat(),
+        "obs_night": content.obs_night,
+        "file": {"uri": str(target)},
+    }
+
+
+def _envelope(
+    trigger: Path, target: Path, settings: AcadaTriggerSettings, event_type: str, data: dict
+) -> bytes:
     mtime = datetime.fromtimestamp(trigger.lstat().st_mtime, UTC)
     envelope = {
         "specversion": "1.0",
@@ -179,8 +224,8 @@ class AcadaTriggerSource:
             )
             await self.pipeline.reject(raw, exc, key=key)
             return
-        if payload is None:
-            await self.pipeline.record_ignored(key, "acada-trigger", "stream not mapped")
+        if isinstance(payload, str):
+            await self.pipeline.record_ignored(key, "acada-trigger", payload)
             return
         await self.pipeline.submit(
             RawMessage(
