@@ -1,0 +1,182 @@
+"""Camera calibration as a time series along an observation block of interleaved
+calibration events (ACADA DL0/R1 `CAL` streams: pedestal and flat-field events in one stream).
+
+Events of each kind are cut, in time order, into chunks of `chunk_size` events, consecutive
+chunks sharing `overlap` events (the reference pipeline's size chunking). Each chunk is one
+estimate: its statistics come from its own events in one pass (`StreamingStats` with a single
+update, so the median is the chunks' own, not a median of medians). A flat-field chunk is
+paired with the pedestal chunk that overlaps it most in time (the nearest one when none
+overlaps) and gives one row of coefficients (`ffactor.calibration_coefficients`), valid from the
+chunk's first event until the next row's. The last chunk holds the block's last `chunk_size`
+events, so every event is in a chunk and no chunk is short unless the block is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from calibd.handlers.camera.ffactor import FFactorConfig, calibration_coefficients
+from calibd.handlers.camera.stats import StatsConfig, StreamingStats, median_over_events
+from pydantic import BaseModel, Field, model_validator
+
+__all__ = [
+    "EventChunk",
+    "EventChunker",
+    "SeriesConfig",
+    "chunk_statistics",
+    "coefficient_series",
+    "pair_chunks",
+]
+
+
+class SeriesConfig(BaseModel):
+    chunk_size: int = Field(default=2500, ge=10, le=1_000_000)
+    overlap: int = Field(default=0, ge=0, le=999_999)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> SeriesConfig:
+        if self.overlap >= self.chunk_size:
+            raise ValueError("overlap must be smaller than chunk_size")
+        return self
+
+
+@dataclass(frozen=True)
+class EventChunk:
+    """Consecutive events of one kind: `charge`, `peak_time` (n_events, n_gains, n_pixels),
+    `time` (n_events,) MJD TAI; `start`/`end` the first and last event's time."""
+
+    charge: np.ndarray
+    peak_time: np.ndarray
+    time: np.ndarray
+
+    @property
+    def start(self) -> float:
+        return float(self.time[0])
+
+    @property
+    def end(self) -> float:
+        return float(self.time[-1])
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+
+class EventChunker:
+    """Collects events of one kind (in time order) and cuts them into overlapping chunks.
+
+    Memory holds at most about `chunk_size` events plus the batch being added."""
+
+    def __init__(self, config: SeriesConfig) -> None:
+        self.size, self.step = config.chunk_size, config.chunk_size - config.overlap
+        self._buffer: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._pos = 0  # buffer index where the next chunk starts
+        self._covered = 0  # buffer index where the last emitted chunk ends
+        self.n_chunks = 0
+
+    def add(self, charge: np.ndarray, peak_time: np.ndarray, time: np.ndarray) -> list[EventChunk]:
+        """Add a batch of events; the chunks it completes."""
+        if len(time) == 0:
+            return []
+        if self._buffer is not None and len(self._buffer[2]) and time[0] < self._buffer[2][-1]:
+            raise ValueError("events must be added in time order")
+        batch = (charge, peak_time, time)
+        if self._buffer is None:
+            self._buffer = batch
+        else:
+            self._buffer = tuple(
+                np.concatenate(pair) for pair in zip(self._buffer, batch, strict=True)
+            )
+        out = []
+        while len(self._buffer[2]) - self._pos >= self.size:
+            out.append(self._chunk(self._pos, self._pos + self.size))
+            self._covered = self._pos + self.size
+            self._pos += self.step
+        self._trim()
+        return out
+
+    def finish(self) -> list[EventChunk]:
+        """The last chunk: the last `chunk_size` events (all of them in a short block), if
+        some event is in no chunk yet."""
+        if self._buffer is None or len(self._buffer[2]) <= self._covered:
+            return []
+        n = len(self._buffer[2])
+        chunk = self._chunk(max(0, n - self.size), n)
+        self._buffer, self._pos, self._covered = None, 0, 0
+        return [chunk]
+
+    def _chunk(self, lo: int, hi: int) -> EventChunk:
+        assert self._buffer is not None
+        self.n_chunks += 1
+        return EventChunk(*(a[lo:hi].copy() for a in self._buffer))
+
+    def _trim(self) -> None:
+        """Drop events no future chunk (nor the last one) can contain."""
+        assert self._buffer is not None
+        cut = min(self._pos, max(0, len(self._buffer[2]) - self.size))
+        if cut > 0:
+            self._buffer = tuple(a[cut:] for a in self._buffer)
+            self._pos -= cut
+            self._covered = max(0, self._covered - cut)
+
+
+def chunk_statistics(chunk: EventChunk, stats: StatsConfig | dict | None = None) -> dict:
+    """Sigma-clipped charge statistics of the chunk's own events, and the median peak time."""
+    charge = StreamingStats(stats)
+    charge.update(chunk.charge)
+    return {
+        "charge": charge.result(),
+        "peak_time_median": median_over_events(chunk.peak_time),
+        "n_events": len(chunk),
+        "time_start": chunk.start,
+        "time_end": chunk.end,
+    }
+
+
+def pair_chunks(flatfield: list[EventChunk], pedestal: list[EventChunk]) -> list[int]:
+    """For each flat-field chunk, the index of the pedestal chunk overlapping it most in
+    time (the nearest by mid time when none overlaps)."""
+    if not pedestal:
+        raise ValueError("no pedestal chunk to pair with")
+    starts = np.array([p.start for p in pedestal])
+    ends = np.array([p.end for p in pedestal])
+    mids = 0.5 * (starts + ends)
+    out = []
+    for ff in flatfield:
+        overlap = np.minimum(ends, ff.end) - np.maximum(starts, ff.start)
+        if np.any(overlap > 0):
+            out.append(int(np.argmax(overlap)))
+        else:
+            out.append(int(np.argmin(np.abs(mids - 0.5 * (ff.start + ff.end)))))
+    return out
+
+
+def coefficient_series(
+    flatfield: list[dict],
+    pedestal: list[dict],
+    pairs: list[int],
+    window_width: int,
+    ffactor: FFactorConfig | dict | None = None,
+) -> list[dict[str, Any]]:
+    """One row of coefficients per flat-field chunk (its statistics from `chunk_statistics`,
+    paired by `pairs`), with `valid_from` (MJD TAI: the chunk's first event), `valid_to`
+    (the next row's start; None for the last), the chunk's event counts and time spans."""
+    rows = []
+    for k, (ff, p) in enumerate(zip(flatfield, pairs, strict=True)):
+        ped = pedestal[p]
+        coefficients = calibration_coefficients(
+            ped["charge"], ff["charge"], ff["peak_time_median"], window_width, ffactor
+        )
+        rows.append(
+            {
+                "valid_from": ff["time_start"],
+                "valid_to": flatfield[k + 1]["time_start"] if k + 1 < len(flatfield) else None,
+                "flatfield_events": ff["n_events"],
+                "pedestal_events": ped["n_events"],
+                "flatfield_span": (ff["time_start"], ff["time_end"]),
+                "pedestal_span": (ped["time_start"], ped["time_end"]),
+                "coefficients": coefficients,
+            }
+        )
+    return rows
