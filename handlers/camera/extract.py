@@ -4,6 +4,11 @@
 - `global_peak_window`: per event and gain, the camera-wide peak sample P (argmax of the trace
   summed over pixels); the window [P - shift, P - shift + width), moved back inside the trace
   where it would stick out (ctapipe's GlobalPeakWindowSum does the same).
+- `local_peak_window`: the same window around each pixel's own peak sample (ctapipe's
+  LocalPeakWindowSum; the reference calibration pipeline integrates width 12 this way).
+
+NaN samples (pixels a DL0 file did not store, or a gain not selected) give a NaN charge and
+peak time for that pixel only.
 
 The peak time of a pixel is the position of its highest sample in the window, refined to a
 fraction of a sample by a parabola through that sample and its two neighbours (in samples from
@@ -28,14 +33,15 @@ __all__ = [
     "ExtractorConfig",
     "fixed_window",
     "global_peak_window",
+    "local_peak_window",
     "make_extractor",
 ]
 
 
 class ExtractorConfig(BaseModel):
-    """`window_start` is used by `fixed_window` only, `shift` by `global_peak_window` only."""
+    """`window_start` is used by `fixed_window` only, `shift` by the peak windows only."""
 
-    name: Literal["fixed_window", "global_peak_window"] = "global_peak_window"
+    name: Literal["fixed_window", "global_peak_window", "local_peak_window"] = "global_peak_window"
     window_start: int = Field(default=0, ge=0, le=4096)  # samples
     window_width: int = Field(default=8, ge=1, le=4096)
     shift: int = Field(default=3, ge=0, le=4096)
@@ -61,8 +67,10 @@ def _check_shape(waveforms: np.ndarray, source: str) -> None:
 
 
 def _integrate(waveforms: np.ndarray, start: np.ndarray, width: int) -> Extraction:
-    """Sum and peak time in the windows [start, start + width), `start` shaped (n_ev, n_gains)."""
-    idx = start[:, :, None, None] + np.arange(width)
+    """Sum and peak time in the windows [start, start + width), `start` shaped (n_ev, n_gains)
+    (one window per camera) or (n_ev, n_gains, n_pixels)."""
+    per_pixel = start if start.ndim == 3 else start[:, :, None]
+    idx = per_pixel[..., None] + np.arange(width)
     window = np.take_along_axis(waveforms, idx, axis=-1).astype(np.float64)
     charge = window.sum(axis=-1)
     j = window.argmax(axis=-1)
@@ -74,7 +82,7 @@ def _integrate(waveforms: np.ndarray, start: np.ndarray, width: int) -> Extracti
         with np.errstate(divide="ignore", invalid="ignore"):
             delta = np.where(curvature < 0, 0.5 * (y0 - y2) / curvature, 0.0)
         delta = np.where(inner[..., 0] == j, np.clip(delta, -0.5, 0.5), 0.0)
-    peak_time = start[:, :, None] + j + delta
+    peak_time = np.where(np.isfinite(charge), per_pixel + j + delta, np.nan)
     return Extraction(charge, peak_time, start, width)
 
 
@@ -104,7 +112,27 @@ def global_peak_window(
     n_samples = waveforms.shape[-1]
     if width < 1 or width > n_samples:
         raise BadInput(f"{source}: window width {width} does not fit the {n_samples}-sample traces")
-    peak = waveforms.sum(axis=2, dtype=np.float64).argmax(axis=-1)
+    peak = np.nansum(waveforms, axis=2, dtype=np.float64).argmax(axis=-1)
+    start = np.clip(peak - shift, 0, n_samples - width).astype(np.intp)
+    return _integrate(waveforms, start, width)
+
+
+def local_peak_window(
+    waveforms: np.ndarray, width: int, shift: int, *, source: str = "waveforms"
+) -> Extraction:
+    """Window [p - shift, p - shift + width) around each pixel's own peak p, clipped to the
+    trace. Raises BadInput when the traces are shorter than `width`."""
+    waveforms = np.asarray(waveforms)
+    _check_shape(waveforms, source)
+    n_samples = waveforms.shape[-1]
+    if width < 1 or width > n_samples:
+        raise BadInput(f"{source}: window width {width} does not fit the {n_samples}-sample traces")
+    finite = (
+        np.where(np.isnan(waveforms), -np.inf, waveforms)
+        if waveforms.dtype.kind == "f"
+        else waveforms
+    )
+    peak = finite.argmax(axis=-1)
     start = np.clip(peak - shift, 0, n_samples - width).astype(np.intp)
     return _integrate(waveforms, start, width)
 
@@ -120,5 +148,6 @@ def make_extractor(
             np.zeros((1, 1, 1, n_samples)), cfg.window_start, cfg.window_width, source=source
         )
         return lambda wf: fixed_window(wf, cfg.window_start, cfg.window_width, source=source)
-    global_peak_window(np.zeros((1, 1, 1, n_samples)), cfg.window_width, cfg.shift, source=source)
-    return lambda wf: global_peak_window(wf, cfg.window_width, cfg.shift, source=source)
+    peak_window = local_peak_window if cfg.name == "local_peak_window" else global_peak_window
+    peak_window(np.zeros((1, 1, 1, n_samples)), cfg.window_width, cfg.shift, source=source)
+    return lambda wf: peak_window(wf, cfg.window_width, cfg.shift, source=source)

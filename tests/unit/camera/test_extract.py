@@ -8,6 +8,7 @@ from calibd.handlers.camera.extract import (
     ExtractorConfig,
     fixed_window,
     global_peak_window,
+    local_peak_window,
     make_extractor,
 )
 from calibd.handlers.camera.ffactor import calibration_coefficients
@@ -75,11 +76,46 @@ def test_global_peak_window_is_clipped_to_the_trace():
     assert np.all(out.window_start == N_SAMPLES - 8)
 
 
+def test_local_peak_window_follows_each_pixel_s_own_peak():
+    """Pixels peaking 10 samples apart in one event: one window per pixel (width 12, the
+    reference configuration's), where a camera-wide window would miss some of them."""
+    rng = np.random.default_rng(4)
+    t = rng.choice([8.0, 18.0], (100, 1, 40)) + rng.normal(0, 0.2, (100, 1, 40))
+    out = local_peak_window(pulses(t), 12, 4)
+    assert out.window_start.shape == (100, 1, 40)
+    expected_start = np.clip(np.rint(t).astype(int) - 4, 0, N_SAMPLES - 12)
+    assert np.all(np.abs(out.window_start - expected_start) <= 1)
+    expected = 12 * 400 + 1000 * in_window_per_pixel(t, out.window_start, 12)
+    assert np.allclose(out.charge, expected, rtol=1e-12)
+    assert np.min(expected) > 12 * 400 + 995 and np.max(np.abs(out.peak_time - t)) < 0.06
+    assert np.min(global_peak_window(pulses(t), 12, 4).charge) < 12 * 400 + 500
+
+
+@pytest.mark.parametrize("extract", [fixed_window, global_peak_window, local_peak_window])
+def test_a_pixel_without_samples_is_nan_and_spoils_no_other(extract):
+    """DL0 files leave out pixels (DVR) and gain-selected data one gain: NaN samples."""
+    wf = pulses(np.full((5, 2, 6), 12.0))
+    wf[:, 0, 2] = np.nan
+    args = (8, 8) if extract is fixed_window else (8, 3)
+    out = extract(wf, *args)
+    assert np.isnan(out.charge[:, 0, 2]).all() and np.isnan(out.peak_time[:, 0, 2]).all()
+    others = np.ones((2, 6), bool)
+    others[0, 2] = False
+    assert np.isfinite(out.charge[:, others]).all() and np.isfinite(out.peak_time[:, others]).all()
+
+
+def in_window_per_pixel(t: np.ndarray, start: np.ndarray, width: int) -> np.ndarray:
+    j = np.arange(N_SAMPLES)
+    inside = (j >= start[..., None]) & (j < start[..., None] + width)
+    return (shapes(t) * inside).sum(axis=-1)
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [
         ({"name": "fixed_window", "window_start": 25, "window_width": 8}, r"window \[25, 33\)"),
         ({"name": "global_peak_window", "window_width": 31}, "window width 31 does not fit"),
+        ({"name": "local_peak_window", "window_width": 31}, "window width 31 does not fit"),
     ],
 )
 def test_windows_that_do_not_fit_the_trace_are_refused(config, message):
