@@ -147,6 +147,8 @@ class DL0Writer:
             compression_block_size_kb=max(200, row_kb) * ROWS_PER_TILE,
         )
         z = self._zfits
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # protozfits aborts the process
+        self.path.unlink(missing_ok=True)
         z.open(str(self.path))
         z.set_on_close(_make_trigger)
         for key, value in _primary(tel_id, sdh, start, sb_id, obs_id, chunk):
