@@ -134,21 +134,22 @@ def chunk_statistics(chunk: EventChunk, stats: StatsConfig | dict | None = None)
     }
 
 
-def pair_chunks(flatfield: list[EventChunk], pedestal: list[EventChunk]) -> list[int]:
-    """For each flat-field chunk, the index of the pedestal chunk overlapping it most in
-    time (the nearest by mid time when none overlaps)."""
+def pair_chunks(
+    flatfield: list[tuple[float, float]], pedestal: list[tuple[float, float]]
+) -> list[int]:
+    """For each flat-field chunk's (start, end), the index of the pedestal chunk overlapping
+    it most in time (the nearest by mid time when none overlaps)."""
     if not pedestal:
         raise ValueError("no pedestal chunk to pair with")
-    starts = np.array([p.start for p in pedestal])
-    ends = np.array([p.end for p in pedestal])
+    starts, ends = (np.array(v, dtype=np.float64) for v in zip(*pedestal, strict=True))
     mids = 0.5 * (starts + ends)
     out = []
-    for ff in flatfield:
-        overlap = np.minimum(ends, ff.end) - np.maximum(starts, ff.start)
+    for start, end in flatfield:
+        overlap = np.minimum(ends, end) - np.maximum(starts, start)
         if np.any(overlap > 0):
             out.append(int(np.argmax(overlap)))
         else:
-            out.append(int(np.argmin(np.abs(mids - 0.5 * (ff.start + ff.end)))))
+            out.append(int(np.argmin(np.abs(mids - 0.5 * (start + end)))))
     return out
 
 

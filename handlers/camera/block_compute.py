@@ -1,0 +1,159 @@
+"""An observation block's calibration stream files -> its camera calibration time series
+(runs in a worker process; `block` is the handler).
+
+The files of one (telescope, SB, OB) are read with `dl0_reader`, `read_batch` events at a time,
+and their events merged in time order across the parallel streams and chunks. Pedestal events
+(`pedestal_event_types`, by default PEDESTAL and SKY_PEDESTAL as in the reference pipeline) and
+flat-field events (`flatfield_event_types`: FLATFIELD) are integrated by their own extractor
+and cut into overlapping chunks (`series`); each flat-field chunk gives a row of coefficients.
+
+DL0 and R1 data here are photo-electrons, pedestal-subtracted by ACADA with its nominal
+coefficients, so what the coefficients correct is the RESIDUAL: `factor` (relative gain and
+flat-fielding, p.e. per p.e.), `pedestal_offset` (residual pedestal, p.e. per sample),
+`time_shift` (samples; `time_shift_ns` with the sampling frequency). Gain-selected data (one
+channel) stay one channel: both gains are in p.e. already.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from calibd.handlers.camera.dl0_reader import DL0Header, iter_dl0_events, open_dl0
+from calibd.handlers.camera.extract import ExtractorConfig, make_extractor
+from calibd.handlers.camera.ffactor import FFactorConfig
+from calibd.handlers.camera.series import (
+    EventChunker,
+    SeriesConfig,
+    chunk_statistics,
+    coefficient_series,
+    pair_chunks,
+)
+from calibd.handlers.camera.stats import StatsConfig
+from pydantic import BaseModel, Field
+
+from calibd.handler_api import BadInput
+
+__all__ = ["BlockConfig", "block_headers", "compute_block"]
+
+Event = tuple[float, int, str, np.ndarray, np.ndarray]
+
+
+def _extractor(width: int = 12, shift: int = 4, name: str = "global_peak_window"):
+    return lambda: ExtractorConfig(name=name, window_width=width, shift=shift)
+
+
+class BlockConfig(BaseModel):
+    series: SeriesConfig = Field(default_factory=SeriesConfig)
+    pedestal_event_types: list[int] = Field(default=[2, 5], min_length=1)
+    flatfield_event_types: list[int] = Field(default=[0], min_length=1)
+    pedestal_extractor: ExtractorConfig = Field(default_factory=_extractor())
+    flatfield_extractor: ExtractorConfig = Field(
+        default_factory=_extractor(name="local_peak_window")
+    )
+    stats: StatsConfig = Field(default_factory=StatsConfig)
+    ffactor: FFactorConfig = Field(default_factory=FFactorConfig)
+    sampling_frequency_mhz: float = Field(
+        default=1024.0, gt=0, le=100_000, description="LSTCam's, as ctapipe-io-zfits describes it"
+    )
+    read_batch: int = Field(default=256, ge=1, le=100_000)
+
+
+def block_headers(paths: list[str]) -> list[DL0Header]:
+    """The validated headers of a block's files; BadInput when they are not of one block."""
+    headers = [open_dl0(p) for p in paths]
+    first = headers[0]
+    for h in headers[1:]:
+        for key in ("tel_id", "obs_id", "sb_id", "n_pixels", "level"):
+            if getattr(h, key) != getattr(first, key):
+                raise BadInput(
+                    f"{h.name}: {key} {getattr(h, key)} differs from {first.name}'s "
+                    f"{getattr(first, key)}: not one observation block"
+                )
+    return headers
+
+
+def _events(header: DL0Header, cfg: BlockConfig, order: int) -> Iterator[Event]:
+    """One file's events of the two kinds, extracted: (MJD TAI, file order, kind, charge,
+    peak time), charge and peak time shaped (n_gains, n_pixels)."""
+    kinds = {t: "pedestal" for t in cfg.pedestal_event_types}
+    kinds |= {t: "flatfield" for t in cfg.flatfield_event_types}
+    extractors: dict[str, Any] = {}
+    for chunk in iter_dl0_events(header.path, header, cfg.read_batch, event_types=set(kinds)):
+        n_samples = chunk.waveform.shape[-1]
+        for kind in ("pedestal", "flatfield"):
+            pick = np.isin(chunk.event_type, [t for t, k in kinds.items() if k == kind])
+            if not pick.any():
+                continue
+            key = f"{kind}:{n_samples}"
+            if key not in extractors:
+                config = getattr(cfg, f"{kind}_extractor")
+                extractors[key] = make_extractor(config, n_samples, source=header.name)
+            out = extractors[key](chunk.waveform[pick])
+            for t, q, p in zip(chunk.mjd_tai[pick], out.charge, out.peak_time, strict=True):
+                yield (float(t), order, kind, q.astype(np.float32), p.astype(np.float32))
+
+
+def compute_block(paths: list[str], config: dict[str, Any]) -> dict[str, Any]:
+    """Worker-process entry: the block's coefficient rows and what went into them."""
+    cfg = BlockConfig.model_validate(config)
+    headers = block_headers(paths)
+    widths = {cfg.pedestal_extractor.window_width, cfg.flatfield_extractor.window_width}
+    if len(widths) != 1:
+        raise BadInput("pedestal and flat-field extractors must integrate the same width")
+    merged = heapq.merge(
+        *(_events(h, cfg, i) for i, h in enumerate(headers)), key=lambda e: (e[0], e[1])
+    )
+    chunkers = {k: EventChunker(cfg.series) for k in ("pedestal", "flatfield")}
+    stats: dict[str, list[dict]] = {"pedestal": [], "flatfield": []}
+    pending: dict[str, list[Event]] = {"pedestal": [], "flatfield": []}
+    counts = {"pedestal": 0, "flatfield": 0}
+
+    def flush(kind: str, final: bool = False) -> None:
+        batch = pending[kind]
+        chunks = []
+        if batch:
+            charge = np.stack([e[3] for e in batch])
+            peak = np.stack([e[4] for e in batch])
+            chunks = chunkers[kind].add(charge, peak, np.array([e[0] for e in batch]))
+            pending[kind] = []
+        if final:
+            chunks += chunkers[kind].finish()
+        stats[kind] += [chunk_statistics(c, cfg.stats) for c in chunks]
+
+    for event in merged:
+        kind = event[2]
+        pending[kind].append(event)
+        counts[kind] += 1
+        if len(pending[kind]) >= cfg.read_batch:
+            flush(kind)
+    for kind in pending:
+        flush(kind, final=True)
+    for kind, found in counts.items():
+        if found == 0:
+            raise BadInput(f"{headers[0].name} and the other files of the block: no {kind} events")
+    pairs = pair_chunks(
+        [(s["time_start"], s["time_end"]) for s in stats["flatfield"]],
+        [(s["time_start"], s["time_end"]) for s in stats["pedestal"]],
+    )
+    rows = coefficient_series(
+        stats["flatfield"], stats["pedestal"], pairs, widths.pop(), cfg.ffactor
+    )
+    ns_per_sample = 1e3 / cfg.sampling_frequency_mhz
+    for row in rows:
+        coefficients = row["coefficients"]
+        coefficients["time_shift_ns"] = coefficients["time_shift"] * ns_per_sample
+    first = headers[0]
+    return {
+        "rows": rows,
+        "tel_id": first.tel_id,
+        "obs_id": first.obs_id,
+        "sb_id": first.sb_id,
+        "level": first.level,
+        "n_pixels": first.n_pixels,
+        "n_events": counts,
+        "files": [h.name for h in headers],
+        "streams": sorted({h.data_source or "" for h in headers}),
+    }
