@@ -48,6 +48,7 @@ from calibd.reprocess import reprocess
 from calibd.runtime_config import ConfigRejected
 from calibd.store import parse_time
 from calibd.timerange import check_mjd
+from calibd.transports.acada_triggers.names import DL0FileName, parse_dl0_name
 
 __all__ = [
     "AssessmentEvent",
@@ -56,6 +57,7 @@ __all__ = [
     "CalibrationStreamFileEvent",
     "ConfigChangeEvent",
     "ConfigRejected",
+    "DL0FileName",
     "FlatFieldRunEvent",
     "FramDataEvent",
     "FramDownEvent",
@@ -81,6 +83,7 @@ __all__ = [
     "handler",
     "load_arrays",
     "new_product_id",
+    "parse_dl0_name",
     "parse_time",
     "product_cards",
     "product_wait_key",

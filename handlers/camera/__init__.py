@@ -5,9 +5,13 @@
 `extract` integrates waveforms, `stats` streams sigma-clipped statistics, `ffactor` turns them
 into coefficients and the unusable-pixel mask, `simulate` writes synthetic runs with a known
 truth; `handler` wires them into calibd, `export` writes the FITS products, `simulate_cli`
-adds `calibd simulate camera-run` and the demo's runs.
+adds `calibd simulate camera-run` and the demo's runs. ACADA's DL0/R1 calibration streams
+(`ctao.acada.calibration_stream_file`): `dl0_reader`/`dl0_writer` read and write the files,
+`dl0_simulate` writes an observation block with a known truth, `series` cuts the events into
+overlapping chunks, `block_compute` makes the time series of coefficients and `block` groups a
+block's files and makes one product per chunk.
 """
 
-from calibd.handlers.camera import export, handler, simulate_cli
+from calibd.handlers.camera import block, export, handler, simulate_cli
 
-__all__ = ["export", "handler", "simulate_cli"]
+__all__ = ["block", "export", "handler", "simulate_cli"]

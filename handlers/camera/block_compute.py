@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,12 @@ class BlockConfig(BaseModel):
         default=1024.0, gt=0, le=100_000, description="LSTCam's, as ctapipe-io-zfits describes it"
     )
     read_batch: int = Field(default=256, ge=1, le=100_000)
+
+
+def _utc(mjd_tai: float) -> datetime:
+    from astropy.time import Time
+
+    return Time(mjd_tai, format="mjd", scale="tai").utc.to_datetime(timezone=UTC)
 
 
 def block_headers(paths: list[str]) -> list[DL0Header]:
@@ -145,6 +152,8 @@ def compute_block(paths: list[str], config: dict[str, Any]) -> dict[str, Any]:
     for row in rows:
         coefficients = row["coefficients"]
         coefficients["time_shift_ns"] = coefficients["time_shift"] * ns_per_sample
+        for key in ("valid_from", "valid_to"):
+            row[f"{key}_utc"] = None if row[key] is None else _utc(row[key])
     first = headers[0]
     return {
         "rows": rows,
