@@ -261,3 +261,52 @@ def test_wrong_pixel_count_is_refused(instrument, tmp_path):
     )
     with pytest.raises(ValueError, match=r"not \(n_gains, 1855\)"):
         write_monitoring_hdf5(tmp_path / "x.h5", [CameraMonitoringSeries(1, [small])], instrument)
+
+
+def test_ctapipe_camera_calibrator_applies_the_coefficients(tmp_path):
+    """What ctapipe-process does with the file: CameraCalibrator subtracts pedestal_offset per
+    sample, multiplies the charge by factor and subtracts time_shift (ns) from the peak time,
+    each of the gain the pixel's DL0 waveform was selected from."""
+    from ctapipe.calib import CameraCalibrator
+    from ctapipe.containers import DL0CameraContainer
+    from traitlets.config import Config
+
+    subarray = build_subarray_description(1)  # LST1, what ctapipe-io-zfits gives DL0 events
+    subarray.to_hdf(tmp_path / "lst1.h5")
+    rng = np.random.default_rng(3)
+    factor = rng.uniform(0.8, 1.2, (N_GAINS, N_PIX))
+    pedestal = np.array([[7.0], [3.0]]) * np.ones((N_GAINS, N_PIX))
+    shift = rng.uniform(-1.5, 1.5, (N_GAINS, N_PIX))  # samples
+    row = CoefficientRow(T0, factor, pedestal, shift, np.zeros((N_GAINS, N_PIX), int))
+    path = write_monitoring_hdf5(
+        tmp_path / "c.h5", [CameraMonitoringSeries(1, [row])], tmp_path / "lst1.h5"
+    )
+    gain = (np.arange(N_PIX) % 2).astype(np.int8)
+    pix = np.arange(N_PIX)
+    amplitude = rng.uniform(50, 150, N_PIX).astype(np.float32)
+    waveform = np.repeat(pedestal[gain, pix][None, :, None], 40, axis=2).astype(np.float32)
+    waveform[0, :, 17:20] += amplitude[:, None] * np.array([0.5, 1.0, 0.5], np.float32)
+    event = event_at(T0 + 5 * u.s)
+    event.dl0.tel[1] = DL0CameraContainer(
+        waveform=waveform, selected_gain_channel=gain, pixel_status=np.zeros(N_PIX, np.uint8)
+    )
+    HDF5MonitoringSource(subarray=subarray, input_files=[path]).fill_monitoring_container(event)
+    config = Config(
+        {
+            "CameraCalibrator": {
+                "image_extractor_type": "FixedWindowSum",
+                "invalid_pixel_handler_type": None,
+            },
+            "FixedWindowSum": {
+                "peak_index": 18,
+                "window_shift": 6,
+                "window_width": 12,
+                "apply_integration_correction": False,
+            },
+        }
+    )
+    CameraCalibrator(subarray=subarray, config=config)(event)
+    dl1 = event.dl1.tel[1]
+    np.testing.assert_allclose(dl1.image, 2.0 * amplitude * factor[gain, pix], rtol=1e-5)
+    # peak at sample 18 = 18 / 1.024 ns, minus the pixel's time shift in ns
+    np.testing.assert_allclose(dl1.peak_time, (18 - shift[gain, pix]) / RATE_GHZ, atol=1e-4)
