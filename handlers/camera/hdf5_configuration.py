@@ -1,5 +1,8 @@
-"""`/configuration` of a ctapipe HDF5 file: the instrument description, copied restricted
-to some telescopes, and the observation-block table.
+"""What a ctapipe HDF5 file carries besides its data: `/configuration` (the instrument
+description, copied restricted to some telescopes, and the observation-block table) and the
+CTAO reference metadata in the root attributes (`reference_metadata`: the `CTA ...` keys of
+ctapipe's `ctapipe.io.metadata.Reference.to_dict()`, ctapipe's own defaults where calibd has
+nothing better).
 
 ctapipe's `SubarrayDescription.to_hdf` writes `subarray/layout` (one row per telescope, with
 `camera_index` and `optics_index`), `telescope/optics` (one row per optics type) and
@@ -16,6 +19,7 @@ PyTables only: ctapipe is not needed to write either.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -23,13 +27,18 @@ import numpy as np
 import tables
 from astropy.time import Time
 
+from calibd.handler_api import __version__
+
 __all__ = [
+    "DATA_MODEL_VERSION",
     "INSTRUMENT_GROUP",
     "OBSERVATION_BLOCK_TABLE",
     "CameraInfo",
     "ObservationBlock",
+    "ReferenceInfo",
     "copy_instrument",
     "read_cameras",
+    "reference_metadata",
     "write_observation_blocks",
 ]
 
@@ -38,6 +47,8 @@ _LAYOUT = f"{INSTRUMENT_GROUP}/subarray/layout"
 _OPTICS = f"{INSTRUMENT_GROUP}/telescope/optics"
 _CAMERA = f"{INSTRUMENT_GROUP}/telescope/camera"
 OBSERVATION_BLOCK_TABLE = "/configuration/observation/observation_block"
+#: ctapipe 0.28's `ctapipe.io.datawriter.DATA_MODEL_VERSION` (HDF5Merger checks it)
+DATA_MODEL_VERSION = "v7.1.0"
 
 
 @dataclass(frozen=True)
@@ -202,3 +213,57 @@ def write_observation_blocks(h5: tables.File, blocks: Sequence[ObservationBlock]
         table.attrs[f"CTAFIELD_{i}_TRANSFORM"] = "time"
         table.attrs[f"CTAFIELD_{i}_TIME_FORMAT"] = "mjd"
         table.attrs[f"CTAFIELD_{i}_TIME_SCALE"] = "tai"
+
+
+@dataclass(frozen=True)
+class ReferenceInfo:
+    """What calibd knows for the CTAO reference metadata; the rest is ctapipe's defaults."""
+
+    obs_ids: Sequence[int] = ()
+    description: str = "calibd camera calibration coefficients"
+    data_category: str = "Other"  # ctapipe allows Sim, A, B, C, Other
+    contact_name: str = "unknown"
+    contact_email: str = "unknown"
+    contact_organization: str = "CTAO"
+    site: str = "Other"
+    activity_name: str = "calibd camera_calibration"
+    activity_id: str = ""
+    activity_start: Time | None = None
+
+
+def reference_metadata(info: ReferenceInfo, instrument_id: str, n_tels: int) -> dict[str, str]:
+    """The `CTA ...` root attributes ctapipe's `Reference.to_dict()` makes (same keys)."""
+    now = Time.now().utc.iso
+    start = info.activity_start.utc.iso if info.activity_start is not None else now
+    return {
+        "CTA REFERENCE VERSION": "1",
+        "CTA CONTACT NAME": info.contact_name,
+        "CTA CONTACT EMAIL": info.contact_email,
+        "CTA CONTACT ORGANIZATION": info.contact_organization,
+        "CTA PRODUCT DESCRIPTION": info.description,
+        "CTA PRODUCT CREATION TIME": now,
+        "CTA PRODUCT ID": str(uuid.uuid4()),
+        "CTA PRODUCT DATA CATEGORY": info.data_category,
+        "CTA PRODUCT DATA LEVELS": "DL1",
+        "CTA PRODUCT DATA ASSOCIATION": "Telescope" if n_tels == 1 else "Subarray",
+        "CTA PRODUCT DATA MODEL NAME": "ASWG",
+        "CTA PRODUCT DATA MODEL VERSION": DATA_MODEL_VERSION,
+        "CTA PRODUCT DATA MODEL URL": "",
+        "CTA PRODUCT FORMAT": "hdf5",
+        "CTA PROCESS TYPE": "Observation",
+        "CTA PROCESS SUBTYPE": "",
+        "CTA PROCESS ID": ",".join(str(i) for i in info.obs_ids),
+        "CTA ACTIVITY NAME": info.activity_name,
+        "CTA ACTIVITY TYPE": "software",
+        "CTA ACTIVITY ID": info.activity_id or str(uuid.uuid4()),
+        "CTA ACTIVITY START TIME": start,
+        "CTA ACTIVITY STOP TIME": now,
+        "CTA ACTIVITY SOFTWARE NAME": "calibd",
+        "CTA ACTIVITY SOFTWARE VERSION": __version__,
+        "CTA INSTRUMENT SITE": info.site,
+        "CTA INSTRUMENT CLASS": "Telescope" if n_tels == 1 else "Subarray",
+        "CTA INSTRUMENT TYPE": "unspecified",
+        "CTA INSTRUMENT SUBTYPE": "unspecified",
+        "CTA INSTRUMENT VERSION": "unspecified",
+        "CTA INSTRUMENT ID": instrument_id,
+    }

@@ -40,13 +40,14 @@ import numpy as np
 import tables
 from astropy.time import Time
 from calibd.handlers.camera.hdf5_configuration import (
+    DATA_MODEL_VERSION,
     CameraInfo,
     ObservationBlock,
+    ReferenceInfo,
     copy_instrument,
+    reference_metadata,
     write_observation_blocks,
 )
-
-from calibd.handler_api import __version__
 
 __all__ = [
     "COEFFICIENTS_GROUP",
@@ -55,6 +56,7 @@ __all__ = [
     "STATISTICS_NAMES",
     "CameraMonitoringSeries",
     "CoefficientRow",
+    "ObservationBlock",
     "ReferenceInfo",
     "StatisticsRow",
     "TimeLike",
@@ -67,8 +69,6 @@ COEFFICIENTS_GROUP = "/dl1/monitoring/telescope/calibration/camera/coefficients"
 PIXEL_STATISTICS_GROUP = "/dl1/monitoring/telescope/calibration/camera/pixel_statistics"
 #: what ctapipe maps a pixel_statistics group to (a name must end with one of them)
 STATISTICS_NAMES = ("pedestal_image", "flatfield_image", "flatfield_peak_time")
-#: ctapipe 0.28's `ctapipe.io.datawriter.DATA_MODEL_VERSION` (HDF5Merger checks it)
-DATA_MODEL_VERSION = "v7.1.0"
 _FILTERS = tables.Filters(complevel=5, complib="blosc:zstd", fletcher32=True)
 _EPOCH = Time(0, format="unix_tai")  # 1970-01-01T00:00:00 TAI
 _QNS_PER_S = 4_000_000_000
@@ -112,6 +112,23 @@ class CoefficientRow:
     outlier_mask: np.ndarray
     is_valid: bool = True
 
+    @classmethod
+    def from_calibration(
+        cls, time: TimeLike, result: Mapping[str, Any], applied: bool = False
+    ) -> CoefficientRow:
+        """The row of a `ffactor.calibration_coefficients` result: its `factor` and
+        `time_shift` (NaN where undefined), or with `applied` the `*_applied` ones (the camera
+        median of the gain for unusable pixels)."""
+        suffix = "_applied" if applied else ""
+        return cls(
+            time=time,
+            factor=np.asarray(result[f"factor{suffix}"]),
+            pedestal_offset=np.asarray(result["pedestal_offset"]),
+            time_shift=np.asarray(result[f"time_shift{suffix}"]),
+            outlier_mask=np.asarray(result["outlier_mask"]),
+            is_valid=bool(result["is_valid"]),
+        )
+
 
 @dataclass(frozen=True)
 class StatisticsRow:
@@ -129,6 +146,24 @@ class StatisticsRow:
     event_id_start: int | None = None
     event_id_end: int | None = None
 
+    @classmethod
+    def from_stats(
+        cls, time_start: TimeLike, time_end: TimeLike, stats: Mapping[str, Any], **kw: Any
+    ) -> StatisticsRow:
+        """The row of a `stats.StreamingStats.result()`; `outlier_mask` defaults to the
+        pixels without a finite median."""
+        median = np.asarray(stats["median"], dtype=np.float64)
+        kw.setdefault("outlier_mask", ~np.isfinite(median))
+        return cls(
+            time_start=time_start,
+            time_end=time_end,
+            mean=np.asarray(stats["mean"]),
+            median=median,
+            std=np.asarray(stats["std"]),
+            n_events=np.asarray(stats["n_events"]),
+            **kw,
+        )
+
 
 @dataclass(frozen=True)
 class CameraMonitoringSeries:
@@ -139,60 +174,6 @@ class CameraMonitoringSeries:
     tel_id: int
     coefficients: Sequence[CoefficientRow]
     pixel_statistics: Mapping[str, Sequence[StatisticsRow]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ReferenceInfo:
-    """What calibd knows for the CTAO reference metadata; the rest is ctapipe's defaults."""
-
-    obs_ids: Sequence[int] = ()
-    description: str = "calibd camera calibration coefficients"
-    data_category: str = "Other"  # ctapipe allows Sim, A, B, C, Other
-    contact_name: str = "unknown"
-    contact_email: str = "unknown"
-    contact_organization: str = "CTAO"
-    site: str = "Other"
-    activity_name: str = "calibd camera_calibration"
-    activity_id: str = ""
-    activity_start: Time | None = None
-
-
-def reference_metadata(info: ReferenceInfo, instrument_id: str, n_tels: int) -> dict[str, str]:
-    """The `CTA ...` root attributes ctapipe's `Reference.to_dict()` makes (same keys)."""
-    now = Time.now().utc.iso
-    start = info.activity_start.utc.iso if info.activity_start is not None else now
-    return {
-        "CTA REFERENCE VERSION": "1",
-        "CTA CONTACT NAME": info.contact_name,
-        "CTA CONTACT EMAIL": info.contact_email,
-        "CTA CONTACT ORGANIZATION": info.contact_organization,
-        "CTA PRODUCT DESCRIPTION": info.description,
-        "CTA PRODUCT CREATION TIME": now,
-        "CTA PRODUCT ID": str(uuid.uuid4()),
-        "CTA PRODUCT DATA CATEGORY": info.data_category,
-        "CTA PRODUCT DATA LEVELS": "DL1",
-        "CTA PRODUCT DATA ASSOCIATION": "Telescope" if n_tels == 1 else "Subarray",
-        "CTA PRODUCT DATA MODEL NAME": "ASWG",
-        "CTA PRODUCT DATA MODEL VERSION": DATA_MODEL_VERSION,
-        "CTA PRODUCT DATA MODEL URL": "",
-        "CTA PRODUCT FORMAT": "hdf5",
-        "CTA PROCESS TYPE": "Observation",
-        "CTA PROCESS SUBTYPE": "",
-        "CTA PROCESS ID": ",".join(str(i) for i in info.obs_ids),
-        "CTA ACTIVITY NAME": info.activity_name,
-        "CTA ACTIVITY TYPE": "software",
-        "CTA ACTIVITY ID": info.activity_id or str(uuid.uuid4()),
-        "CTA ACTIVITY START TIME": start,
-        "CTA ACTIVITY STOP TIME": now,
-        "CTA ACTIVITY SOFTWARE NAME": "calibd",
-        "CTA ACTIVITY SOFTWARE VERSION": __version__,
-        "CTA INSTRUMENT SITE": info.site,
-        "CTA INSTRUMENT CLASS": "Telescope" if n_tels == 1 else "Subarray",
-        "CTA INSTRUMENT TYPE": "unspecified",
-        "CTA INSTRUMENT SUBTYPE": "unspecified",
-        "CTA INSTRUMENT VERSION": "unspecified",
-        "CTA INSTRUMENT ID": instrument_id,
-    }
 
 
 def _time_attrs(table: tables.Table, columns: Sequence[str]) -> None:

@@ -310,3 +310,46 @@ def test_ctapipe_camera_calibrator_applies_the_coefficients(tmp_path):
     np.testing.assert_allclose(dl1.image, 2.0 * amplitude * factor[gain, pix], rtol=1e-5)
     # peak at sample 18 = 18 / 1.024 ns, minus the pixel's time shift in ns
     np.testing.assert_allclose(dl1.peak_time, (18 - shift[gain, pix]) / RATE_GHZ, atol=1e-4)
+
+
+def test_calibd_ffactor_results_written_and_read_by_ctapipe(instrument, tmp_path):
+    """From charges through calibd's own statistics and F-factor coefficients to the file: a
+    pixel without flat-field charges keeps a NaN factor, flagged; the others ctapipe gets as
+    calibd computed them (float32), time shifts in ns."""
+    from calibd.handlers.camera.ffactor import calibration_coefficients
+    from calibd.handlers.camera.stats import StreamingStats
+
+    rng = np.random.default_rng(5)
+    n_pix = N_PIX
+    ped_charges = rng.normal(400.0, 20.0, (500, N_GAINS, n_pix))
+    ff_charges = ped_charges + rng.normal(8000.0, 900.0, (500, N_GAINS, n_pix))
+    ff_charges[:, :, 42] = np.nan  # a dead pixel
+    ped, ff = StreamingStats(), StreamingStats()
+    ped.update(ped_charges)
+    ff.update(ff_charges)
+    peak_time = rng.normal(18.0, 0.5, (N_GAINS, n_pix))
+    result = calibration_coefficients(ped.result(), ff.result(), peak_time, window_width=8)
+    assert np.isnan(result["factor"][0, 42]) and result["outlier_mask"][0, 42] & 1
+
+    end = T0 + 30 * u.s
+    s = CameraMonitoringSeries(
+        2,
+        [CoefficientRow.from_calibration(T0, result)],
+        {
+            "pedestal_image": [StatisticsRow.from_stats(T0, end, ped.result())],
+            "flatfield_image": [StatisticsRow.from_stats(T0, end, ff.result())],
+        },
+    )
+    path = write_monitoring_hdf5(tmp_path / "ff.h5", [s], instrument)
+    camera = HDF5MonitoringSource(input_files=[path]).get_camera_monitoring_container(2, end)
+    coef = camera.coefficients
+    assert np.isnan(coef.factor[0, 42]) and coef.outlier_mask[0, 42]
+    np.testing.assert_array_equal(coef.outlier_mask, result["outlier_mask"] != 0)
+    good = result["outlier_mask"] == 0
+    np.testing.assert_allclose(coef.factor[good], result["factor"][good], rtol=1e-6)
+    np.testing.assert_allclose(coef.pedestal_offset, result["pedestal_offset"], rtol=1e-6)
+    np.testing.assert_allclose(coef.time_shift[good], result["time_shift"][good] / 1.024, atol=1e-5)
+    assert coef.is_valid == bool(result["is_valid"])
+    ff_median = camera.pixel_statistics.flatfield_image["median"]
+    assert np.isnan(ff_median[0, 42])  # no charges: flagged by from_stats, NaN in ctapipe
+    np.testing.assert_allclose(ff_median[good], ff.result()["median"][good])
