@@ -201,19 +201,21 @@ def _write_table(
 
 
 def _shape(series: CameraMonitoringSeries, camera: CameraInfo) -> tuple[int, int]:
+    """The one (n_gains, n_pixels) of a series: the camera's readout channels and pixels
+    (ctapipe indexes the coefficients by the gain a DL0 pixel was read in; ctapipe-io-zfits
+    0.5 says 1 = low for every gain-selected pixel, so one-gain arrays make it fail)."""
     if not series.coefficients:
         raise ValueError(f"tel {series.tel_id}: no coefficient rows")
-    shapes = {np.shape(r.factor) for r in series.coefficients}
-    shapes |= {np.shape(a) for r in series.coefficients for a in _arrays(r)}
+    shapes = {np.shape(a) for r in series.coefficients for a in _arrays(r)}
     for rows in series.pixel_statistics.values():
         shapes |= {np.shape(a) for r in rows for a in (r.mean, r.median, r.std, r.outlier_mask)}
     if len(shapes) != 1:
         raise ValueError(f"tel {series.tel_id}: arrays of different shapes {sorted(shapes)}")
     (shape,) = shapes
-    if len(shape) != 2 or shape[1] != camera.n_pixels:
+    if shape != (camera.n_channels, camera.n_pixels):
         raise ValueError(
-            f"tel {series.tel_id}: arrays {shape} are not (n_gains, {camera.n_pixels}) "
-            f"({camera.camera_name})"
+            f"tel {series.tel_id}: arrays {shape} are not ({camera.n_channels}, "
+            f"{camera.n_pixels}): {camera.camera_name}'s gains and pixels"
         )
     return shape
 

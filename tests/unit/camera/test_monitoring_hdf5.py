@@ -91,6 +91,21 @@ def series(tel_id: int = 1, **kw) -> CameraMonitoringSeries:
     return CameraMonitoringSeries(tel_id, coefficient_rows(tel_id, **kw), stats)
 
 
+def test_tai_high_res_matches_ctapipes_conversion():
+    from ctapipe.time import ctao_high_res_to_time, time_to_ctao_high_res
+
+    rng = np.random.default_rng(2)
+    times = [T0, Time("2026-06-30T23:59:59.999999999", scale="utc", precision=9)]
+    times += [T0 + s * u.s for s in rng.uniform(0, 3e7, 20)]
+    for t in times:
+        s, qns = tai_high_res(t)
+        assert [s, qns] == time_to_ctao_high_res(t).tolist()
+        assert abs((ctao_high_res_to_time(s, qns) - t).to_value(u.ns)) <= 0.125
+    assert tai_high_res((1767304837, 3)) == (1767304837, 3)
+    with pytest.raises(ValueError, match="out of range"):
+        tai_high_res((1767304837, 4_000_000_000))
+
+
 @pytest.fixture(scope="module")
 def one_tel(instrument, tmp_path_factory):
     path = tmp_path_factory.mktemp("mon") / "monitoring.h5"
@@ -251,15 +266,14 @@ def test_inconsistent_input_is_refused_and_leaves_no_file(instrument, tmp_path, 
     assert list(tmp_path.iterdir()) == []
 
 
-def test_wrong_pixel_count_is_refused(instrument, tmp_path):
+@pytest.mark.parametrize("keep", [np.s_[:, :100], np.s_[:1, :]])
+def test_arrays_not_shaped_like_the_camera_are_refused(instrument, tmp_path, keep):
+    """Pixels and gains of the camera's readout: ctapipe picks the coefficients of the gain a
+    DL0 pixel was read in (ctapipe-io-zfits 0.5: always 1), a one-gain file would fail."""
     row = coefficient_rows()[0]
-    small = CoefficientRow(
-        row.time,
-        *(a[:, :100] for a in (row.factor, row.pedestal_offset)),
-        row.time_shift[:, :100],
-        row.outlier_mask[:, :100],
-    )
-    with pytest.raises(ValueError, match=r"not \(n_gains, 1855\)"):
+    arrays = (row.factor, row.pedestal_offset, row.time_shift, row.outlier_mask)
+    small = CoefficientRow(row.time, *(a[keep] for a in arrays))
+    with pytest.raises(ValueError, match=r"are not \(2, 1855\): LSTCam's gains and pixels"):
         write_monitoring_hdf5(tmp_path / "x.h5", [CameraMonitoringSeries(1, [small])], instrument)
 
 
