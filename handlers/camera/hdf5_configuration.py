@@ -33,6 +33,7 @@ __all__ = [
     "DATA_MODEL_VERSION",
     "INSTRUMENT_GROUP",
     "OBSERVATION_BLOCK_TABLE",
+    "UNKNOWN_ID",
     "CameraInfo",
     "ObservationBlock",
     "ReferenceInfo",
@@ -47,6 +48,8 @@ _LAYOUT = f"{INSTRUMENT_GROUP}/subarray/layout"
 _OPTICS = f"{INSTRUMENT_GROUP}/telescope/optics"
 _CAMERA = f"{INSTRUMENT_GROUP}/telescope/camera"
 OBSERVATION_BLOCK_TABLE = "/configuration/observation/observation_block"
+#: ctapipe's UNKNOWN_ID (an unknown scheduling block)
+UNKNOWN_ID = 2**64 - 1
 #: ctapipe 0.28's `ctapipe.io.datawriter.DATA_MODEL_VERSION` (HDF5Merger checks it)
 DATA_MODEL_VERSION = "v7.1.0"
 
@@ -157,7 +160,7 @@ class ObservationBlock:
     columns (`state`, `subarray_pointing_frame`) are stored as their integer values."""
 
     obs_id: int
-    sb_id: int
+    sb_id: int = UNKNOWN_ID
     producer_id: str = "unknown"
     state: int = -1  # ObservationBlockState.UNKNOWN
     actual_start_time: Time | None = None

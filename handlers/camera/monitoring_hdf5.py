@@ -317,7 +317,9 @@ def write_monitoring_hdf5(
     `instrument_file` is a ctapipe HDF5 file holding `/configuration/instrument`, copied for
     exactly these telescopes. `sampling_rate_ghz` (per telescope or one for all) converts
     `time_shift` from samples to ns; None takes the camera readout's SAMPFREQ from the
-    instrument description. Raises ValueError on inconsistent input (no file is left then).
+    instrument description. `observation_blocks` default to one per `reference.obs_ids`
+    (ids only): ctapipe's HDF5Merger (ctapipe-merge, QualPipe writing to a new file) refuses
+    a file without them. Raises ValueError on inconsistent input (no file is left then).
     """
     path = Path(path)
     if not series:
@@ -344,11 +346,13 @@ def write_monitoring_hdf5(
                 _coefficients(h5, s, shape, rate)
                 for name, rows in sorted(s.pixel_statistics.items()):
                     _statistics(h5, int(s.tel_id), name, rows, shape)
-            if observation_blocks:
-                write_observation_blocks(h5, observation_blocks)
+            reference = reference or ReferenceInfo()
+            blocks = observation_blocks or [ObservationBlock(int(i)) for i in reference.obs_ids]
+            if blocks:
+                write_observation_blocks(h5, blocks)
             layout = h5.get_node("/configuration/instrument/subarray/layout")
             instrument_id = str(layout.attrs["name"])
-            meta = reference_metadata(reference or ReferenceInfo(), instrument_id, len(series))
+            meta = reference_metadata(reference, instrument_id, len(series))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", tables.NaturalNameWarning)
                 for key, value in meta.items():

@@ -367,3 +367,21 @@ def test_calibd_ffactor_results_written_and_read_by_ctapipe(instrument, tmp_path
     ff_median = camera.pixel_statistics.flatfield_image["median"]
     assert np.isnan(ff_median[0, 42])  # no charges: flagged by from_stats, NaN in ctapipe
     np.testing.assert_allclose(ff_median[good], ff.result()["median"][good])
+
+
+def test_ctapipes_merger_copies_the_file(instrument, tmp_path):
+    """ctapipe's HDF5Merger (ctapipe-merge; QualPipe writing its results to a new file) needs
+    the reference metadata and an observation-block table: one per obs_id by default."""
+    from ctapipe.io import HDF5Merger
+
+    path = write_monitoring_hdf5(
+        tmp_path / "m.h5", [series(1)], instrument, reference=ReferenceInfo(obs_ids=[17])
+    )
+    with HDF5Merger(tmp_path / "merged.h5") as merger:
+        merger(path)
+    assert read_table(tmp_path / "merged.h5", "/configuration/observation/observation_block")[
+        "obs_id"
+    ].tolist() == [17]
+    mon = HDF5MonitoringSource(input_files=[tmp_path / "merged.h5"])
+    coef = mon.get_camera_monitoring_container(1, T0 + 61 * u.s).coefficients
+    assert coef.factor[0, 0] == pytest.approx(0.12)
