@@ -1,7 +1,8 @@
 """Camera calibration in ctapipe's monitoring HDF5 layout: the file that
 `ctapipe-process --monitoring-source HDF5MonitoringSource
---HDF5MonitoringSource.input_files=F` applies and QualPipe reads (ctapipe 0.28; verified
-layout in notes/dl0-format.md section 7). Written with PyTables only.
+--HDF5MonitoringSource.input_files=F` applies and QualPipe reads through the same source
+(ctapipe 0.28; layout verified in notes/dl0-format.md section 7 and by the tests, which read
+it with ctapipe). Written with PyTables only.
 
 Per telescope NNN (one file may hold several):
 
@@ -17,7 +18,7 @@ Per telescope NNN (one file may hold several):
         [event_id_start, event_id_end,] mean, median, std (float64), n_events (int64),
         outlier_mask (bool), is_valid
     /configuration/instrument      exactly these telescopes (hdf5_configuration)
-    /configuration/observation/observation_block   when observation blocks are given
+    /configuration/observation/observation_block   given, or one row per reference obs_id
     root attributes                ctapipe's `CTA ...` reference metadata
 
 ctapipe applies the row with the latest `time` <= the event's TAI time (the last row after
@@ -224,13 +225,17 @@ def _arrays(r: CoefficientRow) -> tuple[np.ndarray, ...]:
     return (r.factor, r.pedestal_offset, r.time_shift, r.outlier_mask)
 
 
+def _ticks(times: np.ndarray) -> np.ndarray:
+    """Quarter nanoseconds since 1970 TAI of ctao_high_res pairs (exact in int64)."""
+    return times[:, 0].astype(np.int64) * _QNS_PER_S + times[:, 1]
+
+
 def _coefficients(
     h5: tables.File, series: CameraMonitoringSeries, shape: tuple[int, int], rate_ghz: float
 ) -> None:
     rows = series.coefficients
     times = np.array([tai_high_res(r.time) for r in rows], dtype=np.uint32)
-    ticks = times[:, 0].astype(np.int64) * _QNS_PER_S + times[:, 1]
-    if np.any(np.diff(ticks) <= 0):
+    if np.any(np.diff(_ticks(times)) <= 0):
         raise ValueError(f"tel {series.tel_id}: validity starts must be strictly increasing")
     factor = np.array([r.factor for r in rows], dtype=np.float32)
     pedestal = np.array([r.pedestal_offset for r in rows], dtype=np.float32)
@@ -268,9 +273,12 @@ def _statistics(
         "time_end": tables.UInt32Col(shape=(2,), pos=1),
     }
     data: dict[str, Any] = {
-        "time_start": [tai_high_res(r.time_start) for r in rows],
-        "time_end": [tai_high_res(r.time_end) for r in rows],
+        "time_start": np.array([tai_high_res(r.time_start) for r in rows], dtype=np.uint32),
+        "time_end": np.array([tai_high_res(r.time_end) for r in rows], dtype=np.uint32),
     }
+    start, end = (_ticks(data[k]) for k in ("time_start", "time_end"))
+    if np.any(np.diff(start) <= 0) or np.any(end < start):
+        raise ValueError(f"tel {tel_id}: {name}: chunks must be increasing, start <= end")
     with_ids = [r.event_id_start is not None and r.event_id_end is not None for r in rows]
     if all(with_ids):
         columns["event_id_start"] = tables.Int64Col(pos=2)

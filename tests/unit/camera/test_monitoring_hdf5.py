@@ -252,6 +252,7 @@ def test_sampling_rate_defaults_to_the_cameras_readout(instrument, tmp_path):
         ({"coefficients": coefficient_rows()[::-1]}, "strictly increasing"),
         ({"coefficients": [], "pixel_statistics": {}}, "no coefficient rows"),
         ({"pixel_statistics": {"pedestal": statistics_rows(0.0)}}, "not <event_type>_"),
+        ({"pixel_statistics": {"pedestal_image": statistics_rows(0)[::-1]}}, "increasing"),
     ],
 )
 def test_inconsistent_input_is_refused_and_leaves_no_file(instrument, tmp_path, change, match):
