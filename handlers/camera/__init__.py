@@ -5,7 +5,9 @@
 `extract` integrates waveforms, `stats` streams sigma-clipped statistics, `ffactor` turns them
 into coefficients and the unusable-pixel mask, `simulate` writes synthetic runs with a known
 truth; `handler` wires them into calibd, `export` writes the FITS products, `simulate_cli`
-adds `calibd simulate camera-run` and the demo's runs.
+adds `calibd simulate camera-run` and the demo's runs. `monitoring_hdf5` (with
+`hdf5_configuration`) writes coefficient time series in ctapipe's monitoring HDF5 layout, for
+`ctapipe-process`; it is not wired into the handler or the export yet.
 """
 
 from calibd.handlers.camera import export, handler, simulate_cli
