@@ -9,7 +9,9 @@ adds `calibd simulate camera-run` and the demo's runs. ACADA's DL0/R1 calibratio
 (`ctao.acada.calibration_stream_file`): `dl0_reader`/`dl0_writer` read and write the files,
 `dl0_simulate` writes an observation block with a known truth, `series` cuts the events into
 overlapping chunks, `block_compute` makes the time series of coefficients and `block` groups a
-block's files and makes one product per chunk.
+block's files and makes one product per chunk. `monitoring_hdf5` (with `hdf5_configuration`)
+writes coefficient time series in ctapipe's monitoring HDF5 layout, for `ctapipe-process`; it
+is not wired into the export yet.
 """
 
 from calibd.handlers.camera import block, export, handler, simulate_cli
