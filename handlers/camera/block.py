@@ -147,6 +147,7 @@ def _draft(ctx, data, out, row, k, n, supersedes, late) -> ProductDraft:
     coefficients = row["coefficients"]
     valid_from = data.block_start if k == 0 else row["valid_from_utc"]
     summary = {
+        "block": block_key(data.tel_id, data.sb_id, data.obs_id),
         "chunk": k,
         "n_chunks": n,
         "faulty_fraction": float(coefficients["faulty_fraction"]),
@@ -158,7 +159,6 @@ def _draft(ctx, data, out, row, k, n, supersedes, late) -> ProductDraft:
     payload = {
         "obs_id": data.obs_id,
         "sb_id": data.sb_id,
-        "block": block_key(data.tel_id, data.sb_id, data.obs_id),
         "level": out["level"],
         "streams": out["streams"],
         "files": out["files"],
@@ -197,7 +197,7 @@ _MEDIANS = ("median_gain", "median_n_pe")
 async def _block_products(ctx, data) -> list[dict[str, Any]]:
     key = block_key(data.tel_id, data.sb_id, data.obs_id)
     rows = await ctx.store.products(product_type=CALIBRATION, tel_id=data.tel_id, limit=1000)
-    return [r for r in rows if r["payload"].get("block") == key]
+    return [r for r in rows if r["summary"].get("block") == key]
 
 
 @handler(
