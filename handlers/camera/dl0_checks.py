@@ -21,6 +21,7 @@ __all__ = [
     "MAX_TILE_BYTES",
     "EventArrays",
     "check_events_hdu",
+    "check_magic",
     "check_structure",
     "event_arrays",
     "header_int",
@@ -47,14 +48,25 @@ def _int_card(name: str, hdr: fits.Header, key: str, extname: str) -> int:
     return value
 
 
+def check_magic(path: str, name: str) -> None:
+    """The file exists, starts like a FITS file and is a whole number of 2880-byte blocks."""
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(len(_FITS_MAGIC))
+    except OSError as exc:
+        raise BadInput(f"{name}: cannot read: {exc.strerror or exc}") from exc
+    if not start.startswith(b"SIMPLE  ="):
+        raise BadInput(f"{name}: not a FITS file (no SIMPLE card)")
+    size = os.path.getsize(path)
+    if size % 2880:
+        raise BadInput(f"{name}: truncated: {size} bytes is not a whole number of FITS blocks")
+
+
 def check_structure(
     path: str, name: str, hdul: fits.HDUList
 ) -> tuple[fits.Header, dict[str, fits.Header]]:
     """The primary header and the binary tables' headers by EXTNAME, after checking that the file
-    is FITS, holds every byte its headers announce, and that rows and tiles are within limits."""
-    with open(path, "rb") as fh:
-        if not fh.read(len(_FITS_MAGIC)).startswith(b"SIMPLE  ="):
-            raise BadInput(f"{name}: not a FITS file (no SIMPLE card)")
+    holds every byte its headers announce and that rows and tiles are within limits."""
     size = os.path.getsize(path)
     tables: dict[str, fits.Header] = {}
     for i, hdu in enumerate(hdul):

@@ -38,6 +38,7 @@ from astropy.io import fits
 from calibd.handlers.camera.dl0_checks import (
     MAX_EVENTS,
     check_events_hdu,
+    check_magic,
     check_structure,
     event_arrays,
     header_int,
@@ -148,6 +149,7 @@ def open_dl0(path: str | os.PathLike) -> DL0Header:
     """Validate a DL0 (or R1) telescope events file and return its header."""
     path = os.fspath(path)
     name = Path(path).name
+    check_magic(path, name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
