@@ -173,3 +173,33 @@ def test_size_limits_checked_before_decoding(tmp_path, monkeypatch):
     monkeypatch.undo()
     monkeypatch.setattr(dl0_checks, "MAX_EVENTS", 0)
     refused(path, "has 1 rows, over 0")
+
+
+def r1_tables(**kw) -> dict[str, list]:
+    from protozfits import R1v1_pb2 as r1
+
+    pid = numpy_to_any_array(np.arange(N_PIX, dtype=np.uint16)[::-1].copy())
+    wf = np.arange(2 * N_PIX * N_SAMP, dtype=np.uint16) + 300
+    args = {"event_id": 7, "tel_id": 1, "event_type": 0, "event_time_s": 1_800_000_000}
+    args |= {"event_time_qns": 123, "num_channels": 2, "num_samples": N_SAMP, "num_pixels": N_PIX}
+    return {
+        "DataStream": [r1.TelescopeDataStream(tel_id=1, obs_id=2, sb_id=1, waveform_scale=10.0,
+                                              waveform_offset=30.0)],
+        "CameraConfiguration": [r1.CameraConfiguration(tel_id=1, pixel_id_map=pid,
+                                                       num_pixels=N_PIX, num_channels=2)],
+        "Events": [r1.Event(waveform=numpy_to_any_array(wf), **(args | kw))],
+    }  # fmt: skip
+
+
+def test_r1_file_two_gains_reversed_map(tmp_path):
+    path = write(tmp_path, r1_tables(), "r1.fits.fz")
+    header = open_dl0(path)
+    assert (header.level, header.n_channels, header.n_pixels) == ("R1", 2, N_PIX)
+    (chunk,) = iter_dl0_events(path, header, 4)
+    assert chunk.gain is None and chunk.waveform.shape == (1, 2, N_PIX, N_SAMP)
+    stored = (np.arange(2 * N_PIX * N_SAMP) + 300).reshape(2, N_PIX, N_SAMP) / 10.0 - 30.0
+    np.testing.assert_allclose(chunk.waveform[0], stored[:, ::-1], atol=1e-4)  # nominal order
+    assert (chunk.event_id[0], chunk.event_type[0], chunk.time_qns[0]) == (7, 0, 123)
+    refused(write(tmp_path, r1_tables(num_pixels=6), "r1b.fits.fz"), "num_pixels 6")
+    dl0_events = good_tables()["Events"]
+    refused(write(tmp_path, r1_tables() | {"Events": dl0_events}, "mix.fits.fz"), "DataStream has")
