@@ -37,6 +37,7 @@ import numpy as np
 from astropy.io import fits
 from calibd.handlers.camera.dl0_checks import (
     MAX_EVENTS,
+    check_datasums,
     check_events_hdu,
     check_magic,
     check_structure,
@@ -155,6 +156,7 @@ def open_dl0(path: str | os.PathLike) -> DL0Header:
             warnings.simplefilter("ignore")
             with fits.open(path, memmap=False, lazy_load_hdus=False) as hdul:
                 headers = check_structure(path, name, hdul)
+                check_datasums(path, name, hdul)
     except BadInput:
         raise
     except Exception as exc:

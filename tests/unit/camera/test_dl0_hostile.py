@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -203,3 +204,25 @@ def test_r1_file_two_gains_reversed_map(tmp_path):
     refused(write(tmp_path, r1_tables(num_pixels=6), "r1b.fits.fz"), "num_pixels 6")
     dl0_events = good_tables()["Events"]
     refused(write(tmp_path, r1_tables() | {"Events": dl0_events}, "mix.fits.fz"), "DataStream has")
+
+
+@pytest.mark.parametrize(
+    ("where", "match"),
+    [
+        (0.5, "corrupt: HDU Events data sum \\d+ != DATASUM"),  # inside the compressed heap
+        (0.97, "corrupt: HDU Events data sum"),
+        (0.0005, "corrupt: HDU PRIMARY fails its CHECKSUM"),  # a header card's value
+    ],
+)
+def test_corrupt_bytes_never_reach_the_decoder(tmp_path, where, match):
+    """Random bytes in the heap made protozfits' decoder segfault: checksums catch them first."""
+    good = simulate_dl0_block(
+        tmp_path, {"n_pixels": 1855, "n_samples": 40}, 4, tel_id=1, sb_id=1, obs_id=2,
+        start=datetime(2026, 1, 1, 22, tzinfo=UTC), n_streams=1, chunk_size=8, seed=0,
+    ).files[0]  # fmt: skip
+    raw = bytearray(Path(good).read_bytes())
+    at = int(len(raw) * where)
+    raw[at : at + 8] = b"12345678" if where < 0.01 else bytes(range(200, 208))
+    bad = tmp_path / "corrupt.fits.fz"
+    bad.write_bytes(bytes(raw))
+    refused(bad, match)
