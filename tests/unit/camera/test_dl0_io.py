@@ -68,6 +68,9 @@ def read_all(path, chunk_size=100, event_types=None):
 
 
 def test_block_files_names_triggers_and_headers(tmp_path):
+    from calibd.handlers.camera import dl0_writer
+
+    assert dl0_writer.simulate_dl0_block is simulate_dl0_block
     truth = block(tmp_path)
     names = sorted(os.path.basename(f) for f in truth.files)
     expected = [
