@@ -20,7 +20,9 @@ __all__ = [
     "MAX_SAMPLES",
     "MAX_TILE_BYTES",
     "EventArrays",
+    "check_datasums",
     "check_events_hdu",
+    "check_magic",
     "check_structure",
     "event_arrays",
     "header_int",
@@ -36,6 +38,7 @@ MAX_ROW_BYTES = 40_000_000
 MAX_TILE_BYTES = 1 << 31
 MAX_PIXELS = 10_000
 MAX_SAMPLES = 1_000
+_SUM_BLOCK = 16 * 2880 * 64
 _FITS_MAGIC = b"SIMPLE  =                    T"
 _EVENTS_PBFHEAD = {"DL0v1.Telescope.Event": "DL0", "R1v1.Event": "R1"}
 
@@ -47,14 +50,25 @@ def _int_card(name: str, hdr: fits.Header, key: str, extname: str) -> int:
     return value
 
 
+def check_magic(path: str, name: str) -> None:
+    """The file exists, starts like a FITS file and is a whole number of 2880-byte blocks."""
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(len(_FITS_MAGIC))
+    except OSError as exc:
+        raise BadInput(f"{name}: cannot read: {exc.strerror or exc}") from exc
+    if not start.startswith(b"SIMPLE  ="):
+        raise BadInput(f"{name}: not a FITS file (no SIMPLE card)")
+    size = os.path.getsize(path)
+    if size % 2880:
+        raise BadInput(f"{name}: truncated: {size} bytes is not a whole number of FITS blocks")
+
+
 def check_structure(
     path: str, name: str, hdul: fits.HDUList
 ) -> tuple[fits.Header, dict[str, fits.Header]]:
     """The primary header and the binary tables' headers by EXTNAME, after checking that the file
-    is FITS, holds every byte its headers announce, and that rows and tiles are within limits."""
-    with open(path, "rb") as fh:
-        if not fh.read(len(_FITS_MAGIC)).startswith(b"SIMPLE  ="):
-            raise BadInput(f"{name}: not a FITS file (no SIMPLE card)")
+    holds every byte its headers announce and that rows and tiles are within limits."""
     size = os.path.getsize(path)
     tables: dict[str, fits.Header] = {}
     for i, hdu in enumerate(hdul):
@@ -87,6 +101,47 @@ def check_structure(
             raise BadInput(f"{name}: HDU {extname} appears twice")
         tables[extname] = hdr
     return hdul[0].header, tables
+
+
+def _ones_complement_sum(fh, start: int, length: int) -> int:
+    """FITS 32-bit ones' complement sum of `length` bytes at `start` (read in bounded blocks)."""
+    hi = lo = 0
+    fh.seek(start)
+    while length > 0:
+        block = fh.read(min(length, _SUM_BLOCK))
+        if len(block) % 4:
+            block += bytes(4 - len(block) % 4)
+        words = np.frombuffer(block, dtype=">u2")
+        hi += int(words[0::2].sum(dtype=np.uint64))
+        lo += int(words[1::2].sum(dtype=np.uint64))
+        while hi >> 16 or lo >> 16:
+            hi, lo = (hi & 0xFFFF) + (lo >> 16), (lo & 0xFFFF) + (hi >> 16)
+        length -= _SUM_BLOCK
+    return (hi << 16) + lo
+
+
+def check_datasums(path: str, name: str, hdul: fits.HDUList) -> None:
+    """Each HDU's data match its DATASUM and the whole HDU its CHECKSUM (when written; ACADA's
+    writer always does), so that corrupt bytes never reach the C++ decoder, which can crash."""
+    with open(path, "rb") as fh:
+        for i, hdu in enumerate(hdul):
+            datasum, checksum = hdu.header.get("DATASUM"), hdu.header.get("CHECKSUM")
+            if datasum is None and checksum is None:
+                continue
+            extname = hdu.header.get("EXTNAME", "PRIMARY")
+            info = hdul.fileinfo(i)
+            data = _ones_complement_sum(fh, info["datLoc"], info["datSpan"])
+            if datasum is not None and str(datasum).strip() != str(data):
+                raise BadInput(
+                    f"{name}: corrupt: HDU {extname} data sum {data} != DATASUM {datasum}"
+                )
+            if checksum is not None:
+                total = data + _ones_complement_sum(
+                    fh, info["hdrLoc"], info["datLoc"] - info["hdrLoc"]
+                )
+                total = (total & 0xFFFFFFFF) + (total >> 32)
+                if total != 0xFFFFFFFF:
+                    raise BadInput(f"{name}: corrupt: HDU {extname} fails its CHECKSUM")
 
 
 def check_events_hdu(name: str, tables: dict[str, fits.Header]) -> str:

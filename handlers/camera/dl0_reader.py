@@ -37,7 +37,9 @@ import numpy as np
 from astropy.io import fits
 from calibd.handlers.camera.dl0_checks import (
     MAX_EVENTS,
+    check_datasums,
     check_events_hdu,
+    check_magic,
     check_structure,
     event_arrays,
     header_int,
@@ -148,11 +150,13 @@ def open_dl0(path: str | os.PathLike) -> DL0Header:
     """Validate a DL0 (or R1) telescope events file and return its header."""
     path = os.fspath(path)
     name = Path(path).name
+    check_magic(path, name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with fits.open(path, memmap=False, lazy_load_hdus=False) as hdul:
                 headers = check_structure(path, name, hdul)
+                check_datasums(path, name, hdul)
     except BadInput:
         raise
     except Exception as exc:

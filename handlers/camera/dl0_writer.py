@@ -250,3 +250,13 @@ def _make_trigger(path: str) -> None:
     trigger = p.with_name(p.name + ".trigger")
     trigger.unlink(missing_ok=True)
     trigger.symlink_to(p.name)
+
+
+def __getattr__(name: str) -> object:
+    """`simulate_dl0_block`, `DL0Truth` and `block_event` live in `dl0_simulate` (which imports
+    this module); they are importable from here too."""
+    if name in ("simulate_dl0_block", "DL0Truth", "block_event"):
+        from calibd.handlers.camera import dl0_simulate
+
+        return getattr(dl0_simulate, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,7 +4,9 @@ back the truth's values within the uint16 quantisation; DVR, reversed pixel maps
 from __future__ import annotations
 
 import os
+import struct
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,6 +68,9 @@ def read_all(path, chunk_size=100, event_types=None):
 
 
 def test_block_files_names_triggers_and_headers(tmp_path):
+    from calibd.handlers.camera import dl0_writer
+
+    assert dl0_writer.simulate_dl0_block is simulate_dl0_block
     truth = block(tmp_path)
     names = sorted(os.path.basename(f) for f in truth.files)
     expected = [
@@ -224,3 +229,35 @@ def test_chunks_cover_every_event_once(tmp_path, chunk_size):
     ids = np.concatenate([c.event_id for c in chunks])
     assert np.array_equal(ids, np.arange(1, 11))
     assert max(len(c) for c in chunks) == min(chunk_size, 10)
+
+
+def column_compressions(path) -> dict[str, dict[str, tuple[int, ...]]]:
+    """Processing ids of each column's first block (zFITS: the tile catalogue holds big-endian
+    (size, offset) pairs per column; a block starts <Q size><c order><b n><n x H ids>)."""
+    out = {}
+    raw = Path(path).read_bytes()
+    with fits.open(path) as hdul:
+        for i, hdu in enumerate(hdul[1:], start=1):
+            h = hdu.header
+            start = hdul.fileinfo(i)["datLoc"]
+            heap = start + h["ZHEAPPTR"]
+            assert raw[heap : heap + 4] == b"TILE"
+            columns = {}
+            for c in range(h["TFIELDS"]):
+                _, offset = struct.unpack(">qq", raw[start + 16 * c : start + 16 * c + 16])
+                n = raw[heap + offset + 9]
+                ids = struct.unpack(f"<{n}H", raw[heap + offset + 10 : heap + offset + 10 + 2 * n])
+                columns[h[f"TTYPE{c + 1}"]] = ids
+            out[h["EXTNAME"]] = columns
+    return out
+
+
+def test_column_compression_as_acada(tmp_path):
+    truth = block(tmp_path, n_events=4, n_streams=1)
+    compressions = column_compressions(truth.files[0])
+    assert list(compressions) == ["DataStream", "CameraConfiguration", "Events"]
+    assert compressions["Events"].pop("waveform") == (1, 2)  # fact = smoothing + huffman16
+    assert {"pixel_status", "event_time_qns"} <= set(compressions["Events"])
+    assert "num_pixels" in compressions["CameraConfiguration"]
+    for columns in compressions.values():
+        assert set(columns.values()) == {(3, 2)}, columns  # diffman16 = diff + huffman16
