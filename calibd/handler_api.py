@@ -12,7 +12,7 @@ from __future__ import annotations
 from calibd import __version__
 from calibd.arrays import load_arrays
 from calibd.demo import demo_input
-from calibd.errors import BadInput, RefusedRequest
+from calibd.errors import BadInput, ConfigurationError, RefusedRequest
 from calibd.events.acada import (
     CalibrationRun,
     CalibrationStreamFileEvent,
@@ -32,7 +32,7 @@ from calibd.events.calibpipe import (
 )
 from calibd.events.qualpipe import AssessmentEvent
 from calibd.events.simpipe import ProductionEvent
-from calibd.extensions import exporter, product_cards, simulator
+from calibd.extensions import ExportJob, exporter, product_cards, simulator
 from calibd.ids import new_product_id
 from calibd.registry import (
     HandlerContext,
@@ -57,7 +57,9 @@ __all__ = [
     "CalibrationStreamFileEvent",
     "ConfigChangeEvent",
     "ConfigRejected",
+    "ConfigurationError",
     "DL0FileName",
+    "ExportJob",
     "FlatFieldRunEvent",
     "FramDataEvent",
     "FramDownEvent",

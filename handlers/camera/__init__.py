@@ -10,10 +10,10 @@ adds `calibd simulate camera-run` and the demo's runs. ACADA's DL0/R1 calibratio
 `dl0_simulate` writes an observation block with a known truth, `series` cuts the events into
 overlapping chunks, `block_compute` makes the time series of coefficients and `block` groups a
 block's files and makes one product per chunk. `monitoring_hdf5` (with `hdf5_configuration`)
-writes coefficient time series in ctapipe's monitoring HDF5 layout, for `ctapipe-process`; it
-is not wired into the export yet.
+writes coefficient time series in ctapipe's monitoring HDF5 layout, for `ctapipe-process`;
+`monitoring_export` is the `.h5` export of a block's products with it.
 """
 
-from calibd.handlers.camera import block, export, handler, simulate_cli
+from calibd.handlers.camera import block, export, handler, monitoring_export, simulate_cli
 
-__all__ = ["block", "export", "handler", "simulate_cli"]
+__all__ = ["block", "export", "handler", "monitoring_export", "simulate_cli"]

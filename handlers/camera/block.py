@@ -57,6 +57,12 @@ class CameraBlockConfig(BaseModel):
     streams: int = Field(default=4, ge=1, le=64, description="Parallel streams per telescope")
     settle_s: float = Field(default=120.0, ge=0, le=86_400)
     quiet_s: float = Field(default=900.0, gt=0, le=7 * 86_400)
+    instrument_file: Path | None = Field(
+        default=None,
+        description="A ctapipe HDF5 file holding /configuration/instrument (e.g. "
+        "SubarrayDescription.to_hdf of the DL0 source's subarray): the instrument description "
+        "`calibd product export ID -o FILE.h5` copies into the monitoring file",
+    )
 
 
 def block_key(tel_id: int, sb_id: int, obs_id: int) -> str:

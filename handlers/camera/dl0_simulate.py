@@ -19,7 +19,8 @@ model.gain_dc_per_pe[g], so what is left to recover is the RESIDUAL, in `DL0Trut
 
 Gain selection (one channel out): high gain, or low gain for pixels whose A exceeds
 `gain_switch_pe` (two-gain models only). `block_event(truth, i)` regenerates event i's pe
-waveform before uint16 quantisation (each event has its own random stream).
+waveform before uint16 quantisation (each event has its own random stream), and
+`flatfield_amplitude(truth, i)` its photo-electrons A per pixel.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import numpy as np
 from calibd.handlers.camera.dl0_writer import DL0Writer, high_res_time
 from calibd.handlers.camera.simulate import CameraModel, Truth, camera_truth
 
-__all__ = ["DL0Truth", "block_event", "simulate_dl0_block"]
+__all__ = ["DL0Truth", "block_event", "flatfield_amplitude", "simulate_dl0_block"]
 
 
 @dataclass(frozen=True)
@@ -64,16 +65,26 @@ def _pulse(t: float, n_samples: int, sigma: float) -> np.ndarray:
     return p / p.sum(axis=-1, keepdims=True)
 
 
+def _amplitude(truth: DL0Truth, rng: np.random.Generator) -> np.ndarray:
+    n_pe = rng.poisson(truth.n_pe_mean)
+    v = truth.model.f2 - 1.0
+    return rng.gamma(n_pe / v, v) if v > 0 else n_pe.astype(np.float64)
+
+
+def flatfield_amplitude(truth: DL0Truth, index: int) -> np.ndarray:
+    """Flat-field event `index`'s photo-electrons per pixel, A (n_pixels,): what a calibrated
+    image of the event should show (0 for a pedestal event)."""
+    if index % 2:
+        return np.zeros(truth.model.n_pixels)
+    return _amplitude(truth, np.random.default_rng([truth.seed, index]))
+
+
 def block_event(truth: DL0Truth, index: int) -> tuple[int, np.ndarray, np.ndarray]:
     """Event `index`: (event_type, pe (1, n_pixels, n_samples) nominal order, gain per pixel)."""
     m = truth.model
     rng = np.random.default_rng([truth.seed, index])
     flat = index % 2 == 0
-    amplitude = np.zeros(m.n_pixels)
-    if flat:
-        n_pe = rng.poisson(truth.n_pe_mean)
-        v = m.f2 - 1.0
-        amplitude = rng.gamma(n_pe / v, v) if v > 0 else n_pe.astype(np.float64)
+    amplitude = _amplitude(truth, rng) if flat else np.zeros(m.n_pixels)
     gain = np.zeros(m.n_pixels, dtype=np.int8)
     if truth.gain_switch_pe is not None and m.n_gains > 1:
         gain[amplitude > truth.gain_switch_pe] = 1

@@ -162,13 +162,17 @@ def coefficient_series(
 ) -> list[dict[str, Any]]:
     """One row of coefficients per flat-field chunk (its statistics from `chunk_statistics`,
     paired by `pairs`), with `valid_from` (MJD TAI: the chunk's first event), `valid_to`
-    (the next row's start; None for the last), the chunk's event counts and time spans."""
+    (the next row's start; None for the last), the chunk's event counts and time spans; the
+    coefficients carry the chunks' `pedestal_mean` and `flatfield_mean` besides."""
     rows = []
     for k, (ff, p) in enumerate(zip(flatfield, pairs, strict=True)):
         ped = pedestal[p]
         coefficients = calibration_coefficients(
             ped["charge"], ff["charge"], ff["peak_time_median"], window_width, ffactor
         )
+        # the chunks' clipped means too, for their pixel statistics (monitoring_export)
+        coefficients["pedestal_mean"] = np.asarray(ped["charge"]["mean"])
+        coefficients["flatfield_mean"] = np.asarray(ff["charge"]["mean"])
         rows.append(
             {
                 "valid_from": ff["time_start"],

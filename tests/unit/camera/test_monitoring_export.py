@@ -1,0 +1,234 @@
+"""The issue's cross-check: a simulated LST-like DL0 block (tel 1, 1855 pixels, 40 samples)
+-> the camera_block handler through the pipeline -> `calibd product export ID -o F.h5` ->
+ctapipe 0.28's `ctapipe-process` with `HDF5MonitoringSource` on the block's DL0 files: the DL1
+images of the flat-field events are their photo-electrons, much better than without the file.
+The instrument description is ctapipe-io-zfits' own, written from the DL0 source's subarray."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+import pytest
+import tables
+from astropy.time import Time
+from calibd.handlers.camera.dl0_simulate import flatfield_amplitude, simulate_dl0_block
+from calibd.handlers.camera.monitoring_hdf5 import COEFFICIENTS_GROUP, PIXEL_STATISTICS_GROUP
+
+from calibd.arrays import load_arrays
+from calibd.cli_commands import cmd_product_export
+from calibd.config import AcadaTriggerSettings
+from calibd.errors import ConfigurationError
+from calibd.extensions import EXPORTERS, SuffixExporter, find_exporter
+from calibd.store import parse_time
+from calibd.testing import eventually, raw_message, running_pipeline
+from calibd.transports.acada_triggers.source import trigger_event
+
+N_PIX = 1855
+DEAD, HOT = [3, 250, 700], [5, 300, 800]
+# no illumination spread: a flat-fielded image is then each pixel's own photo-electrons
+MODEL = {
+    "n_pixels": N_PIX,
+    "n_samples": 40,
+    "dead": DEAD,
+    "hot": HOT,
+    "illumination_spread": 0.0,
+    "seed": 11,
+}
+N_EVENTS = 1200  # 600 flat-field and 600 pedestal events, one chunk file per stream
+START = datetime(2026, 1, 1, 22, tzinfo=UTC)
+BLOCK = {"tel_id": 1, "sb_id": 4_000_000_101, "obs_id": 4_000_000_201, "start": START}
+CHUNKS = {"chunk_size": 300, "overlap": 100}  # [0,300) [200,500) [300,600): 3 products
+# the camera_block flat-field extractor's window, without ctapipe's pulse-shape correction
+CTAPIPE_EXTRACTOR = [
+    "--CameraCalibrator.image_extractor_type=LocalPeakWindowSum",
+    "--LocalPeakWindowSum.window_width=12",
+    "--LocalPeakWindowSum.window_shift=4",
+    "--LocalPeakWindowSum.apply_integration_correction=False",
+]
+ENV = {**os.environ, "CTAPIPE_IO_ZFITS_NO_SERVICE_DATA": "1"}
+
+
+def _settings(instrument: Path | None) -> dict:
+    # quiet_s long: the older files' waits (2 x quiet_s) must not compute the block again
+    block = {"settle_s": 0.3, "quiet_s": 60.0, "block": {"series": CHUNKS}}
+    if instrument is not None:
+        block["instrument_file"] = str(instrument)
+    return {"handlers": {"camera_block": block}}
+
+
+def _instrument(dl0_file: str, path: Path) -> Path:
+    """ctapipe-io-zfits' description of the telescope, as its event source gives it."""
+    from ctapipe.io import EventSource
+
+    os.environ.setdefault("CTAPIPE_IO_ZFITS_NO_SERVICE_DATA", "1")
+    with EventSource(dl0_file) as source:
+        source.subarray.to_hdf(path)
+    return path
+
+
+async def _run_block(tmp: Path, names: list[str], triggers: list[dict], instrument: Path):
+    async with running_pipeline(tmp, settings=_settings(instrument)) as h:
+        for name, payload in zip(names, triggers, strict=True):
+            message = raw_message(payload, key=name, transport="acada-trigger")
+            assert (await h.pipeline.process(message)).status == "done"
+
+        async def three():
+            rows = await h.store.products(product_type="camera_calibration", limit=100)
+            return rows if len(rows) >= 3 else None
+
+        rows = await eventually(three, timeout=60)
+        stored = [await h.store.product(r["id"]) for r in rows]
+        return h.settings, sorted(stored, key=lambda p: p["summary"]["chunk"])
+
+
+async def _export(settings, product_id: str, output: Path) -> int:
+    args = argparse.Namespace(product_id=product_id, output=output, overwrite=False)
+    return await cmd_product_export(settings, args)
+
+
+@pytest.fixture(scope="module")
+def block(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("block")
+    directory = tmp / "dl0"
+    truth = simulate_dl0_block(directory, MODEL, N_EVENTS, chunk_size=10_000, seed=5, **BLOCK)
+    names = [Path(f).name for f in truth.files]
+    assert len(names) == 4
+    instrument = _instrument(truth.files[0], tmp / "lst1.instrument.h5")
+    # the messages the trigger source makes of the files' triggers
+    acada, roots = AcadaTriggerSettings(), [tmp.resolve()]
+    triggers = [trigger_event(directory / f"{n}.trigger", acada, roots) for n in names]
+    settings, products = asyncio.run(_run_block(tmp, names, triggers, instrument))
+    out = tmp / "monitoring.h5"
+    # the LAST chunk's product asked for: the whole block's series is written
+    assert asyncio.run(_export(settings, products[-1]["id"], out)) == 0
+    return truth, settings, products, out, tmp
+
+
+def test_the_export_holds_the_blocks_whole_series_from_its_start(block):
+    from ctapipe.io import HDF5MonitoringSource, read_table
+
+    truth, _, products, path, _ = block
+    assert [p["summary"]["chunk"] for p in products] == [0, 1, 2]
+    assert parse_time(products[0]["valid_from"]) == START
+    tab = read_table(path, f"{COEFFICIENTS_GROUP}/tel_001")
+    starts = Time([parse_time(p["valid_from"]) for p in products])
+    assert len(tab) == 3
+    assert np.abs((tab["time"] - starts).to_value(u.ns)).max() < 1
+    for row, product in zip(tab, products, strict=True):
+        arrays = load_arrays(product["arrays"])
+        assert arrays["factor_applied"].shape == (1, N_PIX)  # gain-selected: one channel
+        assert row["factor"].shape == (2, N_PIX)  # written for both of LSTCam's gains
+        np.testing.assert_array_equal(row["factor"][0], row["factor"][1])
+        np.testing.assert_allclose(row["factor"][1], arrays["factor_applied"][0], rtol=1e-6)
+        usable = ~arrays["unusable"]
+        np.testing.assert_allclose(
+            row["time_shift"][1, usable], arrays["time_shift_ns"][0, usable], atol=1e-5
+        )
+        np.testing.assert_array_equal(row["outlier_mask"][1], arrays["outlier_mask"][0] != 0)
+        assert set(DEAD) <= set(np.flatnonzero(row["outlier_mask"][1]))
+    # every event of the block finds a row, the first one from the block's start
+    mon = HDF5MonitoringSource(input_files=[path])
+    t0 = Time(int(truth.time_s[0]), int(truth.time_qns[0]) * 0.25e-9, format="unix_tai")
+    first = mon.get_camera_monitoring_container(1, t0)
+    np.testing.assert_allclose(first.coefficients.factor, tab["factor"][0])
+    stats = first.pixel_statistics
+    ff = load_arrays(products[0]["arrays"])["flatfield_median"][0]
+    good = np.isfinite(ff)
+    np.testing.assert_allclose(stats.flatfield_image["median"][1, good], ff[good])
+    with tables.open_file(path) as h5:
+        names = {n._v_name for n in h5.list_nodes(PIXEL_STATISTICS_GROUP)}
+        assert names == {"pedestal_image", "flatfield_image"}
+        table = h5.get_node(f"{PIXEL_STATISTICS_GROUP}/flatfield_image/tel_001")
+        assert table.nrows == 3 and table.col("n_events")[:, 0, 0].tolist() == [300] * 3
+
+
+def _ctapipe_images(dl0_file: str, output: Path, monitoring: Path | None) -> dict:
+    """`ctapipe-process` on the block (its 4 streams, merged by ctapipe-io-zfits): the DL1
+    image of each event, by event_id."""
+    from ctapipe.io import read_table
+
+    command = [
+        str(Path(sys.executable).with_name("ctapipe-process")),
+        f"--input={dl0_file}",
+        f"--output={output}",
+        "--write-images",
+        "--no-write-parameters",
+        "--EventSource.max_events=200",
+        *CTAPIPE_EXTRACTOR,
+        "--overwrite",
+    ]
+    if monitoring is not None:
+        command += [
+            "--monitoring-source=HDF5MonitoringSource",
+            f"--HDF5MonitoringSource.input_files={monitoring}",
+        ]
+    done = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    images = read_table(output, "/dl1/event/telescope/images/tel_001")
+    return {int(e): np.asarray(i) for e, i in zip(images["event_id"], images["image"], strict=True)}
+
+
+def _errors(truth, images: dict, good: np.ndarray) -> np.ndarray:
+    """(image - A) / A of the flat-field events' good pixels (event_id = index + 1)."""
+    out = []
+    for event_id, image in images.items():
+        index = event_id - 1
+        if truth.event_type[index] != 0:
+            continue
+        amplitude = flatfield_amplitude(truth, index)
+        out.append((image[good] - amplitude[good]) / amplitude[good])
+    return np.array(out)
+
+
+def test_ctapipe_process_with_the_export_gives_the_photoelectrons(block):
+    truth, _, products, path, tmp = block
+    unusable = np.logical_or.reduce([load_arrays(p["arrays"])["unusable"] for p in products])
+    good = ~truth.bad & ~unusable
+    assert good.sum() > N_PIX - 20
+    calibrated = _errors(truth, _ctapipe_images(truth.files[0], tmp / "dl1.h5", path), good)
+    raw = _errors(truth, _ctapipe_images(truth.files[0], tmp / "dl1_raw.h5", None), good)
+    assert len(calibrated) == len(raw) == 100  # the first 200 events, half flat-field
+    bias, spread = np.median(calibrated), np.std(np.mean(calibrated, axis=0))
+    raw_bias, raw_spread = np.median(raw), np.std(np.mean(raw, axis=0))
+    print(
+        f"calibrated: bias {bias:.4f}, pixel spread {spread:.4f}, event rms "
+        f"{np.sqrt(np.mean(calibrated**2)):.4f}; raw: bias {raw_bias:.4f}, spread "
+        f"{raw_spread:.4f}, rms {np.sqrt(np.mean(raw**2)):.4f}"
+    )
+    assert abs(bias) < 0.01
+    assert spread < 0.01
+    assert np.sqrt(np.mean(calibrated**2)) < 0.02
+    assert spread < raw_spread / 5
+
+
+def test_the_export_is_refused_without_a_usable_instrument_file(block, tmp_path):
+    from ctapipe_io_zfits.instrument import build_subarray_description
+
+    _, settings, products, _, _ = block
+    unset = settings.model_copy(update={"handlers": _settings(None)["handlers"]})
+    with pytest.raises(ConfigurationError, match="instrument_file is not set"):
+        asyncio.run(_export(unset, products[0]["id"], tmp_path / "a.h5"))
+    build_subarray_description(2).select_subarray([2, 3]).to_hdf(tmp_path / "lst23.h5")
+    other = settings.model_copy(update={"handlers": _settings(tmp_path / "lst23.h5")["handlers"]})
+    with pytest.raises(ConfigurationError, match=r"has no telescope 1 \(only \[2, 3\]\)"):
+        asyncio.run(_export(other, products[0]["id"], tmp_path / "b.h5"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lst23.h5"]
+
+
+def test_fits_keeps_the_fits_export(block, tmp_path):
+    from astropy.io import fits
+
+    _, settings, products, _, _ = block
+    assert find_exporter("camera_calibration", Path("x.fits")) is EXPORTERS["camera_calibration"]
+    assert isinstance(find_exporter("camera_calibration", Path("X.H5")), SuffixExporter)
+    assert asyncio.run(_export(settings, products[1]["id"], tmp_path / "c.fits")) == 0
+    with fits.open(tmp_path / "c.fits") as hdus:
+        assert hdus["CAMERA_CALIBRATION"].header["PRODUCT"] == products[1]["id"]
