@@ -150,9 +150,9 @@ def test_the_export_holds_the_blocks_whole_series_from_its_start(block):
         assert table.nrows == 3 and table.col("n_events")[:, 0, 0].tolist() == [300] * 3
 
 
-def _ctapipe_images(dl0_file: str, output: Path, monitoring: Path | None) -> dict:
+def _ctapipe_dl1(dl0_file: str, output: Path, monitoring: Path | None) -> dict:
     """`ctapipe-process` on the block (its 4 streams, merged by ctapipe-io-zfits): the DL1
-    image of each event, by event_id."""
+    (image, peak_time) of each event, by event_id."""
     from ctapipe.io import read_table
 
     command = [
@@ -170,43 +170,60 @@ def _ctapipe_images(dl0_file: str, output: Path, monitoring: Path | None) -> dic
             "--monitoring-source=HDF5MonitoringSource",
             f"--HDF5MonitoringSource.input_files={monitoring}",
         ]
-    done = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=120)
+    # in the output's folder: ctapipe writes its provenance log into the working directory
+    done = subprocess.run(
+        command, env=ENV, cwd=output.parent, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    images = read_table(output, "/dl1/event/telescope/images/tel_001")
-    return {int(e): np.asarray(i) for e, i in zip(images["event_id"], images["image"], strict=True)}
+    t = read_table(output, "/dl1/event/telescope/images/tel_001")
+    return {
+        int(e): (np.asarray(i), np.asarray(p))
+        for e, i, p in zip(t["event_id"], t["image"], t["peak_time"], strict=True)
+    }
 
 
-def _errors(truth, images: dict, good: np.ndarray) -> np.ndarray:
-    """(image - A) / A of the flat-field events' good pixels (event_id = index + 1)."""
-    out = []
-    for event_id, image in images.items():
+def _errors(truth, dl1: dict, good: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of the flat-field events' good pixels (event_id = index + 1): the charge's relative
+    error (image - A) / A, and the peak time minus the event's camera median (ns)."""
+    charge, times = [], []
+    for event_id, (image, peak_time) in dl1.items():
         index = event_id - 1
         if truth.event_type[index] != 0:
             continue
         amplitude = flatfield_amplitude(truth, index)
-        out.append((image[good] - amplitude[good]) / amplitude[good])
-    return np.array(out)
+        charge.append((image[good] - amplitude[good]) / amplitude[good])
+        times.append(peak_time[good] - np.median(peak_time[good]))
+    return np.array(charge), np.array(times)
 
 
 def test_ctapipe_process_with_the_export_gives_the_photoelectrons(block):
+    """Measured (seed 5): charge bias +0.5 %, per-pixel spread 0.7 %, rms per event and pixel
+    0.9 % (10 % each without the file: the residual relative gains); per-pixel time spread
+    0.03 ns (0.49 ns without). The bias is the F-factor n_pe's (the camera median n_pe of
+    the product, 80.4 for 80): a finite-sample bias falling with the chunk size, +1.4 % at
+    150 flat-field events a chunk, +0.5 % at 300."""
     truth, _, products, path, tmp = block
     unusable = np.logical_or.reduce([load_arrays(p["arrays"])["unusable"] for p in products])
     good = ~truth.bad & ~unusable
     assert good.sum() > N_PIX - 20
-    calibrated = _errors(truth, _ctapipe_images(truth.files[0], tmp / "dl1.h5", path), good)
-    raw = _errors(truth, _ctapipe_images(truth.files[0], tmp / "dl1_raw.h5", None), good)
-    assert len(calibrated) == len(raw) == 100  # the first 200 events, half flat-field
-    bias, spread = np.median(calibrated), np.std(np.mean(calibrated, axis=0))
-    raw_bias, raw_spread = np.median(raw), np.std(np.mean(raw, axis=0))
+    charge, times = _errors(truth, _ctapipe_dl1(truth.files[0], tmp / "dl1.h5", path), good)
+    raw, raw_times = _errors(truth, _ctapipe_dl1(truth.files[0], tmp / "dl1_raw.h5", None), good)
+    assert len(charge) == len(raw) == 100  # the first 200 events, half flat-field
+    pixel_spread = np.std(np.mean(charge, axis=0))
+    rms = np.sqrt(np.mean(charge**2))
+    time_spread = np.std(np.mean(times, axis=0))
     print(
-        f"calibrated: bias {bias:.4f}, pixel spread {spread:.4f}, event rms "
-        f"{np.sqrt(np.mean(calibrated**2)):.4f}; raw: bias {raw_bias:.4f}, spread "
-        f"{raw_spread:.4f}, rms {np.sqrt(np.mean(raw**2)):.4f}"
+        f"with the file: charge bias {np.median(charge):.4f}, pixel spread {pixel_spread:.4f}, "
+        f"rms {rms:.4f}, time spread {time_spread:.3f} ns; without: bias {np.median(raw):.4f}, "
+        f"pixel spread {np.std(np.mean(raw, axis=0)):.4f}, rms {np.sqrt(np.mean(raw**2)):.4f}, "
+        f"time spread {np.std(np.mean(raw_times, axis=0)):.3f} ns"
     )
-    assert abs(bias) < 0.01
-    assert spread < 0.01
-    assert np.sqrt(np.mean(calibrated**2)) < 0.02
-    assert spread < raw_spread / 5
+    assert abs(np.median(charge)) < 0.01  # camera-wide charge scale within 1 %
+    assert pixel_spread < 0.01  # each pixel's within 1 % (rms)
+    assert rms < 0.015  # each event's charge in each pixel within 1.5 % rms
+    assert rms < np.sqrt(np.mean(raw**2)) / 5
+    assert time_spread < 0.1  # ns
+    assert time_spread < np.std(np.mean(raw_times, axis=0)) / 5
 
 
 def test_the_export_is_refused_without_a_usable_instrument_file(block, tmp_path):
