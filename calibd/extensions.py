@@ -90,7 +90,9 @@ def exporter(
                 continue
             key = (t, suffix.lower())
             if key in SUFFIX_EXPORTERS and SUFFIX_EXPORTERS[key].fn is not fn:
-                raise ConfigurationError(f"product type {t!r} already has a {suffix} exporter")
+                raise ConfigurationError(
+                    f"product type {t!r} already has a {suffix.lower()} exporter"
+                )
             SUFFIX_EXPORTERS[key] = SuffixExporter(fn, series)
         return fn
 

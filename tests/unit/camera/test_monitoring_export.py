@@ -249,3 +249,20 @@ def test_fits_keeps_the_fits_export(block, tmp_path):
     assert asyncio.run(_export(settings, products[1]["id"], tmp_path / "c.fits")) == 0
     with fits.open(tmp_path / "c.fits") as hdus:
         assert hdus["CAMERA_CALIBRATION"].header["PRODUCT"] == products[1]["id"]
+
+
+def test_the_command_line_export(block, tmp_path, capsys):
+    """`calibd product export ID -o F.h5`: exit 2 naming the setting when it is unset, the
+    file with `--set handlers.camera_block.instrument_file=...`."""
+    from calibd.cli import main
+
+    _, _, products, _, tmp = block
+    base = ["--data-dir", str(tmp), "product", "export", products[0]["id"]]
+    assert main([*base, "-o", str(tmp_path / "a.h5")]) == 2
+    assert "handlers.camera_block.instrument_file is not set" in capsys.readouterr().err
+    instrument = tmp / "lst1.instrument.h5"
+    option = ["--set", f"handlers.camera_block.instrument_file={instrument}"]
+    assert main([*option, *base, "-o", str(tmp_path / "b.h5")]) == 0
+    from ctapipe.io import read_table
+
+    assert len(read_table(tmp_path / "b.h5", f"{COEFFICIENTS_GROUP}/tel_001")) == 3
