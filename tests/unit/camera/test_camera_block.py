@@ -5,11 +5,15 @@ product per chunk, computed once; a late file computes the block again and is re
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from calibd.handlers.camera.dl0_simulate import simulate_dl0_block
 
 from calibd.config import AcadaTriggerSettings
@@ -116,3 +120,23 @@ async def _all_expired(store) -> list[dict] | None:
 async def _when(coro, n: int):
     rows = await coro
     return rows if len(rows) >= n else None
+
+
+def test_calibd_simulate_dl0_cal_writes_a_block_and_prints_its_messages(tmp_path):
+    out = tmp_path / "block"
+    done = subprocess.run(
+        [sys.executable, "-m", "calibd", "simulate", "dl0-cal", "--out", str(out),
+         "--events", "80", "--pixels", "50", "--chunk", "10", "--obs", "7", "--sb", "3",
+         "--dead", "4", "--start", "2026-11-24T21:00:00"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    messages = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(messages) == 8  # 80 events over 4 streams in chunks of 10
+    assert {m["type"] for m in messages} == {"ctao.acada.calibration_stream_file"}
+    data = [m["data"] for m in messages]
+    assert {d["stream"] for d in data} == {"SDH000", "SDH001", "SDH002", "SDH003"}
+    assert {(d["tel_id"], d["sb_id"], d["obs_id"]) for d in data} == {(1, 3, 7)}
+    for d in data:
+        assert Path(d["file"]["uri"] + ".trigger").is_symlink()
+    truth = np.load(out / "truth.npz")
+    assert truth["relative_gain"].shape == (2, 50) and list(truth["dead"]) == [4]
