@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +65,12 @@ async def test_a_block_of_four_streams_makes_one_product_per_chunk_once(tmp_path
         waits = await eventually(lambda: _all_expired(h.store), timeout=30)
         products = await block_products(h.store)
         stored = [await h.store.product(p["id"]) for p in products]
+        valid_at = {}  # "valid at t" resolves the chunk covering t: the middle of each chunk
+        for p in products:
+            start = parse_time(p["valid_from"])
+            end = parse_time(p["valid_to"]) if p["valid_to"] else start + timedelta(hours=1)
+            best = await h.store.best_product("camera_calibration", 1, start + (end - start) / 2)
+            valid_at[p["id"]] = best["id"]
     # 400 flat-field events in chunks of 150 overlapping by 50: [0,150) [100,250) [200,350)
     # and the last 150: 4 rows
     assert len(products) == 4
@@ -78,6 +84,7 @@ async def test_a_block_of_four_streams_makes_one_product_per_chunk_once(tmp_path
     assert payload["streams"] == ["SDH000", "SDH001", "SDH002", "SDH003"]
     assert sorted(payload["files"]) == sorted(names) and payload["late_files"] == []
     assert all(p["summary"]["is_valid"] and p["summary"]["n_events"] == 150 for p in chunks)
+    assert all(valid_at[p["id"]] == p["id"] for p in chunks)
     assert len([w for w in waits if "fallback" not in w["state"]]) == 8  # one per file
 
 
