@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from calibd.handlers.camera.dl0_reader import DL0Header, iter_dl0_events, open_dl0
@@ -40,6 +40,8 @@ from calibd.handler_api import BadInput
 __all__ = ["BlockConfig", "block_headers", "compute_block"]
 
 Event = tuple[float, int, str, np.ndarray, np.ndarray]
+#: an ACADA event type code (FLATFIELD 0, PEDESTAL 2, DARK/ELECTRONIC/SKY_PEDESTAL 3/4/5, ...)
+EventType = Annotated[int, Field(ge=0, le=255)]
 
 
 def _extractor(width: int = 12, shift: int = 4, name: str = "global_peak_window"):
@@ -48,8 +50,8 @@ def _extractor(width: int = 12, shift: int = 4, name: str = "global_peak_window"
 
 class BlockConfig(BaseModel):
     series: SeriesConfig = Field(default_factory=SeriesConfig)
-    pedestal_event_types: list[int] = Field(default=[2, 5], min_length=1)
-    flatfield_event_types: list[int] = Field(default=[0], min_length=1)
+    pedestal_event_types: list[EventType] = Field(default=[2, 5], min_length=1, max_length=16)
+    flatfield_event_types: list[EventType] = Field(default=[0], min_length=1, max_length=16)
     pedestal_extractor: ExtractorConfig = Field(default_factory=_extractor())
     flatfield_extractor: ExtractorConfig = Field(
         default_factory=_extractor(name="local_peak_window")
