@@ -19,10 +19,17 @@ from typing import Any
 from calibd.config import Settings
 from calibd.events.examples import EXAMPLES
 
-__all__ = ["demo_input", "run_demo"]
+__all__ = ["demo_handler_settings", "demo_input", "run_demo"]
 
 DemoBuilder = Callable[[Path], list[dict[str, Any]]]
 _BUILDERS: list[DemoBuilder] = []
+_HANDLER_SETTINGS: dict[str, dict[str, Any]] = {}
+
+
+def demo_handler_settings(handler: str, values: dict[str, Any]) -> None:
+    """Settings of `handler` for the demo only (e.g. no waiting for more files of a block
+    that the demo wrote whole), under the user's own."""
+    _HANDLER_SETTINGS.setdefault(handler, {}).update(values)
 
 
 def demo_input(fn: DemoBuilder) -> DemoBuilder:
@@ -54,8 +61,12 @@ def run_demo(settings: Settings, keep: Path | None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     registry = load_handlers(settings.pipeline.handler_modules)
     handled = {h.event_type for h in registry}
+    handlers = {**{k: dict(v) for k, v in _HANDLER_SETTINGS.items()}}
+    for name, values in settings.handlers.items():
+        handlers[name] = {**handlers.get(name, {}), **values}
     settings = settings.model_copy(
         update={
+            "handlers": handlers,
             "data_dir": workdir,
             "data_roots": [workdir],
             "kafka": settings.kafka.model_copy(update={"enabled": False}),

@@ -111,12 +111,16 @@ def find_exporter(product_type: str, path: Path) -> SuffixExporter | Exporter | 
 
 
 def product_cards(product: dict[str, Any]) -> dict[str, Any]:
-    """The FITS header keys every exported product carries: id, category, validity."""
+    """The FITS header keys every exported product carries: id, category, validity, and the
+    ctao-datamodel reference metadata (`calibd.reference_metadata`)."""
+    from calibd.reference_metadata import reference_cards
+
     return {
         "PRODUCT": product["id"],
         "CATEGORY": product["category"],
-        "VALSTART": product["valid_from"],
-        "VALEND": product["valid_to"] or "",
+        "VALSTART": product.get("valid_from"),
+        "VALEND": product.get("valid_to") or "",
+        **reference_cards(product),
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from calibd import __version__
 from calibd.arrays import load_arrays
-from calibd.demo import demo_input
+from calibd.demo import demo_handler_settings, demo_input
 from calibd.errors import BadInput, ConfigurationError, RefusedRequest
 from calibd.events.acada import (
     CalibrationRun,
@@ -49,6 +49,7 @@ from calibd.runtime_config import ConfigRejected
 from calibd.store import parse_time
 from calibd.timerange import check_mjd
 from calibd.transports.acada_triggers.names import DL0FileName, parse_dl0_name
+from calibd.transports.acada_triggers.source import trigger_message
 
 __all__ = [
     "AssessmentEvent",
@@ -80,6 +81,7 @@ __all__ = [
     "WeatherEvent",
     "__version__",
     "check_mjd",
+    "demo_handler_settings",
     "demo_input",
     "exporter",
     "handler",
@@ -91,4 +93,5 @@ __all__ = [
     "product_wait_key",
     "reprocess",
     "simulator",
+    "trigger_message",
 ]

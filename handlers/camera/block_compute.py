@@ -40,7 +40,7 @@ from calibd.handler_api import BadInput
 __all__ = ["BlockConfig", "block_headers", "compute_block"]
 
 Event = tuple[float, int, str, np.ndarray, np.ndarray]
-#: a DL0 event type (ctapipe's EventType values fit in a byte)
+#: an ACADA event type code (FLATFIELD 0, PEDESTAL 2, DARK/ELECTRONIC/SKY_PEDESTAL 3/4/5, ...)
 EventType = Annotated[int, Field(ge=0, le=255)]
 
 

@@ -16,6 +16,8 @@ creates the relative `<name>.trigger` symlink, as ACADA does for finished files.
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from math import ceil
@@ -138,47 +140,52 @@ class DL0Writer:
         self._done = False
         self._to_any = numpy_to_any_array
         row_kb = ceil((n_channels * n_pixels * (n_samples + 1) * 2 + 2 * n_pixels + 256) / 1024)
-        self._zfits = FlatProtobufZOFits(
-            n_tiles=ceil(max_events / ROWS_PER_TILE),
-            rows_per_tile=ROWS_PER_TILE,
-            max_compression_memory=4 * 256 * 1024,
-            default_compression="diffman16",
-            n_compression_threads=4,
-            compression_block_size_kb=max(200, row_kb) * ROWS_PER_TILE,
-        )
-        z = self._zfits
-        self.path.parent.mkdir(parents=True, exist_ok=True)  # protozfits aborts the process
-        self.path.unlink(missing_ok=True)
-        z.open(str(self.path))
-        z.set_on_close(_make_trigger)
-        for key, value in _primary(tel_id, sdh, start, sb_id, obs_id, chunk):
-            if isinstance(value, str):
-                z.set_primary_string(key, value[:68].strip())
-            else:
-                z.set_primary_int(key, value)
-        z.move_to_new_table("DataStream")
-        z.write_message(
-            DataStream(
-                tel_id=tel_id,
-                sb_id=sb_id,
-                obs_id=obs_id,
-                waveform_scale=self.scale,
-                waveform_offset=self.offset,
+        _STDOUT.acquire()  # released by flush()
+        try:
+            self._zfits = FlatProtobufZOFits(
+                n_tiles=ceil(max_events / ROWS_PER_TILE),
+                rows_per_tile=ROWS_PER_TILE,
+                max_compression_memory=4 * 256 * 1024,
+                default_compression="diffman16",
+                n_compression_threads=4,
+                compression_block_size_kb=max(200, row_kb) * ROWS_PER_TILE,
             )
-        )
-        z.move_to_new_table("CameraConfiguration")
-        z.write_message(
-            CameraConfiguration(
-                tel_id=tel_id,
-                camera_config_id=1,
-                pixel_id_map=numpy_to_any_array(pid.astype(np.uint16)),
-                num_pixels=n_pixels,
-                num_channels=n_channels,
-                num_samples_nominal=n_samples,
+            z = self._zfits
+            self.path.parent.mkdir(parents=True, exist_ok=True)  # protozfits aborts the process
+            self.path.unlink(missing_ok=True)
+            z.open(str(self.path))
+            z.set_on_close(_make_trigger)
+            for key, value in _primary(tel_id, sdh, start, sb_id, obs_id, chunk):
+                if isinstance(value, str):
+                    z.set_primary_string(key, value[:68].strip())
+                else:
+                    z.set_primary_int(key, value)
+            z.move_to_new_table("DataStream")
+            z.write_message(
+                DataStream(
+                    tel_id=tel_id,
+                    sb_id=sb_id,
+                    obs_id=obs_id,
+                    waveform_scale=self.scale,
+                    waveform_offset=self.offset,
+                )
             )
-        )
-        z.move_to_new_table("Events")
-        z.request_explicit_compression("waveform", "fact")
+            z.move_to_new_table("CameraConfiguration")
+            z.write_message(
+                CameraConfiguration(
+                    tel_id=tel_id,
+                    camera_config_id=1,
+                    pixel_id_map=numpy_to_any_array(pid.astype(np.uint16)),
+                    num_pixels=n_pixels,
+                    num_channels=n_channels,
+                    num_samples_nominal=n_samples,
+                )
+            )
+            z.move_to_new_table("Events")
+            z.request_explicit_compression("waveform", "fact")
+        except BaseException:
+            _STDOUT.release()
+            raise
 
     def quantise(self, pe: np.ndarray) -> np.ndarray:
         """The uint16 values ACADA stores for photo-electrons `pe`."""
@@ -233,8 +240,11 @@ class DL0Writer:
         """Complete the file (blocks until written; then the .trigger symlink exists)."""
         if not self._done:
             self._done = True
-            self._zfits.close()
-            self._zfits.flush()
+            try:
+                self._zfits.close()
+                self._zfits.flush()
+            finally:
+                _STDOUT.release()
         return self.path
 
     def __enter__(self) -> DL0Writer:
@@ -242,6 +252,36 @@ class DL0Writer:
 
     def __exit__(self, *exc: object) -> None:
         self.flush()
+
+
+class _StdoutToStderr:
+    """While any writer is open, file descriptor 1 points at stderr: the protozfits writer
+    prints its progress ("Will use N thread(s)", "Closed <file>") to stdout, where
+    `calibd simulate` prints its messages and the daemon its JSON log."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: int | None = None
+
+    def acquire(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                sys.stdout.flush()
+                self._saved = os.dup(1)
+                os.dup2(2, 1)
+            self._users += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self._saved is not None:
+                os.dup2(self._saved, 1)
+                os.close(self._saved)
+                self._saved = None
+
+
+_STDOUT = _StdoutToStderr()
 
 
 def _make_trigger(path: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 
-from calibd.handler_api import __version__, exporter
+from calibd.handler_api import __version__, exporter, product_cards
 
 __all__ = ["export_irf", "write_gadf"]
 
@@ -75,11 +75,9 @@ def export_irf(product: dict[str, Any], arrays: dict[str, np.ndarray], path: Pat
         arrays,
         path,
         {
-            "PRODUCT": product["id"],
-            "CATEGORY": product["category"],
+            **product_cards(product),
             "PRODID": product["payload"]["production_id"],
             "ZENITH": product["payload"]["zenith_deg"],
-            "VALSTART": product["valid_from"],
             "ALGNAME": product["algorithm"][:68],
             "CREATOR": f"calibd {__version__}",
         },

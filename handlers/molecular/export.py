@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from calibd.handler_api import exporter
+from calibd.handler_api import exporter, product_cards
 
 __all__ = ["export_molecular"]
 
@@ -32,15 +32,7 @@ def export_molecular(product: dict[str, Any], arrays: dict[str, np.ndarray], pat
         {"wavelength": arrays["wavelength_nm"] * u.nm, "tau_vertical": arrays["tau"][:, -1] * u.one}
     )
     hdus = [
-        fits.PrimaryHDU(
-            header=fits.Header(
-                [
-                    ("PRODUCT", product["id"]),
-                    ("CATEGORY", product["category"]),
-                    ("VALSTART", product["valid_from"]),
-                ]
-            )
-        ),
+        fits.PrimaryHDU(header=fits.Header(list(product_cards(product).items()))),
         fits.table_to_hdu(profile),
         fits.table_to_hdu(depth),
     ]

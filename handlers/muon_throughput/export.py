@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from calibd.handler_api import exporter
+from calibd.handler_api import exporter, product_cards
 
 __all__ = ["export_muon"]
 
@@ -29,8 +29,7 @@ def export_muon(product: dict[str, Any], arrays: dict[str, np.ndarray], path: Pa
         {
             "EXTNAME": "THROUGHPUT",
             "TEL_ID": product["tel_id"],
-            "PRODUCT": product["id"],
-            "CATEGORY": product["category"],
+            **product_cards(product),
         }
     )
     table.write(path, format="fits", overwrite=True)

@@ -30,7 +30,7 @@ from calibd.transports.acada_triggers.content import FileContent, read_content
 from calibd.transports.acada_triggers.names import parse_dl0_name
 from calibd.transports.base import Admission, RawMessage
 
-__all__ = ["AcadaTriggerSource", "trigger_event"]
+__all__ = ["AcadaTriggerSource", "trigger_event", "trigger_message"]
 
 log = get_logger("calibd.transports.acada_triggers.source")
 
@@ -116,6 +116,15 @@ def trigger_event(trigger: Path, settings: AcadaTriggerSettings, roots: list[Pat
             "which a trigger file cannot describe"
         )
     return _envelope(trigger, target, settings, event_type, data)
+
+
+def trigger_message(trigger: Path, roots: list[Path]) -> dict:
+    """The envelope the trigger source makes of `trigger` with default settings (for
+    simulators and the demo); BadInput when it would refuse it or ignore the file."""
+    payload = trigger_event(trigger, AcadaTriggerSettings(), [r.resolve() for r in roots])
+    if isinstance(payload, str):
+        raise BadInput(f"{trigger}: ignored: {payload}")
+    return json.loads(payload)
 
 
 def _stream_file_data(trigger: Path, target: Path, name: Any, content: FileContent) -> dict:

@@ -5,11 +5,15 @@ product per chunk, computed once; a late file computes the block again and is re
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
-from datetime import UTC, datetime
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 from calibd.handlers.camera.dl0_simulate import simulate_dl0_block
 
 from calibd.config import AcadaTriggerSettings
@@ -61,6 +65,12 @@ async def test_a_block_of_four_streams_makes_one_product_per_chunk_once(tmp_path
         waits = await eventually(lambda: _all_expired(h.store), timeout=30)
         products = await block_products(h.store)
         stored = [await h.store.product(p["id"]) for p in products]
+        valid_at = {}  # "valid at t" resolves the chunk covering t: the middle of each chunk
+        for p in products:
+            start = parse_time(p["valid_from"])
+            end = parse_time(p["valid_to"]) if p["valid_to"] else start + timedelta(hours=1)
+            best = await h.store.best_product("camera_calibration", 1, start + (end - start) / 2)
+            valid_at[p["id"]] = best["id"]
     # 400 flat-field events in chunks of 150 overlapping by 50: [0,150) [100,250) [200,350)
     # and the last 150: 4 rows
     assert len(products) == 4
@@ -74,6 +84,7 @@ async def test_a_block_of_four_streams_makes_one_product_per_chunk_once(tmp_path
     assert payload["streams"] == ["SDH000", "SDH001", "SDH002", "SDH003"]
     assert sorted(payload["files"]) == sorted(names) and payload["late_files"] == []
     assert all(p["summary"]["is_valid"] and p["summary"]["n_events"] == 150 for p in chunks)
+    assert all(valid_at[p["id"]] == p["id"] for p in chunks)
     assert len([w for w in waits if "fallback" not in w["state"]]) == 8  # one per file
 
 
@@ -116,3 +127,23 @@ async def _all_expired(store) -> list[dict] | None:
 async def _when(coro, n: int):
     rows = await coro
     return rows if len(rows) >= n else None
+
+
+def test_calibd_simulate_dl0_cal_writes_a_block_and_prints_its_messages(tmp_path):
+    out = tmp_path / "block"
+    done = subprocess.run(
+        [sys.executable, "-m", "calibd", "simulate", "dl0-cal", "--out", str(out),
+         "--events", "80", "--pixels", "50", "--chunk", "10", "--obs", "7", "--sb", "3",
+         "--dead", "4", "--start", "2026-11-24T21:00:00"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    messages = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(messages) == 8  # 80 events over 4 streams in chunks of 10
+    assert {m["type"] for m in messages} == {"ctao.acada.calibration_stream_file"}
+    data = [m["data"] for m in messages]
+    assert {d["stream"] for d in data} == {"SDH000", "SDH001", "SDH002", "SDH003"}
+    assert {(d["tel_id"], d["sb_id"], d["obs_id"]) for d in data} == {(1, 3, 7)}
+    for d in data:
+        assert Path(d["file"]["uri"] + ".trigger").is_symlink()
+    truth = np.load(out / "truth.npz")
+    assert truth["relative_gain"].shape == (2, 50) and list(truth["dead"]) == [4]

@@ -82,6 +82,7 @@ def test_gammapy_reads_the_exported_gadf_file(irfs, tmp_path):
     path = tmp_path / "irf.fits"
     product = {
         "id": "p1",
+        "product_type": "irf",
         "category": "B",
         "valid_from": "2026-11-24T00:00:00.000000Z",
         "algorithm": "pyirf-point-like-irfs",
