@@ -8,7 +8,8 @@ has. Each file's message is checked and parks a wait for its block (tel_id, SB, 
 `quiet_s`: the waits are in the database, so a restart loses nothing. When a file's wait
 expires, the block's files are those of the block with a trigger in its directory; the wait
 of the newest file computes the block (an older file's wait steps aside; if the newest file's
-own message failed, the older wait computes it after a second quiet period). A file that
+own message failed, the older wait computes it once `compute_allowance_s` more has passed
+without a product, so a slow computation is not done twice). A file that
 arrives after its block was computed (a late file) computes the block again with every file:
 the new products supersede the block's earlier ones, and a `camera_block_late_files` report
 says which files came late.
@@ -57,6 +58,16 @@ class CameraBlockConfig(BaseModel):
     streams: int = Field(default=4, ge=1, le=64, description="Parallel streams per telescope")
     settle_s: float = Field(default=120.0, ge=0, le=86_400)
     quiet_s: float = Field(default=900.0, gt=0, le=7 * 86_400)
+    compute_allowance_s: float = Field(
+        default=3600.0,
+        gt=0,
+        le=7 * 86_400,
+        description=(
+            "How long computing a block may take (pipeline.handler_timeout_s): an older file's "
+            "wait computes the block itself only this long after the newest file's wait "
+            "expired without a product (that file's message failed)"
+        ),
+    )
     instrument_file: Path | None = Field(
         default=None,
         description="A ctapipe HDF5 file holding /configuration/instrument (e.g. "
@@ -115,7 +126,8 @@ async def _expired(pending: PendingWait, ctx) -> HandlerResult:
         return HandlerResult()  # computed after its newest file arrived
     mine = Path(pending.state["file"])
     if mine != newest and not pending.state.get("fallback"):
-        later = max(datetime.now(UTC), newest_at) + timedelta(seconds=2 * ctx.config.quiet_s)
+        allowance = ctx.config.quiet_s + ctx.config.compute_allowance_s
+        later = max(datetime.now(UTC), newest_at) + timedelta(seconds=allowance)
         state = {**pending.state, "fallback": True}
         return HandlerResult(waits=[Wait(pending.kind, pending.key, later, state)])
     return await _compute(ctx, data, [p for _, p in files], earlier, computed)

@@ -29,6 +29,7 @@ SETTINGS = {
         "camera_block": {
             "settle_s": 0.5,
             "quiet_s": 1.5,
+            "compute_allowance_s": 1.0,
             "block": {"series": {"chunk_size": 150, "overlap": 50}},
         }
     }

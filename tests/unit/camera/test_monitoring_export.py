@@ -57,7 +57,7 @@ ENV = {**os.environ, "CTAPIPE_IO_ZFITS_NO_SERVICE_DATA": "1"}
 
 
 def _settings(instrument: Path | None) -> dict:
-    # quiet_s long: the older files' waits (2 x quiet_s) must not compute the block again
+    # quiet_s long: the newest file's wait computes the block, the others step aside
     block = {"settle_s": 0.3, "quiet_s": 60.0, "block": {"series": CHUNKS}}
     if instrument is not None:
         block["instrument_file"] = str(instrument)
