@@ -3,6 +3,7 @@ with pyirf's writers, so gammapy's IRF readers open them; the `irf` product's ex
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +15,30 @@ from calibd.handler_api import __version__, exporter, product_cards
 __all__ = ["export_irf", "write_gadf"]
 
 
-def write_gadf(arrays: dict[str, np.ndarray], path: Path, header: dict[str, Any]) -> None:
-    """Write the IRF arrays of a product (see compute.compute_irfs) to one FITS file."""
+def write_gadf(
+    arrays: dict[str, np.ndarray],
+    path: Path,
+    header: dict[str, Any],
+    rad_max_deg: float | None = None,
+) -> None:
+    """Write the IRF arrays of a product (see compute.compute_irfs) to one FITS file. The
+    point-like HDUs carry the theta cut as `RAD_MAX` (deg, GADF), and a `RAD_MAX` HDU holds it
+    as a table, so gammapy's DataStore finds it either way."""
     from astropy.io import fits
     from pyirf.io import (
         create_aeff2d_hdu,
         create_background_2d_hdu,
         create_energy_dispersion_hdu,
         create_psf_table_hdu,
+        create_rad_max_hdu,
     )
 
     e_true = arrays["true_energy_bins_tev"] * u.TeV
     fov = arrays["fov_offset_bins_deg"] * u.deg
     cards = {k: v for k, v in header.items() if v is not None}
+    point_like = dict(cards)
+    if rad_max_deg is not None:
+        point_like["RAD_MAX"] = float(rad_max_deg)
     hdus = [
         fits.PrimaryHDU(header=fits.Header(list(cards.items()))),
         create_aeff2d_hdu(
@@ -35,7 +47,7 @@ def write_gadf(arrays: dict[str, np.ndarray], path: Path, header: dict[str, Any]
             fov,
             extname="EFFECTIVE AREA",
             point_like=True,
-            **cards,
+            **point_like,
         ),
         create_energy_dispersion_hdu(
             arrays["energy_dispersion"],
@@ -44,7 +56,7 @@ def write_gadf(arrays: dict[str, np.ndarray], path: Path, header: dict[str, Any]
             fov,
             point_like=True,
             extname="ENERGY DISPERSION",
-            **cards,
+            **point_like,
         ),
         create_psf_table_hdu(
             arrays["psf_sr-1"] * u.sr**-1,
@@ -65,6 +77,18 @@ def write_gadf(arrays: dict[str, np.ndarray], path: Path, header: dict[str, Any]
                 **cards,
             )
         )
+    if rad_max_deg is not None:
+        rad_max = np.full((1, len(fov) - 1), float(rad_max_deg)) * u.deg  # (energy, offset)
+        hdus.append(
+            create_rad_max_hdu(
+                rad_max,
+                e_true[[0, -1]],
+                fov,
+                point_like=True,
+                extname="RAD_MAX",
+                **cards,
+            )
+        )
     fits.HDUList(hdus).writeto(path, overwrite=True)
 
 
@@ -81,4 +105,16 @@ def export_irf(product: dict[str, Any], arrays: dict[str, np.ndarray], path: Pat
             "ALGNAME": product["algorithm"][:68],
             "CREATOR": f"calibd {__version__}",
         },
+        rad_max_deg=_theta_cut(product),
     )
+
+
+def _theta_cut(product: dict[str, Any]) -> float | None:
+    """The product's point-like theta cut (deg): its payload's, or (products made before it
+    was recorded there) the one in its recorded configuration."""
+    cut = product["payload"].get("theta_cut_deg")
+    if cut is None:
+        config = (product.get("provenance") or {}).get("config")
+        if config:
+            cut = json.loads(config).get("handler_config", {}).get("theta_cut_deg")
+    return None if cut is None else float(cut)

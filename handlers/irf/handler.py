@@ -61,6 +61,8 @@ async def production(event: ProductionEvent, ctx) -> HandlerResult:
             "zenith_deg": data.zenith_deg,
             "azimuth_deg": data.azimuth_deg,
             "point_like": True,
+            "theta_cut_deg": ctx.config.theta_cut_deg,
+            "gh_cut": ctx.config.gh_cut,
             "pyirf": pyirf.__version__,
             **result["summary"],
         },

@@ -86,7 +86,7 @@ def test_gammapy_reads_the_exported_gadf_file(irfs, tmp_path):
         "category": "B",
         "valid_from": "2026-11-24T00:00:00.000000Z",
         "algorithm": "pyirf-point-like-irfs",
-        "payload": {"production_id": "x", "zenith_deg": 20.0},
+        "payload": {"production_id": "x", "zenith_deg": 20.0, "theta_cut_deg": 0.3},
     }
     load_handlers(["calibd.handlers"])
     EXPORTERS["irf"](product, irfs["arrays"], path)
@@ -105,6 +105,58 @@ def test_gammapy_reads_the_exported_gadf_file(irfs, tmp_path):
     np.testing.assert_allclose(
         bkg.quantity.to_value("s-1 MeV-1 sr-1"), a["background_s-1_mev-1_sr-1"], rtol=1e-6
     )
+
+
+def test_gammapy_s_data_store_loads_the_point_like_irfs_with_their_rad_max(irfs, tmp_path):
+    """An HDU index naming the exported file (as a DL3 production lists its IRFs): gammapy's
+    DataStore loads the point-like IRFs and the theta cut, from the RAD_MAX keyword and HDU."""
+    from astropy.table import Table
+    from gammapy.data import DataStore
+    from gammapy.irf import RadMax2D
+
+    load_handlers(["calibd.handlers"])
+    product = {
+        "id": "p2",
+        "product_type": "irf",
+        "category": "B",
+        "valid_from": "2026-11-24T00:00:00.000000Z",
+        "algorithm": "pyirf-point-like-irfs",
+        "payload": {"production_id": "x", "zenith_deg": 20.0, "theta_cut_deg": 0.25},
+    }
+    EXPORTERS["irf"](product, irfs["arrays"], tmp_path / "irf.fits")
+    rows = [
+        ("aeff", "aeff_2d", "EFFECTIVE AREA"),
+        ("edisp", "edisp_2d", "ENERGY DISPERSION"),
+        ("psf", "psf_table", "PSF"),
+        ("bkg", "bkg_2d", "BACKGROUND"),
+        ("rad_max", "rad_max_2d", "RAD_MAX"),
+    ]
+    hdu_index = Table(
+        rows=[(1, t, c, ".", "irf.fits", n) for t, c, n in rows],
+        names=["OBS_ID", "HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME"],
+    )
+    hdu_index.meta.update(
+        {
+            "HDUCLASS": "GADF",
+            "HDUDOC": "x",
+            "HDUVERS": "0.2",
+            "HDUCLAS1": "INDEX",
+            "HDUCLAS2": "HDU",
+        }
+    )
+    hdu_index.write(tmp_path / "hdu-index.fits.gz")
+    obs_index = Table(
+        {"OBS_ID": [1]}, meta={"HDUCLASS": "GADF", "HDUCLAS1": "INDEX", "HDUCLAS2": "OBS"}
+    )
+    obs_index.write(tmp_path / "obs-index.fits.gz")
+    store = DataStore.from_dir(tmp_path)
+    obs = store.obs(1, required_irf="point-like", require_events=False)
+    assert obs.aeff.is_pointlike and obs.edisp.is_pointlike
+    assert obs.aeff.meta["RAD_MAX"] == pytest.approx(0.25)
+    assert isinstance(obs.rad_max, RadMax2D)
+    np.testing.assert_allclose(obs.rad_max.quantity.to_value(u.deg), 0.25)
+    from_keyword = RadMax2D.from_irf(obs.aeff)
+    np.testing.assert_allclose(from_keyword.quantity.to_value(u.deg), 0.25)
 
 
 def test_ecsv_and_fits_inputs_give_the_same_irfs(tmp_path):
