@@ -3,13 +3,18 @@ suffix that get the product's series (calibd/extensions.py)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from calibd import extensions
+from calibd.arrays import load_arrays
 from calibd.errors import ConfigurationError
 from calibd.extensions import SuffixExporter, exporter, find_exporter
+from calibd.registry import HandlerResult, ProductDraft, Registry
+from calibd.testing import envelope, running_pipeline
 
 
 @pytest.fixture(autouse=True)
@@ -48,49 +53,51 @@ def test_misregistrations_are_refused():
         exporter("t", series=lambda p: None)
 
 
-class FakeStore:
-    """The two store calls the series lookup makes."""
-
-    def __init__(self, rows):
-        self.rows = rows
-
-    async def products(self, *, product_type, tel_id, limit):
-        return [r for r in self.rows if (r["product_type"], r["tel_id"]) == (product_type, tel_id)]
-
-    async def product(self, product_id):
-        (row,) = [r for r in self.rows if r["id"] == product_id]
-        return {**row, "arrays": None}
+def _draft(block: str, minute: int, category: str = "B", tel_id: int = 1) -> ProductDraft:
+    return ProductDraft(
+        product_type="t",
+        tel_id=tel_id,
+        category=category,
+        valid_from=datetime(2026, 1, 1, 22, minute, tzinfo=UTC),
+        summary={"block": block},
+        arrays={"x": np.arange(3.0) + minute},
+    )
 
 
-def _row(id_, block, valid_from, category="B", tel_id=1):
-    return {
-        "id": id_,
-        "product_type": "t",
-        "tel_id": tel_id,
-        "category": category,
-        "valid_from": valid_from,
-        "summary": {"block": block},
-    }
-
-
-async def test_the_series_is_the_valid_products_of_the_same_key_type_telescope_category():
+async def test_the_series_is_the_valid_products_of_the_same_key_type_telescope_category(tmp_path):
+    """On a real store: products committed by the pipeline, one message each."""
     from calibd.cli_commands import _export_series
 
-    rows = [
-        _row("b", "k", "2026-01-01T22:05:00+00:00"),
-        _row("a", "k", "2026-01-01T22:00:00+00:00"),
-        _row("c", "other", "2026-01-01T22:01:00+00:00"),
-        _row("d", "k", "2026-01-01T22:02:00+00:00", category="C"),
-        _row("e", "k", "2026-01-01T22:03:00+00:00", tel_id=2),
+    drafts = [
+        _draft("k", 5),
+        _draft("k", 0),
+        _draft("other", 1),
+        _draft("k", 2, category="C"),
+        _draft("k", 3, tel_id=2),
     ]
-    entry = SuffixExporter(lambda job: None, series=lambda p: p["summary"].get("block"))
-    asked = rows[0]
-    series = await _export_series(FakeStore(rows), asked, {"x": 1}, entry)
-    assert [p["id"] for p, _ in series] == ["a", "b"]  # by validity start
-    assert series[1] == (asked, {"x": 1})
-    # a superseded product (not among the valid ones) has no series
-    gone = _row("z", "k", "2026-01-01T21:00:00+00:00")
-    assert await _export_series(FakeStore(rows), gone, {}, entry) is None
-    # no key: the product alone
-    alone = SuffixExporter(lambda job: None)
-    assert await _export_series(FakeStore(rows), asked, {}, alone) == [(asked, {})]
+    registry = Registry()
+
+    async def make(event, ctx):
+        return HandlerResult(products=[drafts[int(event.subject)]])
+
+    registry.register("ctao.acada.weather", make)
+    async with running_pipeline(tmp_path, registry=registry) as h:
+        ids = []
+        for i in range(len(drafts)):
+            outcome = await h.process({**envelope("ctao.acada.weather"), "subject": str(i)})
+            ids.append(outcome.product_ids[0])
+        asked = await h.store.product(ids[0])
+        entry = SuffixExporter(lambda job: None, series=lambda p: p["summary"].get("block"))
+        arrays = load_arrays(asked.pop("arrays"))
+        series = await _export_series(h.store, asked, arrays, entry)
+        assert [p["id"] for p, _ in series] == [ids[1], ids[0]]  # by validity start
+        assert series[1][0] is asked and series[0][1]["x"][0] == 0.0
+        alone = SuffixExporter(lambda job: None)  # no key: the product alone
+        assert await _export_series(h.store, asked, arrays, alone) == [(asked, arrays)]
+        # a superseded product (not among the valid ones) has no series
+        newer = _draft("k", 0)
+        newer.supersedes = [ids[1]]
+        drafts.append(newer)
+        await h.process({**envelope("ctao.acada.weather"), "subject": str(len(drafts) - 1)})
+        gone = await h.store.product(ids[1])
+        assert await _export_series(h.store, gone, {}, entry) is None
