@@ -61,7 +61,7 @@ class BlockConfig(BaseModel):
     sampling_frequency_mhz: float = Field(
         default=1024.0, gt=0, le=100_000, description="LSTCam's, as ctapipe-io-zfits describes it"
     )
-    read_batch: int = Field(default=256, ge=1, le=100_000)
+    read_batch: int = Field(default=32, ge=1, le=100_000)
 
 
 def _utc(mjd_tai: float) -> datetime:
@@ -101,8 +101,9 @@ def _events(header: DL0Header, cfg: BlockConfig, order: int) -> Iterator[Event]:
                 config = getattr(cfg, f"{kind}_extractor")
                 extractors[key] = make_extractor(config, n_samples, source=header.name)
             out = extractors[key](chunk.waveform[pick])
-            for t, q, p in zip(chunk.mjd_tai[pick], out.charge, out.peak_time, strict=True):
-                yield (float(t), order, kind, q.astype(np.float32), p.astype(np.float32))
+            charge, peak = out.charge.astype(np.float32), out.peak_time.astype(np.float32)
+            for t, q, p in zip(chunk.mjd_tai[pick].tolist(), charge, peak, strict=True):
+                yield (t, order, kind, q, p)
 
 
 def compute_block(paths: list[str], config: dict[str, Any]) -> dict[str, Any]:

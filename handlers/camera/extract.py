@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import BaseModel, Field
 
 from calibd.handler_api import BadInput
@@ -70,14 +71,18 @@ def _integrate(waveforms: np.ndarray, start: np.ndarray, width: int) -> Extracti
     """Sum and peak time in the windows [start, start + width), `start` shaped (n_ev, n_gains)
     (one window per camera) or (n_ev, n_gains, n_pixels)."""
     per_pixel = start if start.ndim == 3 else start[:, :, None]
-    idx = per_pixel[..., None] + np.arange(width)
-    window = np.take_along_axis(waveforms, idx, axis=-1).astype(np.float64)
-    charge = window.sum(axis=-1)
+    at = np.broadcast_to(per_pixel, waveforms.shape[:3])[..., None, None]
+    windows = sliding_window_view(waveforms, width, axis=-1)  # a view: nothing copied
+    window = np.take_along_axis(windows, at, axis=-2)[..., 0, :]
+    charge = window.sum(axis=-1, dtype=np.float64)
     j = window.argmax(axis=-1)
     delta = np.zeros(charge.shape)
     if width >= 3:
         inner = np.clip(j, 1, width - 2)[..., None]
-        y0, y1, y2 = (np.take_along_axis(window, inner + d, axis=-1)[..., 0] for d in (-1, 0, 1))
+        y0, y1, y2 = (
+            np.take_along_axis(window, inner + d, axis=-1)[..., 0].astype(np.float64)
+            for d in (-1, 0, 1)
+        )
         curvature = y0 - 2 * y1 + y2
         with np.errstate(divide="ignore", invalid="ignore"):
             delta = np.where(curvature < 0, 0.5 * (y0 - y2) / curvature, 0.0)
@@ -127,12 +132,10 @@ def local_peak_window(
     n_samples = waveforms.shape[-1]
     if width < 1 or width > n_samples:
         raise BadInput(f"{source}: window width {width} does not fit the {n_samples}-sample traces")
-    finite = (
-        np.where(np.isnan(waveforms), -np.inf, waveforms)
-        if waveforms.dtype.kind == "f"
-        else waveforms
-    )
-    peak = finite.argmax(axis=-1)
+    if waveforms.dtype.kind == "f" and np.isnan(waveforms).any():
+        peak = np.where(np.isnan(waveforms), -np.inf, waveforms).argmax(axis=-1)
+    else:
+        peak = waveforms.argmax(axis=-1)
     start = np.clip(peak - shift, 0, n_samples - width).astype(np.intp)
     return _integrate(waveforms, start, width)
 

@@ -71,23 +71,27 @@ class EventChunker:
     def __init__(self, config: SeriesConfig) -> None:
         self.size, self.step = config.chunk_size, config.chunk_size - config.overlap
         self._buffer: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._held = 0  # events in the buffer and the pending batches
+        self._last = -np.inf  # the time of the last event added
         self._pos = 0  # buffer index where the next chunk starts
         self._covered = 0  # buffer index where the last emitted chunk ends
         self.n_chunks = 0
 
     def add(self, charge: np.ndarray, peak_time: np.ndarray, time: np.ndarray) -> list[EventChunk]:
-        """Add a batch of events; the chunks it completes."""
+        """Add a batch of events; the chunks it completes. Batches are joined only when a
+        chunk is due, so adding costs no copy of what is held."""
         if len(time) == 0:
             return []
-        if self._buffer is not None and len(self._buffer[2]) and time[0] < self._buffer[2][-1]:
+        if time[0] < self._last:
             raise ValueError("events must be added in time order")
-        batch = (charge, peak_time, time)
-        if self._buffer is None:
-            self._buffer = batch
-        else:
-            self._buffer = tuple(
-                np.concatenate(pair) for pair in zip(self._buffer, batch, strict=True)
-            )
+        self._last = time[-1]
+        self._pending.append((charge, peak_time, time))
+        self._held += len(time)
+        if self._held - self._pos < self.size:
+            return []
+        self._join()
+        assert self._buffer is not None
         out = []
         while len(self._buffer[2]) - self._pos >= self.size:
             out.append(self._chunk(self._pos, self._pos + self.size))
@@ -99,12 +103,20 @@ class EventChunker:
     def finish(self) -> list[EventChunk]:
         """The last chunk: the last `chunk_size` events (all of them in a short block), if
         some event is in no chunk yet."""
+        self._join()
         if self._buffer is None or len(self._buffer[2]) <= self._covered:
             return []
         n = len(self._buffer[2])
         chunk = self._chunk(max(0, n - self.size), n)
-        self._buffer, self._pos, self._covered = None, 0, 0
+        self._buffer, self._pos, self._covered, self._held = None, 0, 0, 0
         return [chunk]
+
+    def _join(self) -> None:
+        parts = ([self._buffer] if self._buffer is not None else []) + self._pending
+        self._pending = []
+        if parts:
+            joined = zip(*parts, strict=True)
+            self._buffer = tuple(np.concatenate(p) if len(p) > 1 else p[0] for p in joined)
 
     def _chunk(self, lo: int, hi: int) -> EventChunk:
         assert self._buffer is not None
@@ -119,6 +131,7 @@ class EventChunker:
             self._buffer = tuple(a[cut:] for a in self._buffer)
             self._pos -= cut
             self._covered = max(0, self._covered - cut)
+        self._held = len(self._buffer[2])
 
 
 def chunk_statistics(chunk: EventChunk, stats: StatsConfig | dict | None = None) -> dict:
