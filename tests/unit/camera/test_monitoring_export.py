@@ -251,7 +251,17 @@ def test_fits_keeps_the_fits_export(block, tmp_path):
         assert hdus["CAMERA_CALIBRATION"].header["PRODUCT"] == products[1]["id"]
 
 
-def test_the_command_line_export(block, tmp_path, capsys):
+@pytest.fixture
+def logging_restored():
+    """The command line configures logging onto capsys' stream, closed after the test: set
+    it up again once capsys is gone (this fixture is torn down after it)."""
+    yield
+    from calibd.logs import configure_logging
+
+    configure_logging("json", "info")
+
+
+def test_the_command_line_export(logging_restored, block, tmp_path, capsys):
     """`calibd product export ID -o F.h5`: exit 2 naming the setting when it is unset, the
     file with `--set handlers.camera_block.instrument_file=...`."""
     from calibd.cli import main
