@@ -14,6 +14,9 @@ what reads calibpipe's files reads calibd's (notes/calibpipe-hdf5.md).
                                                    calibpipe's); NaN when there is none (a
                                                    FRAM-down fallback, or undefined)
 
+calibd's VAOD is its inverse-variance weighted mean at `reference_wavelength_nm`; calibpipe's is
+the unweighted mean of the measurements at the FRAM filter's peak wavelength.
+
 calibpipe's table has no obs_id and no time: its validity is the night of the input file. calibd
 puts the product's validity and method in the table's attributes (`CALIBD_*`; ctapipe's
 `read_table` gives them as `meta`) and its Angstrom scaling in a table of its own,
@@ -56,12 +59,13 @@ def export_reference_hdf5(job: ExportJob) -> None:
     attrs = {
         "CALIBD_PRODUCT_ID": str(product["id"]),
         "CALIBD_VALID_FROM": str(product["valid_from"]),
-        "CALIBD_VALID_TO": str(product.get("valid_to")),
         "CALIBD_METHOD": str(payload["method"]),
         "CALIBD_VAOD_ERR": _number(payload.get("vaod_err")),
         "CALIBD_REFERENCE_WAVELENGTH_NM": _number(payload.get("reference_wavelength_nm")),
         "CALIBD_ANGSTROM_ALPHA": _number(payload.get("angstrom_alpha")),
     }
+    if product.get("valid_to") is not None:
+        attrs["CALIBD_VALID_TO"] = str(product["valid_to"])
     try:
         extinction = {
             "wavelength": Column(np.asarray(arrays["wavelength_nm"], np.float64), "quantity", "nm"),

@@ -3,6 +3,8 @@ handler, read back with PyTables and with ctapipe's `read_table`."""
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 import tables
@@ -41,24 +43,29 @@ REFERENCE_ATTRS = {
 }
 
 
-@pytest.fixture
-async def exported(tmp_path):
+async def _run_handler(tmp_path):
     async with running_pipeline(tmp_path) as h:
         rings = synthetic_rings()
         path = tmp_path / "muons_tel1.fits"
         write_muon_file(path, rings)
         msg = example("ctao.acada.muon_data", rings=None, files=[{"uri": str(path)}])
         outcome = await h.process(msg)
-        product = await h.store.product(outcome.product_ids[0])
-        arrays = load_arrays(product["arrays"])
-        out = tmp_path / "throughput.h5"
-        export = find_exporter("optical_throughput_muon", out)
-        assert export is not EXPORTERS["optical_throughput_muon"]  # the suffix exporter
-        export.fn(ExportJob(out, product, arrays, [(product, arrays)], h.settings))
-        return product, arrays, out
+        return h.settings, await h.store.product(outcome.product_ids[0])
 
 
-async def test_layout_is_calibpipe_s(exported):
+@pytest.fixture
+def exported(tmp_path):
+    """The real handler's product (pipeline stopped), exported through its `.h5` exporter."""
+    settings, product = asyncio.run(_run_handler(tmp_path))
+    arrays = load_arrays(product["arrays"])
+    out = tmp_path / "throughput.h5"
+    export = find_exporter("optical_throughput_muon", out)
+    assert export is not EXPORTERS["optical_throughput_muon"]  # the suffix exporter
+    export.fn(ExportJob(out, product, arrays, [(product, arrays)], settings))
+    return product, arrays, out
+
+
+def test_layout_is_calibpipe_s(exported):
     product, arrays, out = exported
     assert product["tel_id"] == 1
     with tables.open_file(out) as h5:
@@ -85,7 +92,7 @@ async def test_layout_is_calibpipe_s(exported):
     assert np.all(np.abs((back - start).to_value("s")) < 1e-6)
 
 
-async def test_ctapipe_reads_it(exported):
+def test_ctapipe_reads_it(exported):
     assert f"{THROUGHPUT_GROUP}/tel_001" == REFERENCE_PATH
     read_table = pytest.importorskip("ctapipe.io").read_table
     _, arrays, out = exported
@@ -98,3 +105,18 @@ async def test_ctapipe_reads_it(exported):
     assert np.all(np.abs((table["time_end"] - end).to_value("s")) < 1e-6)
     assert list(table["method"]) == ["Muon Rings"] * len(table)
     np.testing.assert_array_equal(table["mean"], arrays["mean"])
+
+
+def test_the_command_line_export_writes_the_same_file(exported, tmp_path):
+    """`calibd product export ID -o F.h5` picks the reference exporter; `.fits` stays FITS."""
+    from calibd.cli import main
+
+    product, _, direct = exported
+    base = ["--data-dir", str(tmp_path), "product", "export", product["id"], "-o"]
+    assert main([*base, str(tmp_path / "cli.h5")]) == 0
+    with tables.open_file(direct) as a, tables.open_file(tmp_path / "cli.h5") as b:
+        np.testing.assert_array_equal(
+            a.get_node(REFERENCE_PATH).read(), b.get_node(REFERENCE_PATH).read()
+        )
+    assert main([*base, str(tmp_path / "cli.fits")]) == 0
+    assert (tmp_path / "cli.fits").read_bytes()[:6] == b"SIMPLE"
