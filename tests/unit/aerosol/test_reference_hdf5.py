@@ -33,8 +33,13 @@ REFERENCE_ATTRS = {
 
 
 @pytest.fixture
-async def products(tmp_path):
-    async with running_pipeline(tmp_path) as h:
+def handler_settings() -> dict:
+    return {}
+
+
+@pytest.fixture
+async def products(tmp_path, handler_settings):
+    async with running_pipeline(tmp_path, settings={"handlers": handler_settings}) as h:
         night = synthetic_night(n=40, seed=11)
         fram = await h.store.product(
             (await h.process(fram_message(tmp_path, night))).product_ids[0]
@@ -94,6 +99,21 @@ async def test_fram_product_in_calibpipe_s_layout(products, tmp_path):
         np.testing.assert_array_equal(ext.col("tau_err"), arrays["tau_err"])
 
 
+@pytest.mark.parametrize(
+    "handler_settings", [{"fram": {"clear_stability_max": 1.0, "clear_vaod_max": 1.0}}]
+)
+async def test_a_clear_night_is_assessed_so(products, tmp_path):
+    settings, fram, _ = products
+    assert fram["payload"]["clear_night"] is True
+    out = tmp_path / "clear.h5"
+    export(settings, fram, out)
+    with tables.open_file(out) as h5:
+        row = check_reference_table(h5, fram)
+        # calibpipe's own file for a clear night: S11, CTAFIELD_0_MAXLEN 11
+        assert h5.get_node(REFERENCE_PATH).dtype["night_assessment"] == np.dtype("S11")
+        assert row["night_assessment"] == b"Clear Night"
+
+
 async def test_fallback_product_has_no_variability(products, tmp_path):
     settings, _, fallback = products
     out = tmp_path / "fallback.h5"
@@ -102,6 +122,8 @@ async def test_fallback_product_has_no_variability(products, tmp_path):
         row = check_reference_table(h5, fallback)
         assert math.isnan(row["fractional_rms_variability_amplitude"])
         assert row["night_assessment"] == b"Undefined"
+        # calibpipe's own file for an undefined night: S9, CTAFIELD_0_MAXLEN 9
+        assert h5.get_node(REFERENCE_PATH).dtype["night_assessment"] == np.dtype("S9")
 
 
 async def test_ctapipe_reads_it(products, tmp_path):
