@@ -5,6 +5,6 @@
 `handler` wires them into calibd and `export` writes the product as FITS.
 """
 
-from calibd.handlers.muon_throughput import export, handler
+from calibd.handlers.muon_throughput import export, handler, reference_hdf5
 
-__all__ = ["export", "handler"]
+__all__ = ["export", "handler", "reference_hdf5"]
