@@ -11,7 +11,9 @@ DL0 and R1 data here are photo-electrons, pedestal-subtracted by ACADA with its 
 coefficients, so what the coefficients correct is the RESIDUAL: `factor` (relative gain and
 flat-fielding, p.e. per p.e.), `pedestal_offset` (residual pedestal, p.e. per sample),
 `time_shift` (samples; `time_shift_ns` with the sampling frequency). Gain-selected data (one
-channel) stay one channel: both gains are in p.e. already.
+channel) stay one channel: both gains are in p.e. already, but their residuals differ, so this
+holds only while a pixel's calibration events keep one gain (events that switch gain are not
+split by gain yet).
 """
 
 from __future__ import annotations
