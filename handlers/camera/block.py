@@ -130,15 +130,18 @@ async def _expired(pending: PendingWait, ctx) -> HandlerResult:
         later = max(datetime.now(UTC), newest_at) + timedelta(seconds=allowance)
         state = {**pending.state, "fallback": True}
         return HandlerResult(waits=[Wait(pending.kind, pending.key, later, state)])
-    return await _compute(ctx, data, [p for _, p in files], earlier, computed)
+    return await _compute(ctx, data, files, earlier, computed)
 
 
-async def _compute(ctx, data, files: list[Path], earlier: list[dict], computed) -> HandlerResult:
-    paths = [str(await ctx.resolve_file(str(f))) for f in files]
+async def _compute(
+    ctx, data, files: list[tuple[int, Path]], earlier: list[dict], computed
+) -> HandlerResult:
+    """Compute the block of `files` ((trigger mtime ns, path), from `block_files`)."""
+    paths = [str(await ctx.resolve_file(str(f))) for _, f in files]
     out = await ctx.run_cpu(compute_block, paths, ctx.config.block.model_dump())
     late = []
     if computed is not None:
-        late = [f.name for f in files if datetime.fromtimestamp(f.stat().st_mtime, UTC) > computed]
+        late = [f.name for ns, f in files if datetime.fromtimestamp(ns / 1e9, UTC) > computed]
     streams = out["streams"]
     rows = out["rows"]
     drafts = [
