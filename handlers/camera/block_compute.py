@@ -11,9 +11,11 @@ DL0 and R1 data here are photo-electrons, pedestal-subtracted by ACADA with its 
 coefficients, so what the coefficients correct is the RESIDUAL: `factor` (relative gain and
 flat-fielding, p.e. per p.e.), `pedestal_offset` (residual pedestal, p.e. per sample),
 `time_shift` (samples; `time_shift_ns` with the sampling frequency). Gain-selected data (one
-channel) stay one channel: both gains are in p.e. already, but their residuals differ, so this
-holds only while a pixel's calibration events keep one gain (events that switch gain are not
-split by gain yet).
+channel, the gain in `pixel_status`) are split back into the two gains (`gain_selection`): both
+are in p.e. already, but their residuals differ, so each pixel is calibrated in the gain its
+flat-field events were stored in, a pixel switching gains within a chunk (more than
+`gain_switch_tolerance` of its events) is flagged GAIN_MIXED, and the gain not measured keeps
+ACADA's nominal calibration (identity residual).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 from calibd.handlers.camera.dl0_reader import DL0Header, iter_dl0_events, open_dl0
 from calibd.handlers.camera.extract import ExtractorConfig, make_extractor
 from calibd.handlers.camera.ffactor import FFactorConfig
+from calibd.handlers.camera.gain_selection import split_by_gain
 from calibd.handlers.camera.series import (
     EventChunker,
     SeriesConfig,
@@ -64,6 +67,13 @@ class BlockConfig(BaseModel):
         default=1024.0, gt=0, le=100_000, description="LSTCam's, as ctapipe-io-zfits describes it"
     )
     read_batch: int = Field(default=32, ge=1, le=100_000)
+    gain_switch_tolerance: float = Field(
+        default=0.001,
+        ge=0,
+        le=0.5,
+        description="gain-selected data: the share of a pixel's flat-field events in a chunk "
+        "that may be in its other gain before it is flagged GAIN_MIXED (unusable)",
+    )
 
 
 def _utc(mjd_tai: float) -> datetime:
@@ -86,9 +96,10 @@ def block_headers(paths: list[str]) -> list[DL0Header]:
     return headers
 
 
-def _events(header: DL0Header, cfg: BlockConfig, order: int) -> Iterator[Event]:
+def _events(header: DL0Header, cfg: BlockConfig, order: int, seen: set[str]) -> Iterator[Event]:
     """One file's events of the two kinds, extracted: (MJD TAI, file order, kind, charge,
-    peak time), charge and peak time shaped (n_gains, n_pixels)."""
+    peak time), charge and peak time shaped (n_gains, n_pixels); gain-selected events are
+    split into two gains and leave "gain_selected" in `seen`."""
     kinds = {t: "pedestal" for t in cfg.pedestal_event_types}
     kinds |= {t: "flatfield" for t in cfg.flatfield_event_types}
     extractors: dict[str, Any] = {}
@@ -104,6 +115,10 @@ def _events(header: DL0Header, cfg: BlockConfig, order: int) -> Iterator[Event]:
                 extractors[key] = make_extractor(config, n_samples, source=header.name)
             out = extractors[key](chunk.waveform[pick])
             charge, peak = out.charge.astype(np.float32), out.peak_time.astype(np.float32)
+            if chunk.gain is not None:
+                seen.add("gain_selected")
+                gain = chunk.gain[pick]
+                charge, peak = split_by_gain(charge, gain), split_by_gain(peak, gain)
             for t, q, p in zip(chunk.mjd_tai[pick].tolist(), charge, peak, strict=True):
                 yield (t, order, kind, q, p)
 
@@ -115,8 +130,9 @@ def compute_block(paths: list[str], config: dict[str, Any]) -> dict[str, Any]:
     widths = {cfg.pedestal_extractor.window_width, cfg.flatfield_extractor.window_width}
     if len(widths) != 1:
         raise BadInput("pedestal and flat-field extractors must integrate the same width")
+    seen: set[str] = set()
     merged = heapq.merge(
-        *(_events(h, cfg, i) for i, h in enumerate(headers)), key=lambda e: (e[0], e[1])
+        *(_events(h, cfg, i, seen) for i, h in enumerate(headers)), key=lambda e: (e[0], e[1])
     )
     chunkers = {k: EventChunker(cfg.series) for k in ("pedestal", "flatfield")}
     stats: dict[str, list[dict]] = {"pedestal": [], "flatfield": []}
@@ -150,8 +166,14 @@ def compute_block(paths: list[str], config: dict[str, Any]) -> dict[str, Any]:
         [(s["time_start"], s["time_end"]) for s in stats["flatfield"]],
         [(s["time_start"], s["time_end"]) for s in stats["pedestal"]],
     )
+    gain_selected = "gain_selected" in seen
     rows = coefficient_series(
-        stats["flatfield"], stats["pedestal"], pairs, widths.pop(), cfg.ffactor
+        stats["flatfield"],
+        stats["pedestal"],
+        pairs,
+        widths.pop(),
+        cfg.ffactor,
+        gain_tolerance=cfg.gain_switch_tolerance if gain_selected else None,
     )
     ns_per_sample = 1e3 / cfg.sampling_frequency_mhz
     for row in rows:

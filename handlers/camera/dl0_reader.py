@@ -15,8 +15,9 @@ all as stored. R1 files have no DVR: every pixel is stored.
 
 Chunks (`iter_dl0_events`): waveforms in nominal pixel order, shaped (n_events, n_channels,
 n_pixels, n_samples), NaN where a pixel was not stored. Gain-selected data (num_channels == 1)
-keep one channel and carry `gain` (n_events, n_pixels) int8: 0 high gain, 1 low gain, -1 pixel
-not stored or neither/both gain bits set; two-channel data have `gain = None`.
+keep one channel and carry `gain` (n_events, n_pixels) int8: 0 high gain (or no gain bit set:
+a one-gain camera), 1 low gain, -1 pixel not stored or both gain bits set; two-channel data have
+`gain = None`.
 Times are TAI: `time_s` (seconds since 1970-01-01T00:00:00 TAI), `time_qns` (quarter ns) and
 `mjd_tai` = 40587 + (time_s + time_qns / 4e9) / 86400.
 
@@ -307,7 +308,7 @@ def _place(block: _Block, arrays: Any, ev: Any, header: DL0Header) -> None:
     block.status[i, header.pixel_id_map] = arrays.status
     if block.gain is not None:
         info = (arrays.status >> 2) & 3
-        gain = np.where(info == 1, 0, np.where(info == 2, 1, -1)).astype(np.int8)
+        gain = np.where(info == 2, 1, np.where(info == 3, -1, 0)).astype(np.int8)
         gain[~arrays.stored] = -1
         block.gain[i, header.pixel_id_map] = gain
     block.n += 1

@@ -24,6 +24,7 @@ Camera medians are taken over the usable pixels of the gain. Outlier reason code
     16  flat-field std off the camera median by more than flatfield_std_k robust spreads
     32  n_pe outside [n_pe_min, n_pe_max]
     64  non-positive signal or excess variance (n_pe and gain undefined)
+    128 gain-selected events of the pixel switch gain within the chunk (`gain_selection`)
 
 The robust spread is 1.4826 x the median absolute deviation. A pixel flagged in any gain is
 unusable. Stored statistics keep NaN where they are undefined; the *applied* coefficients
@@ -75,6 +76,7 @@ class Outlier(IntFlag):
     FLATFIELD_STD = 16
     N_PE_RANGE = 32
     NON_POSITIVE = 64
+    GAIN_MIXED = 128
 
 
 class FFactorConfig(BaseModel):
@@ -178,6 +180,8 @@ def calibration_coefficients(
     ff_peak_time_median: np.ndarray,
     window_width: int,
     cfg: FFactorConfig | dict | None = None,
+    measured: np.ndarray | None = None,
+    extra_mask: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """F-factor coefficients, outlier bits and summary numbers (see the module docstring).
 
@@ -185,6 +189,8 @@ def calibration_coefficients(
     (n_gains, n_pixels)); `ff_peak_time_median` the per-pixel median peak time of the
     flat-field run (samples). Arrays are (n_gains, n_pixels) unless named `pixel_*` (n_pixels,)
     or summary (`median_gain`, `median_n_pe`: (n_gains,); `faulty_fraction`, `is_valid`: 0-d).
+    `measured` (bool, (n_gains, n_pixels)) names the gains measured per pixel (gain-selected
+    data): the others set no outlier bit; `extra_mask` bits are added to `outlier_mask`.
     """
     cfg = FFactorConfig.model_validate(cfg or {})
     ped = pedestal_products(ped_stats, window_width, cfg)
@@ -219,6 +225,10 @@ def calibration_coefficients(
         mask[np.isfinite(n_pe) & ((n_pe < cfg.n_pe_min) | (n_pe > cfg.n_pe_max))] |= (
             Outlier.N_PE_RANGE
         )
+    if extra_mask is not None:
+        mask |= np.asarray(extra_mask, dtype=mask.dtype)
+    if measured is not None:
+        mask[~np.asarray(measured, dtype=bool)] = 0
 
     pixel_mask = np.bitwise_or.reduce(mask, axis=0)
     usable = pixel_mask == 0

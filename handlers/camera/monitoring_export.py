@@ -18,13 +18,15 @@ chunk's charges, `n_events`, the chunk's time span) are written when every produ
 series has the means (`pedestal_mean`, `flatfield_mean`, stored by the camera_block handler
 since this exporter); calibd keeps only the median peak time, so no `flatfield_peak_time`.
 
-Gains: DL0/R1 data are gain-selected, one channel in p.e. (ACADA has converted both gains), so
-a block's coefficients have one channel. ctapipe indexes the coefficients by the gain each
-pixel was read in (`selected_gain_channel`), and ctapipe-io-zfits 0.5 says gain 1 (low) for
-every pixel of gain-selected data (notes/dl0-format.md section 6); ctapipe's readout of LSTCam
-has two channels. A one-channel series is therefore written for every channel of the camera,
-the same numbers in each: they are right whichever gain the pixel was read in, because the
-residual calibration of p.e. data does not depend on the gain.
+Gains: DL0/R1 data are gain-selected, one channel in p.e. (ACADA has converted both gains); a
+block's product splits them back into two gains and calibrates each pixel in the gain its
+flat-field events were stored in (`measured`; `gain_selection`). ctapipe indexes the
+coefficients by the gain each pixel was read in (`selected_gain_channel`), but ctapipe-io-zfits
+0.5 says gain 1 (low) for every pixel of gain-selected data; ctapipe's readout of LSTCam has two
+channels. Each pixel's coefficients and statistics in its calibrated gain are therefore written
+for every channel of the camera, the same numbers in each: right for the events read in that
+gain, the gain of calibration events; a pixel switching gain in shower events is read with its
+calibration gain's residual (ctapipe cannot tell the gains apart).
 
 `/configuration/instrument` is copied from `handlers.camera_block.instrument_file` (a ctapipe
 HDF5 file holding it, e.g. `SubarrayDescription.to_hdf` of the DL0 source's subarray): the
@@ -85,6 +87,17 @@ def _tai(mjd_tai: float) -> Time:
     return Time(mjd_tai, format="mjd", scale="tai")
 
 
+def _in_measured_gain(arrays: dict, a: np.ndarray) -> np.ndarray:
+    """Gain-selected products (`measured` per gain and pixel): each pixel's value in the gain it
+    was calibrated in, one channel (module doc); other arrays as they are."""
+    a = np.asarray(a)
+    measured = arrays.get("measured")
+    if measured is None or a.ndim != 2 or np.shape(measured) != a.shape:
+        return a
+    gain = np.argmax(np.asarray(measured, bool), axis=0)
+    return a[gain, np.arange(a.shape[1])][np.newaxis]
+
+
 def _coefficient_row(product: dict, arrays: dict, n_channels: int) -> CoefficientRow:
     try:
         factor = arrays.get("factor_applied", arrays["factor"])
@@ -98,6 +111,9 @@ def _coefficient_row(product: dict, arrays: dict, n_channels: int) -> Coefficien
         pedestal = arrays["pedestal_offset"]
     except KeyError as exc:
         raise BadInput(f"product {product['id']}: no array {exc} to export") from None
+    factor, mask, shift, pedestal = (
+        _in_measured_gain(arrays, a) for a in (factor, mask, shift, pedestal)
+    )
     return CoefficientRow(
         time=Time(parse_time(product["valid_from"])),
         factor=_channels(factor, n_channels),
@@ -130,14 +146,18 @@ def _statistics(series: list[tuple[dict, dict]], n_channels: int) -> dict[str, l
             t0 = _tai(start)
             if not rows:  # from the block start, as the coefficients (module doc)
                 t0 = min(t0, block_start.tai)
-            median = _channels(arrays[f"{kind}_median"], n_channels).astype(np.float64)
+            mean, median, std = (
+                _channels(_in_measured_gain(arrays, arrays[f"{kind}_{s}"]), n_channels)
+                for s in ("mean", "median", "std")
+            )
+            median = median.astype(np.float64)
             rows.append(
                 StatisticsRow(
                     time_start=t0,
                     time_end=_tai(end),
-                    mean=_channels(arrays[f"{kind}_mean"], n_channels),
+                    mean=mean,
                     median=median,
-                    std=_channels(arrays[f"{kind}_std"], n_channels),
+                    std=std,
                     n_events=np.full(median.shape, int(product["payload"][_COUNTS[kind]])),
                     outlier_mask=~np.isfinite(median),
                 )

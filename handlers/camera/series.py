@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from calibd.handlers.camera.ffactor import FFactorConfig, calibration_coefficients
+from calibd.handlers.camera.ffactor import FFactorConfig, Outlier, calibration_coefficients
+from calibd.handlers.camera.gain_selection import channel_use, fill_unmeasured
 from calibd.handlers.camera.stats import StatsConfig, StreamingStats, median_over_events
 from pydantic import BaseModel, Field, model_validator
 
@@ -172,17 +173,34 @@ def coefficient_series(
     pairs: list[int],
     window_width: int,
     ffactor: FFactorConfig | dict | None = None,
+    gain_tolerance: float | None = None,
 ) -> list[dict[str, Any]]:
     """One row of coefficients per flat-field chunk (its statistics from `chunk_statistics`,
     paired by `pairs`), with `valid_from` (MJD TAI: the chunk's first event), `valid_to`
     (the next row's start; None for the last), the chunk's event counts and time spans; the
-    coefficients carry the chunks' `pedestal_mean` and `flatfield_mean` besides."""
+    coefficients carry the chunks' `pedestal_mean` and `flatfield_mean` besides. With
+    `gain_tolerance`, the statistics are of gain-selected events split by gain
+    (`gain_selection`): each pixel is calibrated in its dominant gain, `gain_mixed` pixels are
+    flagged, the other gain keeps ACADA's nominal calibration (`measured`)."""
     rows = []
     for k, (ff, p) in enumerate(zip(flatfield, pairs, strict=True)):
         ped = pedestal[p]
+        measured = extra = None
+        if gain_tolerance is not None:
+            measured, share = channel_use(ff["charge"]["n_valid"])
+            extra = np.where(measured & (share > gain_tolerance), int(Outlier.GAIN_MIXED), 0)
         coefficients = calibration_coefficients(
-            ped["charge"], ff["charge"], ff["peak_time_median"], window_width, ffactor
+            ped["charge"],
+            ff["charge"],
+            ff["peak_time_median"],
+            window_width,
+            ffactor,
+            measured=measured,
+            extra_mask=extra,
         )
+        if measured is not None:
+            fill_unmeasured(coefficients, measured)
+            coefficients["gain_minority_share"] = share
         # the chunks' clipped means too, for their pixel statistics (monitoring_export)
         coefficients["pedestal_mean"] = np.asarray(ped["charge"]["mean"])
         coefficients["flatfield_mean"] = np.asarray(ff["charge"]["mean"])

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from calibd.handlers.camera.block_compute import block_headers, compute_block
 from calibd.handlers.camera.dl0_simulate import simulate_dl0_block
+from calibd.handlers.camera.ffactor import Outlier
+from scipy.stats import norm
 
 from calibd.errors import BadInput
 
@@ -93,3 +95,37 @@ def test_files_of_different_blocks_or_no_pedestals_are_refused(tmp_path):
     only_flatfield = {**CONFIG, "pedestal_event_types": [5]}  # none of the block's events
     with pytest.raises(BadInput, match="no pedestal events"):
         compute_block(list(a.files), only_flatfield)
+
+
+def test_gain_selected_events_that_switch_gain_are_split_by_gain_and_flagged(tmp_path):
+    """Pixels lit near the gain-switch threshold store some flat-field events in low gain; the
+    rest of the chunk is then a truncated sample, so such pixels are flagged, never averaged."""
+    model = {"n_pixels": 400, "n_samples": 40, "illumination_spread": 0.15, "seed": 5}
+    threshold = 130.0
+    truth = simulate_dl0_block(
+        tmp_path, model, 2000, tel_id=1, sb_id=1, obs_id=2, chunk_size=500, seed=3,
+        start=datetime(2026, 1, 1, 22, tzinfo=UTC), gain_switch_pe=threshold,
+    )  # fmt: skip
+    c = compute_block(list(truth.files), {"series": {"chunk_size": 1000}})["rows"][0][
+        "coefficients"
+    ]
+    assert c["factor"].shape == c["measured"].shape == (2, 400)
+    # the share of low-gain events against its expectation (charge ~ N(mu, mu F^2))
+    mu = truth.n_pe_mean
+    expected = norm.sf((threshold - mu) / np.sqrt(mu * truth.model.f2))
+    share = c["gain_minority_share"]
+    assert np.max(np.abs(share - np.minimum(expected, 1 - expected))) < 0.05
+    mixed = np.bitwise_or.reduce(c["outlier_mask"], axis=0) & Outlier.GAIN_MIXED != 0
+    assert np.array_equal(mixed, share > 0.001)
+    assert mixed[expected > 0.01].all() and 0 < mixed.sum() < 200
+    # the pixels left usable are calibrated as without gain switching (issue's 0.5 %)
+    usable = (c["pixel_outlier_mask"] == 0) & ~truth.bad
+    gain = c["gain"][0, usable] / truth.relative_gain[0, usable]
+    assert usable.sum() > 200 and abs(np.median(gain) - 1) < 0.005 and np.std(gain) < 0.055
+    # high gain measured where it dominates; the other gain keeps ACADA's nominal calibration
+    assert c["measured"][0, expected < 0.5].all() and not c["measured"][1, expected < 0.5].any()
+    low = ~c["measured"]
+    assert (c["factor_applied"][low] == 1).all() and (c["pedestal_offset"][low] == 0).all()
+    assert (c["time_shift_applied"][low] == 0).all()
+    for key in ("factor_applied", "pedestal_offset", "time_shift_applied"):
+        assert np.isfinite(c[key]).all(), key

@@ -124,7 +124,9 @@ def test_the_export_holds_the_blocks_whole_series_from_its_start(block):
     assert np.abs((tab["time"] - starts).to_value(u.ns)).max() < 1
     for row, product in zip(tab, products, strict=True):
         arrays = load_arrays(product["arrays"])
-        assert arrays["factor_applied"].shape == (1, N_PIX)  # gain-selected: one channel
+        # gain-selected, all in high gain: the product splits LSTCam's two gains (low gain not
+        # measured), the export writes each pixel's measured gain for both
+        assert arrays["factor_applied"].shape == (2, N_PIX) and arrays["measured"][0].all()
         assert row["factor"].shape == (2, N_PIX)  # written for both of LSTCam's gains
         np.testing.assert_array_equal(row["factor"][0], row["factor"][1])
         np.testing.assert_allclose(row["factor"][1], arrays["factor_applied"][0], rtol=1e-6)
