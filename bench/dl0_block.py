@@ -5,16 +5,23 @@ Writes an observation block of interleaved pedestal and flat-field events in 4 D
 child process on the same files, prints events per second and the child's peak RSS of:
 
 - protozfits: the raw decode of every event (waveforms converted to p.e., as any reader must);
-- calibd: `compute_block`, the camera_block handler's worker (read, merge the streams, extract,
-  chunked statistics, coefficients);
-- ctapipe: ctapipe-io-zfits' EventSource and ctapipe's CameraCalibrator (DL0 -> DL1 images),
-  the per-event part of the reference route (ctapipe-process, then pixel statistics and
-  coefficients): a lower bound of its cost.
+- calibd: `compute_block`, both steps of the camera_block handler's computation in one process
+  (read, extract, spill; merge the streams, chunked statistics, coefficients);
+- calibd x N: `compute_block_parallel` as the handler runs it, over a pool of N worker processes
+  (`pipeline.workers`; groups of whole streams in parallel, then the merge); its peak RSS is the
+  sum of the peaks of the bench process and of each worker (an upper bound of what is resident
+  at once);
+- ctapipe: ctapipe-io-zfits' EventSource and ctapipe's CameraCalibrator (DL0 -> DL1 images)
+  over the block once: the decoding floor of the reference route;
+- reference: the reference route itself (`reference_route.py`: ctapipe-process per event kind
+  with an event-type filter writing DL1 images, then ctapipe-calculate-pixel-statistics), its
+  peak RSS the largest of its commands'.
 
-Targets (issue 12): calibd >= 70 % of protozfits' rate, >= 10x ctapipe's, peak RSS < 500 MB
-for a 1.5 GB block (20,000 events). Not a test.
+Targets (issue 12): calibd >= 70 % of protozfits' rate, >= 10x the reference route's, peak RSS
+< 500 MB for a 1.5 GB block (20,000 events). Not a test.
 
-Usage: python bench/dl0_block.py [EVENTS] [--chunk-files EVENTS_PER_FILE] [--skip-ctapipe]
+Usage: python bench/dl0_block.py [EVENTS] [--chunk-files EVENTS_PER_FILE] [--workers N]
+                                 [--skip-ctapipe]
 """
 
 from __future__ import annotations
@@ -31,8 +38,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from calibd.handlers.camera.block_compute import compute_block
+from calibd.handlers.camera.block_compute import compute_block, compute_block_parallel
 from calibd.handlers.camera.dl0_simulate import simulate_dl0_block
+from reference_route import reference_route
+
+from calibd.executor import CpuPool
 
 
 def _rss_mb() -> float:
@@ -59,13 +69,43 @@ def _calibd(paths: list[str]) -> int:
     return sum(out["n_events"].values())
 
 
+def _worker_peak() -> tuple[int, float]:
+    time.sleep(0.3)  # so that each worker of the pool takes one of these calls
+    return os.getpid(), _rss_mb()
+
+
+def _calibd_parallel(paths: list[str], workers: int) -> tuple[int, float, float]:
+    """Events computed, seconds, and the summed peak RSS (MB) of the workers. The pool is
+    started before the clock, as the daemon's is."""
+    import asyncio
+
+    pool = CpuPool(workers)
+
+    async def run() -> tuple[int, float, float]:
+        await asyncio.gather(*(pool.run(_worker_peak) for _ in range(workers)))
+        t0 = time.perf_counter()
+        out = await compute_block_parallel(paths, {}, pool.run, workers)
+        seconds = time.perf_counter() - t0
+        peaks = dict(await asyncio.gather(*(pool.run(_worker_peak) for _ in range(workers))))
+        return sum(out["n_events"].values()), seconds, sum(peaks.values())
+
+    try:
+        return asyncio.run(run())
+    finally:
+        pool.shutdown()
+
+
 def _ctapipe(paths: list[str]) -> int:
     os.environ.setdefault("CTAPIPE_IO_ZFITS_NO_SERVICE_DATA", "1")
     from ctapipe.calib import CameraCalibrator
     from ctapipe.io import EventSource
 
     n = 0
-    with EventSource(paths[0]) as source:  # finds the other streams of the block itself
+    from traitlets.config import Config
+
+    config = Config({"MultiFiles": {"all_chunks": True}})
+    # finds the other streams and chunks of the block itself
+    with EventSource(sorted(paths)[0], config=config) as source:
         calibrate = CameraCalibrator(subarray=source.subarray)
         for event in source:
             calibrate(event)
@@ -73,16 +113,26 @@ def _ctapipe(paths: list[str]) -> int:
     return n
 
 
-def _child(kind: str, paths: list[str], queue) -> None:
+def _child(kind: str, paths: list[str], workers: int, queue) -> None:
+    if kind == "calibd-parallel":
+        n, seconds, extra = _calibd_parallel(paths, workers)
+        queue.put((n, seconds, _rss_mb() + extra))
+        return
     t0 = time.perf_counter()
+    if kind == "reference":
+        with tempfile.TemporaryDirectory() as workdir:
+            n = reference_route(paths, workdir)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        queue.put((n, time.perf_counter() - t0, max(_rss_mb(), children)))
+        return
     n = {"protozfits": _protozfits, "calibd": _calibd, "ctapipe": _ctapipe}[kind](paths)
     queue.put((n, time.perf_counter() - t0, _rss_mb()))
 
 
-def measure(kind: str, paths: list[str]) -> tuple[int, float, float]:
+def measure(kind: str, paths: list[str], workers: int) -> tuple[int, float, float]:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(kind, paths, queue))
+    proc = ctx.Process(target=_child, args=(kind, paths, workers, queue))
     proc.start()
     result = queue.get()
     proc.join()
@@ -93,8 +143,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("events", nargs="?", type=int, default=4000)
     parser.add_argument("--chunk-files", type=int, default=1250, help="events per stream file")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of calibd x N")
     parser.add_argument("--skip-ctapipe", action="store_true")
     args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         truth = simulate_dl0_block(
@@ -105,18 +157,21 @@ def main() -> None:
         size = sum(Path(f).stat().st_size for f in truth.files)
         print(f"block: {args.events} events in {len(truth.files)} files, {size / 2**20:.0f} MB "
               f"(written in {time.perf_counter() - t0:.0f} s)")  # fmt: skip
-        kinds = ["protozfits", "calibd"] + ([] if args.skip_ctapipe else ["ctapipe"])
-        results = {k: measure(k, list(truth.files)) for k in kinds}
+        kinds = ["protozfits", "calibd", "calibd-parallel"]
+        kinds += [] if args.skip_ctapipe else ["ctapipe", "reference"]
+        results = {k: measure(k, list(truth.files), args.workers) for k in kinds}
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
     base = results["protozfits"][0] / results["protozfits"][1]
     for kind, (n, seconds, rss) in results.items():
         rate = n / seconds
+        kind = kind.replace("-parallel", f" x {args.workers}")
         print(f"{kind:<11} {n:6d} events {seconds:7.1f} s {rate:8.0f} events/s "
               f"{rate / base:6.1%} of protozfits  peak RSS {rss:6.0f} MB")  # fmt: skip
-    if "ctapipe" in results:
-        speedup = (results["calibd"][0] / results["calibd"][1]) / (
-            results["ctapipe"][0] / results["ctapipe"][1]
-        )
-        print(f"calibd / ctapipe route (lower bound): {speedup:.1f}x (target >= 10x)")
+    if "reference" in results:
+        ref = results["reference"][0] / results["reference"][1]
+        for kind in ("calibd", "calibd-parallel"):
+            speedup = results[kind][0] / results[kind][1] / ref
+            print(f"{kind} / reference route: {speedup:.1f}x (target >= 10x)")
 
 
 if __name__ == "__main__":

@@ -187,6 +187,11 @@ class HandlerContext(Protocol):
         """Run a picklable CPU-heavy function in the worker process pool."""
         ...
 
+    @property
+    def cpu_workers(self) -> int:
+        """The worker processes of the pool (`pipeline.workers`): calls run at once."""
+        ...
+
     async def resolve_file(self, ref: DataFile | str, sha256: str | None = None) -> Path:
         """Resolve a data file inside the data roots, check it exists and its sha256.
 

@@ -61,6 +61,10 @@ class CallContext:
     async def run_cpu(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         return await self._pool.run(fn, *args, **kwargs)
 
+    @property
+    def cpu_workers(self) -> int:
+        return self._pool.workers
+
     async def resolve_file(self, ref: DataFile | str, sha256: str | None = None) -> Path:
         uri, expected = (ref, sha256) if isinstance(ref, str) else (ref.uri, ref.sha256 or sha256)
         found = await asyncio.to_thread(

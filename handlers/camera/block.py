@@ -24,7 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from calibd.handlers.camera.block_compute import BlockConfig, block_headers, compute_block
+from calibd.handlers.camera.block_compute import (
+    BlockConfig,
+    block_headers,
+    compute_block_parallel,
+)
 from pydantic import BaseModel, Field
 
 from calibd.handler_api import (
@@ -138,7 +142,11 @@ async def _compute(
 ) -> HandlerResult:
     """Compute the block of `files` ((trigger mtime ns, path), from `block_files`)."""
     paths = [str(await ctx.resolve_file(str(f))) for _, f in files]
-    out = await ctx.run_cpu(compute_block, paths, ctx.config.block.model_dump())
+    scratch = ctx.settings.data_dir / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    out = await compute_block_parallel(
+        paths, ctx.config.block.model_dump(), ctx.run_cpu, ctx.cpu_workers, str(scratch)
+    )
     late = []
     if computed is not None:
         late = [f.name for ns, f in files if datetime.fromtimestamp(ns / 1e9, UTC) > computed]

@@ -1,11 +1,15 @@
 """An observation block's calibration stream files -> its camera calibration time series
-(runs in a worker process; `block` is the handler).
+(runs in worker processes; `block` is the handler).
 
-The files of one (telescope, SB, OB) are read with `dl0_reader`, `read_batch` events at a time,
-and their events merged in time order across the parallel streams and chunks. Pedestal events
-(`pedestal_event_types`, by default PEDESTAL and SKY_PEDESTAL as in the reference pipeline) and
-flat-field events (`flatfield_event_types`: FLATFIELD) are integrated by their own extractor
-and cut into overlapping chunks (`series`); each flat-field chunk gives a row of coefficients.
+Two steps, so that a block uses every worker and holds one DL0 file open per worker:
+`extract_files` (one call per group of streams, in parallel) reads each file alone with
+`dl0_reader`, `read_batch` events at a time, integrates pedestal events (`pedestal_event_types`,
+by default PEDESTAL and SKY_PEDESTAL as in the reference pipeline) and flat-field events
+(`flatfield_event_types`: FLATFIELD) by their own extractor and spills the charges and peak
+times to disk (`block_spill`); `reduce_block` merges each kind in time order across the
+parallel streams and chunks and cuts it into overlapping chunks (`series`); each flat-field
+chunk gives a row of coefficients. `compute_block` does both in one process,
+`compute_block_parallel` over a pool.
 
 DL0 and R1 data here are photo-electrons, pedestal-subtracted by ACADA with its nominal
 coefficients, so what the coefficients correct is the RESIDUAL: `factor` (relative gain and
@@ -20,12 +24,16 @@ ACADA's nominal calibration (identity residual).
 
 from __future__ import annotations
 
+import asyncio
 import heapq
-from collections.abc import Iterator
+import os
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import numpy as np
+from calibd.handlers.camera.block_spill import SpillInfo, SpillWriter, read_spill
 from calibd.handlers.camera.dl0_reader import DL0Header, iter_dl0_events, open_dl0
 from calibd.handlers.camera.extract import ExtractorConfig, make_extractor
 from calibd.handlers.camera.ffactor import FFactorConfig
@@ -42,9 +50,16 @@ from pydantic import BaseModel, Field
 
 from calibd.handler_api import BadInput
 
-__all__ = ["BlockConfig", "block_headers", "compute_block"]
+__all__ = [
+    "BlockConfig",
+    "block_headers",
+    "compute_block",
+    "compute_block_parallel",
+    "extract_files",
+    "reduce_block",
+    "stream_groups",
+]
 
-Event = tuple[float, int, str, np.ndarray, np.ndarray]
 #: an ACADA event type code (FLATFIELD 0, PEDESTAL 2, DARK/ELECTRONIC/SKY_PEDESTAL 3/4/5, ...)
 EventType = Annotated[int, Field(ge=0, le=255)]
 
@@ -96,16 +111,19 @@ def block_headers(paths: list[str]) -> list[DL0Header]:
     return headers
 
 
-def _events(header: DL0Header, cfg: BlockConfig, order: int, seen: set[str]) -> Iterator[Event]:
-    """One file's events of the two kinds, extracted: (MJD TAI, file order, kind, charge,
-    peak time), charge and peak time shaped (n_gains, n_pixels); gain-selected events are
-    split into two gains and leave "gain_selected" in `seen`."""
+KINDS = ("pedestal", "flatfield")
+
+
+def _extracted(header: DL0Header, cfg: BlockConfig) -> Iterator[tuple]:
+    """One file's events of the two kinds, extracted a batch at a time: (kind, MJD TAI,
+    charge, peak time, gain), charge and peak time (n, n_channels, n_pixels) float32, gain
+    (n, n_pixels) for gain-selected events, else None."""
     kinds = {t: "pedestal" for t in cfg.pedestal_event_types}
     kinds |= {t: "flatfield" for t in cfg.flatfield_event_types}
     extractors: dict[str, Any] = {}
     for chunk in iter_dl0_events(header.path, header, cfg.read_batch, event_types=set(kinds)):
         n_samples = chunk.waveform.shape[-1]
-        for kind in ("pedestal", "flatfield"):
+        for kind in KINDS:
             pick = np.isin(chunk.event_type, [t for t, k in kinds.items() if k == kind])
             if not pick.any():
                 continue
@@ -114,66 +132,91 @@ def _events(header: DL0Header, cfg: BlockConfig, order: int, seen: set[str]) -> 
                 config = getattr(cfg, f"{kind}_extractor")
                 extractors[key] = make_extractor(config, n_samples, source=header.name)
             out = extractors[key](chunk.waveform[pick])
-            charge, peak = out.charge.astype(np.float32), out.peak_time.astype(np.float32)
-            if chunk.gain is not None:
-                seen.add("gain_selected")
-                gain = chunk.gain[pick]
-                charge, peak = split_by_gain(charge, gain), split_by_gain(peak, gain)
-            for t, q, p in zip(chunk.mjd_tai[pick].tolist(), charge, peak, strict=True):
-                yield (t, order, kind, q, p)
+            gain = None if chunk.gain is None else chunk.gain[pick]
+            yield kind, chunk.mjd_tai[pick], out.charge, out.peak_time, gain
 
 
-def compute_block(paths: list[str], config: dict[str, Any]) -> dict[str, Any]:
-    """Worker-process entry: the block's coefficient rows and what went into them."""
+def extract_files(
+    headers: list[DL0Header], orders: list[int], config: dict[str, Any], spill_dir: str
+) -> list[SpillInfo]:
+    """Worker step 1: each file's pedestal and flat-field events, extracted and spilled to
+    `spill_dir` (one file open at a time); `orders` are the files' places in the block."""
     cfg = BlockConfig.model_validate(config)
-    headers = block_headers(paths)
-    widths = {cfg.pedestal_extractor.window_width, cfg.flatfield_extractor.window_width}
-    if len(widths) != 1:
-        raise BadInput("pedestal and flat-field extractors must integrate the same width")
-    seen: set[str] = set()
-    merged = heapq.merge(
-        *(_events(h, cfg, i, seen) for i, h in enumerate(headers)), key=lambda e: (e[0], e[1])
-    )
-    chunkers = {k: EventChunker(cfg.series) for k in ("pedestal", "flatfield")}
-    stats: dict[str, list[dict]] = {"pedestal": [], "flatfield": []}
-    pending: dict[str, list[Event]] = {"pedestal": [], "flatfield": []}
-    counts = {"pedestal": 0, "flatfield": 0}
+    spills = []
+    for header, order in zip(headers, orders, strict=True):
+        writers = {
+            k: SpillWriter(os.path.join(spill_dir, f"{order:05d}-{k}"), k, order) for k in KINDS
+        }
+        try:
+            for kind, t, charge, peak, gain in _extracted(header, cfg):
+                writers[kind].add(t, charge, peak, gain)
+        finally:
+            infos = [w.close() for w in writers.values()]
+        spills += [i for i in infos if i is not None]
+    return spills
 
-    def flush(kind: str, final: bool = False) -> None:
-        batch = pending[kind]
-        chunks = []
-        if batch:
-            charge = np.stack([e[3] for e in batch])
-            peak = np.stack([e[4] for e in batch])
-            chunks = chunkers[kind].add(charge, peak, np.array([e[0] for e in batch]))
-            pending[kind] = []
-        if final:
-            chunks += chunkers[kind].finish()
-        stats[kind] += [chunk_statistics(c, cfg.stats) for c in chunks]
+
+def _spill_events(
+    info: SpillInfo, batch: int
+) -> Iterator[tuple[float, int, np.ndarray, np.ndarray]]:
+    """A spill's events as (MJD TAI, file order, charge, peak time), gain-selected events
+    split into the two gains."""
+    for records in read_spill(info, batch):
+        charge, peak = records["charge"], records["peak"]
+        if info.gain:
+            charge = split_by_gain(charge, records["gain"])
+            peak = split_by_gain(peak, records["gain"])
+        for t, q, p in zip(records["t"].tolist(), charge, peak, strict=True):
+            yield t, info.order, q, p
+
+
+def _chunk_statistics(spills: list[SpillInfo], cfg: BlockConfig) -> tuple[list[dict], int]:
+    """One kind's chunk statistics from its spills merged in time order, and its event count."""
+    merged = heapq.merge(*(_spill_events(i, cfg.read_batch) for i in spills), key=lambda e: e[:2])
+    chunker = EventChunker(cfg.series)
+    stats: list[dict] = []
+    pending: list[tuple] = []
+    count = 0
+
+    def flush() -> None:
+        if pending:
+            charge = np.stack([e[2] for e in pending])
+            peak = np.stack([e[3] for e in pending])
+            chunks = chunker.add(charge, peak, np.array([e[0] for e in pending]))
+            stats.extend(chunk_statistics(c, cfg.stats) for c in chunks)
+            pending.clear()
 
     for event in merged:
-        kind = event[2]
-        pending[kind].append(event)
-        counts[kind] += 1
-        if len(pending[kind]) >= cfg.read_batch:
-            flush(kind)
-    for kind in pending:
-        flush(kind, final=True)
-    for kind, found in counts.items():
-        if found == 0:
-            raise BadInput(f"{headers[0].name} and the other files of the block: no {kind} events")
+        pending.append(event)
+        count += 1
+        if len(pending) >= cfg.read_batch:
+            flush()
+    flush()
+    stats.extend(chunk_statistics(c, cfg.stats) for c in chunker.finish())
+    return stats, count
+
+
+def reduce_block(spills: list[SpillInfo], config: dict[str, Any], name: str) -> dict[str, Any]:
+    """Worker step 2: the block's coefficient rows from its spills (`name` names the block's
+    files in BadInput messages) and the event counts per kind."""
+    cfg = BlockConfig.model_validate(config)
+    stats, counts = {}, {}
+    for kind in KINDS:
+        mine = [i for i in spills if i.kind == kind]
+        stats[kind], counts[kind] = _chunk_statistics(mine, cfg) if mine else ([], 0)
+        if counts[kind] == 0:
+            raise BadInput(f"{name} and the other files of the block: no {kind} events")
     pairs = pair_chunks(
         [(s["time_start"], s["time_end"]) for s in stats["flatfield"]],
         [(s["time_start"], s["time_end"]) for s in stats["pedestal"]],
     )
-    gain_selected = "gain_selected" in seen
     rows = coefficient_series(
         stats["flatfield"],
         stats["pedestal"],
         pairs,
-        widths.pop(),
+        cfg.flatfield_extractor.window_width,
         cfg.ffactor,
-        gain_tolerance=cfg.gain_switch_tolerance if gain_selected else None,
+        gain_tolerance=cfg.gain_switch_tolerance if any(i.gain for i in spills) else None,
     )
     ns_per_sample = 1e3 / cfg.sampling_frequency_mhz
     for row in rows:
@@ -181,15 +224,75 @@ def compute_block(paths: list[str], config: dict[str, Any]) -> dict[str, Any]:
         coefficients["time_shift_ns"] = coefficients["time_shift"] * ns_per_sample
         for key in ("valid_from", "valid_to"):
             row[f"{key}_utc"] = None if row[key] is None else _utc(row[key])
+    return {"rows": rows, "n_events": counts}
+
+
+def _checked(config: dict[str, Any]) -> BlockConfig:
+    cfg = BlockConfig.model_validate(config)
+    if cfg.pedestal_extractor.window_width != cfg.flatfield_extractor.window_width:
+        raise BadInput("pedestal and flat-field extractors must integrate the same width")
+    return cfg
+
+
+def _result(headers: list[DL0Header], reduced: dict[str, Any]) -> dict[str, Any]:
     first = headers[0]
     return {
-        "rows": rows,
+        **reduced,
         "tel_id": first.tel_id,
         "obs_id": first.obs_id,
         "sb_id": first.sb_id,
         "level": first.level,
         "n_pixels": first.n_pixels,
-        "n_events": counts,
         "files": [h.name for h in headers],
         "streams": sorted({h.data_source or "" for h in headers}),
     }
+
+
+def compute_block(paths: list[str], config: dict[str, Any]) -> dict[str, Any]:
+    """Both steps in this process: the block's coefficient rows and what went into them."""
+    _checked(config)
+    headers = block_headers(paths)
+    with tempfile.TemporaryDirectory(prefix="calibd-block-") as spill_dir:
+        spills = extract_files(headers, list(range(len(headers))), config, spill_dir)
+        return _result(headers, reduce_block(spills, config, headers[0].name))
+
+
+def stream_groups(headers: list[DL0Header], n_groups: int) -> list[list[int]]:
+    """The files' indices in at most `n_groups` groups of whole streams, balanced by events
+    (largest stream first into the lightest group)."""
+    streams: dict[str, list[int]] = {}
+    for i, h in enumerate(headers):
+        streams.setdefault(h.data_source or h.name, []).append(i)
+    groups: list[list[int]] = [[] for _ in range(max(1, min(n_groups, len(streams))))]
+    load = [0] * len(groups)
+    weight = {k: sum(headers[i].n_events for i in v) for k, v in streams.items()}
+    for key in sorted(streams, key=lambda k: -weight[k]):
+        g = load.index(min(load))
+        groups[g] += streams[key]
+        load[g] += weight[key]
+    return [g for g in groups if g]
+
+
+async def compute_block_parallel(
+    paths: list[str],
+    config: dict[str, Any],
+    run_cpu: Callable[..., Awaitable[Any]],
+    workers: int,
+    scratch: str | None = None,
+) -> dict[str, Any]:
+    """`compute_block` over a worker pool (`run_cpu`): step 1 once per group of streams, at
+    most `workers` at a time, then step 2; spills in a temporary folder under `scratch`."""
+    _checked(config)
+    headers = await run_cpu(block_headers, paths)
+    with tempfile.TemporaryDirectory(prefix="calibd-block-", dir=scratch) as spill_dir:
+        calls = [
+            run_cpu(extract_files, [headers[i] for i in g], g, config, spill_dir)
+            for g in stream_groups(headers, workers)
+        ]
+        done = await asyncio.gather(*calls, return_exceptions=True)
+        failed = [d for d in done if isinstance(d, BaseException)]
+        if failed:
+            raise failed[0]
+        spills = [info for group in done for info in group]
+        reduced = await run_cpu(reduce_block, spills, config, headers[0].name)
+    return _result(headers, reduced)

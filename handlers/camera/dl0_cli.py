@@ -27,6 +27,7 @@ __all__ = ["dl0_block_messages", "dl0_cal"]
 def dl0_block_messages(
     directory: Path, *, events: int, pixels: int, samples: int, streams: int, chunk: int,
     tel_id: int, sb_id: int, obs_id: int, start: datetime, seed: int, bad: dict[str, list[int]],
+    level: str = "DL0", gain_switch_pe: float | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Write the block and its truth; the messages of its triggers, in file order."""
     from calibd.handlers.camera.dl0_simulate import simulate_dl0_block
@@ -35,7 +36,8 @@ def dl0_block_messages(
     model = {"n_pixels": pixels, "n_samples": samples, "seed": seed, **bad}
     truth = simulate_dl0_block(
         directory, model, events, tel_id=tel_id, sb_id=sb_id, obs_id=obs_id, start=start,
-        n_streams=streams, chunk_size=chunk, seed=seed + 1,
+        n_streams=streams, chunk_size=chunk, seed=seed + 1, level=level,
+        gain_switch_pe=gain_switch_pe,
     )  # fmt: skip
     np.savez(
         directory / "truth.npz",
@@ -68,6 +70,13 @@ def dl0_cal(parser: argparse.ArgumentParser):
     parser.add_argument("--noisy", type=_pixels, default=[])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--start", type=datetime.fromisoformat, default=None, help="ISO time")
+    parser.add_argument("--level", choices=["DL0", "R1"], default="DL0", help="R1: no DVR")
+    parser.add_argument(
+        "--gain-switch-pe",
+        type=float,
+        default=None,
+        help="gain selection: pixels above this many p.e. stored in low gain (default: none)",
+    )
 
     def run(args: argparse.Namespace) -> int:
         start = args.start or datetime.now(UTC).replace(microsecond=0)
@@ -77,7 +86,8 @@ def dl0_cal(parser: argparse.ArgumentParser):
         for message in dl0_block_messages(
             args.out, events=args.events, pixels=args.pixels, samples=args.samples,
             streams=args.streams, chunk=args.chunk, tel_id=args.tel, sb_id=args.sb,
-            obs_id=args.obs, start=start, seed=args.seed, bad=bad,
+            obs_id=args.obs, start=start, seed=args.seed, bad=bad, level=args.level,
+            gain_switch_pe=args.gain_switch_pe,
         ):  # fmt: skip
             print(json.dumps(message))
         return 0

@@ -114,10 +114,12 @@ def simulate_dl0_block(
     gain_switch_pe: float | None = None,
     waveform_scale: float = 60.0,
     waveform_offset: float = 5.0,
+    level: str = "DL0",
 ) -> DL0Truth:
     """Write an observation block of interleaved flat-field/pedestal events into `directory`
     (ACADA names; events dealt round-robin over SDH000..; a new chunk file after `chunk_size`
-    events of a stream) and return its truth. Files are written one after the other."""
+    events of a stream) and return its truth. Files are written one after the other;
+    `level="R1"` writes R1 files (no DVR: `nan_pixels` must be empty)."""
     m = CameraModel.model_validate(model)
     if n_events < 1 or n_streams < 1 or chunk_size < 1:
         raise ValueError("n_events, n_streams and chunk_size must be >= 1")
@@ -171,6 +173,7 @@ def simulate_dl0_block(
                 waveform_scale=waveform_scale,
                 waveform_offset=waveform_offset,
                 pixel_id_map=pid,
+                level=level,
             ) as writer:
                 for i in members:
                     event_type, pe, gain = block_event(truth, int(i))

@@ -22,6 +22,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from math import ceil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy.time import Time
@@ -57,13 +58,13 @@ def high_res_time(start: datetime) -> tuple[int, int]:
 
 
 def _primary(
-    tel_id: int, sdh: int, start: datetime, sb_id: int, obs_id: int, chunk: int
+    tel_id: int, sdh: int, start: datetime, sb_id: int, obs_id: int, chunk: int, level: str
 ) -> list[tuple[str, str | int]]:
     now = Time.now().utc.isot
     return [
         ("CTAOMETA", "2.1.0"),
-        ("TITLE", "DL0 Telescope Events, Interleaved Calibration Events"),
-        ("DATALEVL", "DL0"),
+        ("TITLE", f"{level} Telescope Events, Interleaved Calibration Events"),
+        ("DATALEVL", level),
         ("DATADIV", "Event"),
         ("DATAASSO", "Telescope"),
         ("DATATYPE", "Calibration"),
@@ -78,7 +79,7 @@ def _primary(
         ("RELEASE", "Dummy Test Data"),
         ("LICENSE", "CC-BY-SA-4.0"),
         ("LICENURL", "https://creativecommons.org/licenses/by-sa/4.0/"),
-        ("MODEL", "CTAO ADH DL0"),
+        ("MODEL", f"CTAO ADH {level}"),
         ("MODELVER", "2.2.0"),
         (
             "MODELURL",
@@ -90,7 +91,7 @@ def _primary(
         ("EMAIL", "calibd@example.invalid"),
         ("ACTPROC", "acquisition"),
         ("ACTIVITY", "calibd-simulation"),
-        ("ACTDESC", "Synthetic DL0 calibration events written by calibd"),
+        ("ACTDESC", f"Synthetic {level} calibration events written by calibd"),
         ("ACTID", str(uuid.uuid4())),
         ("ACTSTART", now),
         ("SOFTWARE", "calibd"),
@@ -102,8 +103,9 @@ def _primary(
 
 
 class DL0Writer:
-    """One DL0 CAL file of at most `max_events` events; `write_event` takes photo-electrons in
-    nominal pixel order, `flush` completes the file and creates its `.trigger` symlink."""
+    """One DL0 (or, `level="R1"`, R1) CAL file of at most `max_events` events; `write_event`
+    takes photo-electrons in nominal pixel order, `flush` completes the file and creates its
+    `.trigger` symlink. R1 has ACADA's R1v1 messages and no DVR (every pixel stored)."""
 
     def __init__(
         self,
@@ -122,12 +124,16 @@ class DL0Writer:
         waveform_scale: float = 60.0,
         waveform_offset: float = 5.0,
         pixel_id_map: np.ndarray | None = None,
+        level: str = "DL0",
     ) -> None:
         from protozfits import FlatProtobufZOFits, numpy_to_any_array
-        from protozfits.DL0v1_Telescope_pb2 import CameraConfiguration, DataStream
 
         if n_channels not in (1, 2):
             raise ValueError("n_channels must be 1 or 2")
+        if level not in _MESSAGES:
+            raise ValueError(f"level must be one of {sorted(_MESSAGES)}")
+        self.level = level
+        DataStream, CameraConfiguration, self._event = _messages(level)
         pid = np.arange(n_pixels) if pixel_id_map is None else np.asarray(pixel_id_map)
         if sorted(pid.tolist()) != list(range(n_pixels)):
             raise ValueError("pixel_id_map must be a permutation of 0..n_pixels-1")
@@ -155,7 +161,7 @@ class DL0Writer:
             self.path.unlink(missing_ok=True)
             z.open(str(self.path))
             z.set_on_close(_make_trigger)
-            for key, value in _primary(tel_id, sdh, start, sb_id, obs_id, chunk):
+            for key, value in _primary(tel_id, sdh, start, sb_id, obs_id, chunk, level):
                 if isinstance(value, str):
                     z.set_primary_string(key, value[:68].strip())
                 else:
@@ -202,16 +208,16 @@ class DL0Writer:
         gain: np.ndarray | None = None,
     ) -> None:
         """Write one event: `pe` (n_channels, n_pixels, n_samples) in nominal pixel order,
-        `stored` (bool per nominal pixel, default all), `gain` (per nominal pixel, 0 high /
-        1 low, default high; 1-channel data only), `time` = (TAI s, quarter ns)."""
-        from protozfits.DL0v1_Telescope_pb2 import Event
-
+        `stored` (bool per nominal pixel, default all; R1: all), `gain` (per nominal pixel, 0
+        high / 1 low, default high; 1-channel data only), `time` = (TAI s, quarter ns)."""
         if self.n_events >= self.max_events:
             raise ValueError(f"{self.path.name}: already {self.max_events} events")
         if pe.shape != (self.n_channels, self.n_pixels, self.n_samples):
             raise ValueError(f"waveform shape {pe.shape} does not match the file")
         pid = self.pixel_id_map
         keep = np.ones(self.n_pixels, bool) if stored is None else np.asarray(stored, bool)[pid]
+        if self.level == "R1" and not keep.all():
+            raise ValueError("R1 events store every pixel (no DVR)")
         status = np.zeros(self.n_pixels, dtype=np.uint8)  # readout order
         status[keep] = 1 if keep.all() else 3
         if self.n_channels == 2:
@@ -220,8 +226,9 @@ class DL0Writer:
             low = np.zeros(self.n_pixels, bool) if gain is None else np.asarray(gain)[pid] == 1
             status |= np.where(low, _STATUS_LOW, _STATUS_HIGH).astype(np.uint8)
         waveform = self.quantise(pe[:, pid[keep]])
+        pixels = {"num_pixels" if self.level == "R1" else "num_pixels_survived": int(keep.sum())}
         self._zfits.write_message(
-            Event(
+            self._event(
                 event_id=event_id,
                 tel_id=self.tel_id,
                 event_type=event_type,
@@ -230,8 +237,8 @@ class DL0Writer:
                 pixel_status=self._to_any(status),
                 num_channels=self.n_channels,
                 num_samples=self.n_samples,
-                num_pixels_survived=int(keep.sum()),
                 waveform=self._to_any(waveform.ravel()),
+                **pixels,
             )
         )
         self.n_events += 1
@@ -252,6 +259,21 @@ class DL0Writer:
 
     def __exit__(self, *exc: object) -> None:
         self.flush()
+
+
+#: the protobuf messages of (DataStream, CameraConfiguration, Events) per level
+_MESSAGES = {
+    "DL0": ("DL0v1_Telescope_pb2", ("DataStream", "CameraConfiguration", "Event")),
+    "R1": ("R1v1_pb2", ("TelescopeDataStream", "CameraConfiguration", "Event")),
+}
+
+
+def _messages(level: str) -> tuple[Any, Any, Any]:
+    import importlib
+
+    module, names = _MESSAGES[level]
+    found = importlib.import_module(f"protozfits.{module}")
+    return tuple(getattr(found, n) for n in names)  # type: ignore[return-value]
 
 
 class _StdoutToStderr:

@@ -32,7 +32,6 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
-from scipy.stats import norm
 
 from calibd.handler_api import BadInput
 
@@ -55,7 +54,8 @@ class StatsConfig(BaseModel):
 
 def clipped_variance_fraction(t: float) -> float:
     """c(t): the fraction of its variance a Gaussian keeps when clipped at +-t sigma."""
-    return 1.0 - 2.0 * t * norm.pdf(t) / (2.0 * norm.cdf(t) - 1.0)
+    pdf = math.exp(-0.5 * t * t) / math.sqrt(2.0 * math.pi)
+    return 1.0 - 2.0 * t * pdf / math.erf(t / math.sqrt(2.0))  # 2 Phi(t) - 1 = erf(t / sqrt 2)
 
 
 def consistency_factor(sigma: float, model: Literal["iterated", "single"] = "iterated") -> float:
@@ -210,14 +210,15 @@ class StreamingStats:
         self.n_chunks += 1
         self.n_events += len(chunk)
 
-    def result(self) -> dict[str, np.ndarray]:
+    def result(self, *, require_values: bool = True) -> dict[str, np.ndarray]:
         """`mean`, `median`, `std` (corrected when configured), `n_events` (values kept) and
         `n_valid` (non-NaN values) per column; NaN where a column had no finite value.
-        Raises BadInput when nothing came or every column is NaN-only."""
+        Raises BadInput when nothing came or (with `require_values`) every column is
+        NaN-only."""
         if self._n is None:
             raise BadInput(f"{self.source}: no events to compute statistics from")
         n = self._n
-        if not np.any(n > 0):
+        if require_values and not np.any(n > 0):
             raise BadInput(f"{self.source}: every pixel's charge is NaN in all events")
         empty = n == 0
         with np.errstate(invalid="ignore", divide="ignore"):

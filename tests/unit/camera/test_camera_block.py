@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 from calibd.handlers.camera.dl0_simulate import simulate_dl0_block
 
 from calibd.config import AcadaTriggerSettings
@@ -52,9 +53,10 @@ async def block_products(store, superseded: bool = False) -> list[dict]:
     )
 
 
-async def test_a_block_of_four_streams_makes_one_product_per_chunk_once(tmp_path):
+@pytest.mark.parametrize("level", ["DL0", "R1"])
+async def test_a_block_of_four_streams_makes_one_product_per_chunk_once(tmp_path, level):
     directory = tmp_path / "dl0"
-    truth = simulate_dl0_block(directory, MODEL, 800, chunk_size=100, seed=3, **BLOCK)
+    truth = simulate_dl0_block(directory, MODEL, 800, chunk_size=100, seed=3, level=level, **BLOCK)
     names = [Path(f).name for f in truth.files]
     assert len(names) == 8  # 4 streams x 2 chunks
     async with running_pipeline(tmp_path, settings=SETTINGS) as h:
@@ -82,6 +84,7 @@ async def test_a_block_of_four_streams_makes_one_product_per_chunk_once(tmp_path
         assert a["valid_to"] == b["valid_from"]
     assert chunks[-1]["valid_to"] is None
     payload = stored[0]["payload"]
+    assert payload["level"] == level
     assert payload["streams"] == ["SDH000", "SDH001", "SDH002", "SDH003"]
     assert sorted(payload["files"]) == sorted(names) and payload["late_files"] == []
     assert all(p["summary"]["is_valid"] and p["summary"]["n_events"] == 150 for p in chunks)
