@@ -1,0 +1,102 @@
+"""A product's page (summary, provenance, configuration version, supersession links), its
+plot as PNG, its input message as text and its export download."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from calibd.plots import can_plot, render_png_async
+from calibd.product_export import ExportRefused, export_suffixes, write_export
+from calibd.web import params
+from calibd.web.render import page
+
+__all__ = ["export", "input_message", "plot", "product"]
+
+MAX_EXPORT_BYTES = 512 << 20
+
+
+async def _product(request: Request) -> dict[str, Any]:
+    params.known_names(request.query_params, set())
+    product_id = params.product_id(request.path_params["product_id"])
+    prod = await request.app.state.store.product(product_id)
+    if prod is None:
+        raise HTTPException(404, f"no product {product_id!r} (or the prefix is ambiguous)")
+    return prod
+
+
+def _json(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return text
+
+
+async def product(request: Request) -> Response:
+    prod = await _product(request)
+    prod.pop("arrays", None)
+    prov = dict(prod.pop("provenance") or {})
+    prov.pop("input_message", None)
+    for key in ("input_files", "software", "config"):
+        if key in prov:
+            prov[key] = _json(prov[key])
+    store = request.app.state.store
+    superseded = await store.superseded_products(prod["id"])
+    versions = await store.config_versions(limit=1000)
+    version = next((v for v in versions if v["version"] == prod.get("config_version")), None)
+    return page(
+        request,
+        "product.html",
+        title=f"Product {prod['id']}",
+        p=prod,
+        prov=prov,
+        superseded=superseded,
+        version=version,
+        plot=can_plot(prod["product_type"]),
+        exports=[prod["id"] + s for s in export_suffixes(prod["product_type"])],
+    )
+
+
+async def plot(request: Request) -> Response:
+    prod = await _product(request)
+    if not can_plot(prod["product_type"]):
+        raise HTTPException(404, f"no plot for product type {prod['product_type']!r}")
+    png = await render_png_async(prod)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=60"})
+
+
+async def input_message(request: Request) -> Response:
+    """The message the product was made from, as received, as text (never as HTML)."""
+    prod = await _product(request)
+    raw = (prod.get("provenance") or {}).get("input_message") or b""
+    text = bytes(raw).decode("utf-8", "replace") if not isinstance(raw, str) else raw
+    return PlainTextResponse(text)
+
+
+async def export(request: Request) -> Response:
+    prod = await _product(request)
+    filename = request.path_params["filename"]
+    allowed = {prod["id"] + s for s in export_suffixes(prod["product_type"])}
+    if filename not in allowed:
+        raise HTTPException(404, f"no export {filename[:80]!r} of this product")
+    settings = request.app.state.settings
+    with tempfile.TemporaryDirectory(prefix="calibd-web-export-") as tmp:
+        path = Path(tmp) / filename
+        try:
+            await write_export(request.app.state.store, settings, prod, path)
+        except ExportRefused as exc:
+            raise HTTPException(404, str(exc)) from None
+        if path.stat().st_size > MAX_EXPORT_BYTES:
+            raise HTTPException(404, "export larger than the dashboard serves: use the CLI")
+        data = path.read_bytes()
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
