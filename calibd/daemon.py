@@ -150,11 +150,13 @@ class Daemon:
         ops = self.settings.operations
         if ops.http_port is not None:
             from calibd.health import HealthServer
+            from calibd.web import create_app
 
             self.health = HealthServer(
                 ops.http_host,
                 ops.http_port,
                 {"/healthz": self._healthz, "/readyz": self._readyz, "/metrics": self._metrics},
+                app=create_app(self.store, self.settings, self.healthy),
             )
             await self.health.start()
         self._tasks.append(asyncio.create_task(self._summaries(), name="calibd-summary"))

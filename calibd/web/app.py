@@ -76,9 +76,15 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse("internal error\n", status_code=500)
 
 
-async def _css(request: Request) -> Response:
-    css = resources.files("calibd.web").joinpath("templates/style.css").read_text()
-    return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=300"})
+STATIC = {"style.css": "text/css", "icon.svg": "image/svg+xml"}
+
+
+async def _static(request: Request) -> Response:
+    name = request.path_params.get("name", "icon.svg")
+    if name not in STATIC:
+        raise HTTPException(404, "no such file")
+    data = resources.files("calibd.web").joinpath(f"templates/{name}").read_bytes()
+    return Response(data, media_type=STATIC[name], headers={"Cache-Control": "max-age=300"})
 
 
 def create_app(store: Any, settings: Settings, health: Health | None = None) -> ASGIApp:
@@ -94,7 +100,8 @@ def create_app(store: Any, settings: Settings, health: Health | None = None) -> 
         Route("/dead-letters", pages_operations.dead_letters),
         Route("/waits", pages_operations.waits),
         Route("/config", pages_operations.config_history),
-        Route("/static/style.css", _css),
+        Route("/static/{name}", _static),
+        Route("/favicon.ico", _static),
     ]
     app = Starlette(
         routes=routes,
