@@ -92,7 +92,8 @@ class ReadStore(Protocol):
         ...
 
     async def product_counts(self) -> list[dict[str, Any]]:
-        """Rows of (product_type, tel_id, status, n, latest): products per type and telescope."""
+        """Rows of (product_type, tel_id, status, n, latest): products per type, telescope and
+        status, `latest` their latest validity start (all read from one index)."""
         ...
 
     async def superseded_products(self, product_id: str) -> list[dict[str, Any]]:

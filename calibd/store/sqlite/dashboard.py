@@ -75,7 +75,7 @@ class SqliteDashboardReads(SqliteConnections):
     async def product_counts(self) -> list[dict[str, Any]]:
         rows = await fetch_all(
             self.r,
-            "SELECT product_type, tel_id, status, COUNT(*) AS n, MAX(created_at) AS latest "
+            "SELECT product_type, tel_id, status, COUNT(*) AS n, MAX(valid_from) AS latest "
             "FROM products GROUP BY product_type, tel_id, status "
             "ORDER BY product_type, tel_id, status",
         )
