@@ -24,7 +24,7 @@ HOSTILE_TITLE = "pwned"
 HOSTILE = (
     b'{"specversion": "1.0", "id": "<script>document.title=\'pwned\'</script>'
     b'<img src=x onerror="document.title=\'pwned\'"><b id="injected">bold</b>'
-    b'<a href="javascript:alert(1)">link</a>", '
+    b'<a href="javascript:alert(1)">link</a>' + b"x" * 10_000 + b'", '
 )
 
 
@@ -46,7 +46,8 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory) -> Path:
-    """`calibd demo`'s data directory, plus a replayed message holding <script> and HTML."""
+    """`calibd demo`'s data directory, plus a replayed message holding <script> and HTML, and
+    Cat-C molecular extinction made by `calibd reprocess`, which supersedes the demo's."""
     workdir = tmp_path_factory.mktemp("demo")
     done = calibd("demo", "--keep", str(workdir))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -54,6 +55,11 @@ def demo_dir(tmp_path_factory) -> Path:
     hostile.write_bytes(HOSTILE + b"\n")
     replayed = calibd("--data-dir", str(workdir), "replay", str(hostile))
     assert replayed.returncode == 0, replayed.stderr[-2000:]
+    period = ["--start", "2026-11-24T00:00:00Z", "--end", "2026-11-26T00:00:00Z"]
+    redone = calibd(
+        "--data-dir", str(workdir), "reprocess", *period, "--type", "molecular_extinction"
+    )
+    assert redone.returncode == 0, redone.stderr[-2000:]
     return workdir
 
 

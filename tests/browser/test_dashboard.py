@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
-from tests.browser.conftest import HOSTILE_TITLE, WebServer, calibd, request
+from tests.browser.conftest import HOSTILE, HOSTILE_TITLE, WebServer, calibd, request
 
 
 def visit(browser, url: str, artifacts, name: str) -> list[dict]:
@@ -77,6 +77,17 @@ def test_the_product_page_shows_a_rendered_plot(browser, web, artifacts, demo_pr
     assert "sha256" in table and len([w for w in table.split() if len(w) == 64]) >= 1
 
 
+def test_supersession_is_linked_both_ways(browser, web, artifacts, demo_products):
+    old = next(p for p in demo_products if p["status"] == "superseded")
+    assert visit(browser, f"{web.url}/products/{old['id']}", artifacts, "superseded") == []
+    browser.find_element(By.ID, "superseded-by").click()
+    WebDriverWait(browser, 20).until(lambda b: b.current_url.endswith(old["superseded_by"]))
+    browser.save_screenshot(str(artifacts / "superseding.png"))
+    links = browser.find_elements(By.CSS_SELECTOR, "#supersedes a")
+    assert old["id"] in [a.text for a in links]
+    assert browser.find_elements(By.ID, "superseded-by") == []  # the Cat-C product is valid
+
+
 def test_a_filter_changes_the_list(browser, web, artifacts, demo_products):
     visit(browser, web.url + "/products", artifacts, "filter-before")
     before = browser.find_elements(By.CSS_SELECTOR, "tr.product")
@@ -99,6 +110,7 @@ def test_a_hostile_dead_letter_is_shown_as_text_and_nothing_runs(browser, web, a
     raw = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "pre.raw")]
     hostile = [r for r in raw if "<script>" in r]
     assert len(hostile) == 1 and '<b id="injected">bold</b>' in hostile[0]
+    assert hostile[0].endswith(f"… ({len(HOSTILE.strip()) - 4096} more bytes)")  # bounded
     for article in browser.find_elements(By.CSS_SELECTOR, "article.dead-letter"):
         assert article.find_elements(By.TAG_NAME, "img") == []
         assert article.find_elements(By.TAG_NAME, "script") == []
