@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("product_id", help="id or unique prefix")
     plot.add_argument("-o", "--output", type=Path, required=True)
     plot.add_argument("--overwrite", action="store_true")
+    plot.add_argument(
+        "--series", action="store_true", help="the coefficients along its observation block"
+    )
 
     web = sub.add_parser("web", help="serve the read-only dashboard on an existing database")
     web.add_argument("--database", type=Path, help="default: database.path or <data_dir>")

@@ -125,6 +125,8 @@ async def cmd_product_plot(settings: Settings, args: argparse.Namespace) -> int:
             f"calibd: no product {args.product_id!r} (or the prefix is ambiguous)", file=sys.stderr
         )
         return 1
+    if args.series:
+        return await _plot_series(settings, prod, args)
     if not can_plot(prod["product_type"]):
         print(
             f"calibd: no plot for product type {prod['product_type']!r} "
@@ -136,6 +138,27 @@ async def cmd_product_plot(settings: Settings, args: argparse.Namespace) -> int:
         print(f"calibd: {args.output} exists (use --overwrite)", file=sys.stderr)
         return 1
     args.output.write_bytes(await render_png_async(prod))
+    print(args.output)
+    return 0
+
+
+async def _plot_series(settings: Settings, prod: dict, args: argparse.Namespace) -> int:
+    from calibd.arrays import load_arrays
+    from calibd.plots import block_of, render_series_png
+    from calibd.product_export import product_series
+
+    if block_of(prod) is None:
+        print(f"calibd: product {prod['id']} is not of an observation block", file=sys.stderr)
+        return 1
+    arrays = load_arrays(prod.pop("arrays"))
+    series = await _with_store(settings, lambda s: product_series(s, prod, arrays, block_of))
+    if series is None:
+        print(f"calibd: product {prod['id']} is superseded", file=sys.stderr)
+        return 1
+    if args.output.exists() and not args.overwrite:
+        print(f"calibd: {args.output} exists (use --overwrite)", file=sys.stderr)
+        return 1
+    args.output.write_bytes(await asyncio.to_thread(render_series_png, series))
     print(args.output)
     return 0
 

@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PLOTTED_TYPES", "can_plot", "render_png", "render_png_async"]
+__all__ = [
+    "PLOTTED_TYPES",
+    "block_of",
+    "can_plot",
+    "render_png",
+    "render_png_async",
+    "render_series_png",
+]
 
 _LOCK = threading.Lock()  # one figure at a time: matplotlib's font cache and the 2 cores
 
@@ -144,6 +151,66 @@ def render_png(prod: dict[str, Any]) -> bytes:
     with _LOCK:
         fig = _PLOTS[prod["product_type"]](prod, arrays)
         fig.suptitle(f"{prod['product_type']} {prod['id']} (tel {prod.get('tel_id')})")
+        out = io.BytesIO()
+        fig.savefig(out, format="png")
+    return out.getvalue()
+
+
+def block_of(prod: dict[str, Any]) -> str | None:
+    """The observation block a camera calibration product belongs to (None: a dedicated run)."""
+    if prod["product_type"] != "camera_calibration":
+        return None
+    return (prod.get("summary") or {}).get("block")
+
+
+def _median(arrays: dict[str, np.ndarray], *names: str) -> np.ndarray:
+    """Median over pixels per gain channel of the first of `names` present (NaN if none)."""
+    for name in names:
+        if name in arrays:
+            return np.nanmedian(np.atleast_2d(np.asarray(arrays[name], dtype=float)), axis=1)
+    return np.full(1, np.nan)
+
+
+def _time_axes(axes, times: list) -> None:
+    from datetime import timedelta
+
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    for ax in axes:
+        locator = AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        if len(set(times)) == 1:
+            ax.set_xlim(times[0] - timedelta(minutes=30), times[0] + timedelta(minutes=30))
+
+
+def render_series_png(series: list[tuple[dict[str, Any], dict[str, np.ndarray]]]) -> bytes:
+    """The coefficients along an observation block: medians over pixels per gain channel of
+    each chunk's factor, pedestal and time shift, and its unusable pixels, by validity start."""
+    from calibd.store.times import parse_time
+
+    times = [parse_time(p["valid_from"]) for p, _ in series]
+    quantities = [
+        (("factor_applied", "factor"), "median factor"),
+        (("pedestal_offset",), "median pedestal offset"),
+        (("time_shift_applied", "time_shift"), "median time shift [ns]"),
+    ]
+    with _LOCK:
+        fig, axes = _figure(4, 1, 9.0)
+        for ax, (names, label) in zip(axes[:, 0], quantities, strict=False):
+            values = np.array([_median(a, *names) for _, a in series], dtype=object)
+            width = max(len(v) for v in values)
+            for channel in range(width):
+                ys = [v[channel] if channel < len(v) else np.nan for v in values]
+                ax.plot(times, ys, "o-", label=["high gain", "low gain", "other"][min(channel, 2)])
+            ax.set(ylabel=label)
+            ax.legend(fontsize="small")
+        unusable = [int(np.asarray(a.get("unusable", [])).astype(bool).sum()) for _, a in series]
+        axes[3][0].plot(times, unusable, "o-", color="tab:red")
+        axes[3][0].set(ylabel="unusable pixels", xlabel="validity start (UTC)")
+        _time_axes(axes[:, 0], times)
+        first = series[0][0]
+        fig.suptitle(f"observation block {block_of(first)} (tel {first.get('tel_id')})")
         out = io.BytesIO()
         fig.savefig(out, format="png")
     return out.getvalue()

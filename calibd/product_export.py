@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from calibd.config import Settings
 from calibd.errors import CalibdError
 
-__all__ = ["ExportRefused", "export_suffixes", "write_export"]
+__all__ = ["ExportRefused", "export_suffixes", "product_series", "write_export"]
 
 
 class ExportRefused(CalibdError):
@@ -61,17 +62,25 @@ async def write_export(store: Any, settings: Settings, prod: dict, output: Path)
 
 
 async def _export_series(store: Any, prod: dict, arrays: dict, export: Any) -> list | None:
+    """The series an exporter writes: `product_series` by the exporter's key."""
+    return await product_series(store, prod, arrays, export.series)
+
+
+async def product_series(
+    store: Any, prod: dict, arrays: dict, key_of: Callable[[dict], Any] | None
+) -> list | None:
     """(product, arrays) of the valid products of `prod`'s series (same type, telescope,
-    category and `export.series` key), by validity start; None when `prod` is superseded."""
+    category and `key_of` key), by validity start; `prod` alone when it has no key; None when
+    `prod` is superseded."""
     from calibd.arrays import load_arrays
 
-    key = export.series(prod) if export.series is not None else None
+    key = key_of(prod) if key_of is not None else None
     if key is None:
         return [(prod, arrays)]
     rows = await store.products(
         product_type=prod["product_type"], tel_id=prod["tel_id"], limit=100_000
     )
-    ids = [r["id"] for r in rows if r["category"] == prod["category"] and export.series(r) == key]
+    ids = [r["id"] for r in rows if r["category"] == prod["category"] and key_of(r) == key]
     if prod["id"] not in ids:
         return None
     series = []

@@ -95,6 +95,7 @@ def create_app(store: Any, settings: Settings, health: Health | None = None) -> 
         Route("/products", pages_products.products),
         Route("/products/{product_id}", pages_product.product),
         Route("/products/{product_id}/plot.png", pages_product.plot),
+        Route("/products/{product_id}/series.png", pages_product.series_plot),
         Route("/products/{product_id}/input", pages_product.input_message),
         Route("/products/{product_id}/export/{filename}", pages_product.export),
         Route("/dead-letters", pages_operations.dead_letters),

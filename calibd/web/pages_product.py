@@ -3,6 +3,7 @@ plot as PNG, its input message as text and its export download."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tempfile
 from pathlib import Path
@@ -12,14 +13,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from calibd.plots import can_plot, render_png_async
-from calibd.product_export import ExportRefused, export_suffixes, write_export
+from calibd.arrays import load_arrays
+from calibd.plots import block_of, can_plot, render_png_async, render_series_png
+from calibd.product_export import ExportRefused, export_suffixes, product_series, write_export
 from calibd.web import params
 from calibd.web.render import page
 
-__all__ = ["export", "input_message", "plot", "product"]
+__all__ = ["export", "input_message", "plot", "product", "series_plot"]
 
 MAX_EXPORT_BYTES = 512 << 20
+MAX_SERIES = 500
 
 
 async def _product(request: Request) -> dict[str, Any]:
@@ -59,6 +62,7 @@ async def product(request: Request) -> Response:
         superseded=superseded,
         version=version,
         plot=can_plot(prod["product_type"]),
+        block=block_of(prod),
         exports=[prod["id"] + s for s in export_suffixes(prod["product_type"])],
     )
 
@@ -68,6 +72,21 @@ async def plot(request: Request) -> Response:
     if not can_plot(prod["product_type"]):
         raise HTTPException(404, f"no plot for product type {prod['product_type']!r}")
     png = await render_png_async(prod)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=60"})
+
+
+async def series_plot(request: Request) -> Response:
+    """The coefficients along the observation block of a camera calibration product."""
+    prod = await _product(request)
+    if block_of(prod) is None:
+        raise HTTPException(404, "not a product of an observation block")
+    arrays = load_arrays(prod.pop("arrays", None))
+    series = await product_series(request.app.state.store, prod, arrays, block_of)
+    if series is None:
+        raise HTTPException(404, f"product {prod['id']} is superseded: see its valid series")
+    if len(series) > MAX_SERIES:
+        raise HTTPException(404, f"more than {MAX_SERIES} chunks: use calibd product plot")
+    png = await asyncio.to_thread(render_series_png, series)
     return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=60"})
 
 

@@ -187,6 +187,23 @@ def test_product_plot_command_writes_the_same_figure(web, demo_products, tmp_pat
     assert abs(len(out.read_bytes()) - len(served)) < 0.05 * len(served)
 
 
+def test_the_coefficients_along_an_observation_block(web, demo_products, tmp_path):
+    block = next(p for p in demo_products if "block" in p["summary"])
+    status, headers, served = request(web.url, path=f"/products/{block['id']}/series.png")
+    assert status == 200 and headers["content-type"] == "image/png"
+    from matplotlib.image import imread
+
+    assert imread(io.BytesIO(served), format="png")[..., :3].std() > 0.05
+    out = tmp_path / "block.png"
+    argv = ["--data-dir", str(web.log.parent), "product", "plot", block["id"], "--series"]
+    done = calibd(*argv, "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert abs(len(out.read_bytes()) - len(served)) < 0.05 * len(served)
+    dedicated = next(p for p in demo_products if p["product_type"] == "camera_pedestal")
+    assert request(web.url, path=f"/products/{dedicated['id']}/series.png")[0] == 404
+    assert calibd(*argv[:4], dedicated["id"], "--series", "-o", str(out)).returncode == 1
+
+
 def test_it_binds_only_where_configured(web, demo_dir):
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.2", web.port), timeout=2).close()
