@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ __all__ = ["export", "input_message", "plot", "product", "series_plot"]
 
 MAX_EXPORT_BYTES = 512 << 20
 MAX_SERIES = 500
+_PLOTS: OrderedDict[str, bytes] = OrderedDict()  # a product's arrays never change: its plot
+_PLOTS_KEPT = 32
 
 
 async def _product(request: Request) -> dict[str, Any]:
@@ -71,7 +74,12 @@ async def plot(request: Request) -> Response:
     prod = await _product(request)
     if not can_plot(prod["product_type"]):
         raise HTTPException(404, f"no plot for product type {prod['product_type']!r}")
-    png = await render_png_async(prod)
+    png = _PLOTS.get(prod["id"])
+    if png is None:
+        png = _PLOTS[prod["id"]] = await render_png_async(prod)
+        while len(_PLOTS) > _PLOTS_KEPT:
+            _PLOTS.popitem(last=False)
+    _PLOTS.move_to_end(prod["id"])
     return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=60"})
 
 

@@ -38,7 +38,7 @@ def integer(query: Mapping[str, str], name: str, default: int | None, low: int, 
     value = _one(query, name)
     if value is None:
         return default
-    if not re.fullmatch(r"-?\d{1,12}", value):
+    if not re.fullmatch(r"-?[0-9]{1,12}", value):
         raise BadRequest(f"{name}: not an integer: {value!r}")
     number = int(value)
     if not low <= number <= high:

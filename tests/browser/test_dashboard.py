@@ -136,6 +136,11 @@ def test_head_and_get_answer(web):
 BAD = [
     "/products?tel=one",
     "/products?tel=-1",
+    "/products?tel=%EF%BC%91",  # a fullwidth digit one
+    "/products?tel=%00",
+    "/products?type=%ff",
+    "/products?at=2026-01-01T00:00:00%2B25:00",
+    "/products/%00",
     "/products?limit=0",
     "/products?limit=100000",
     "/products?offset=-5",
