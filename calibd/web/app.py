@@ -24,6 +24,7 @@ __all__ = ["create_app"]
 log = get_logger("calibd.web")
 
 Health = Callable[[], Awaitable[tuple[bool, str]]]
+Live = Callable[[], Awaitable[dict[str, Any]]]
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
@@ -87,9 +88,12 @@ async def _static(request: Request) -> Response:
     return Response(data, media_type=STATIC[name], headers={"Cache-Control": "max-age=300"})
 
 
-def create_app(store: Any, settings: Settings, health: Health | None = None) -> ASGIApp:
+def create_app(
+    store: Any, settings: Settings, health: Health | None = None, live: Live | None = None
+) -> ASGIApp:
     """The dashboard on `store` (a ReadStore). `health`: the daemon's health check; without
-    it (`calibd web`), health is whether the database answers."""
+    it (`calibd web`), health is whether the database answers. `live`: the running daemon's
+    figures (throughput, in flight, consumer lag) for the overview."""
     routes = [
         Route("/", pages_overview.overview),
         Route("/products", pages_products.products),
@@ -112,5 +116,6 @@ def create_app(store: Any, settings: Settings, health: Health | None = None) -> 
             Exception: _server_error,
         },
     )
-    app.state.store, app.state.settings, app.state.health = store, settings, health
+    app.state.store, app.state.settings = store, settings
+    app.state.health, app.state.live = health, live
     return ReadOnly(app)

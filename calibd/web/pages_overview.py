@@ -1,5 +1,5 @@
-"""The overview page: health, outbox backlog, dead letters, waits, products per type and
-telescope."""
+"""The overview page: health, the daemon's throughput and consumer lag (when it serves the
+page), outbox backlog, dead letters, waits, products per type and telescope."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ async def overview(request: Request) -> Response:
     backlog = await store.outbox_backlog()
     per_type = await store.product_counts()
     waits = await store.waits(status="pending", limit=10)
+    live = request.app.state.live
     return page(
         request,
         "overview.html",
@@ -44,5 +45,6 @@ async def overview(request: Request) -> Response:
         backlog=backlog,
         per_type=per_type,
         waits=waits,
+        live=await live() if live is not None else None,
         database=str(request.app.state.settings.database_path),
     )

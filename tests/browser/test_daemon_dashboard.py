@@ -36,6 +36,8 @@ async def test_the_daemon_serves_the_dashboard_beside_its_health(
         assert request(url, path="/healthz")[::2] == (200, b"ok\n")
         assert visit(browser, url + "/", artifacts, "daemon-overview") == []
         assert browser.find_element(By.ID, "health").text == "healthy: ok"
+        live = browser.find_element(By.ID, "live").text
+        assert "messages done 1" in live and "sources mqtt" in live
         assert visit(browser, f"{url}/products/{product_id}", artifacts, "daemon-product") == []
         assert browser.find_element(By.ID, "product-type").text == product_type
         status, headers, body = request(url, "HEAD", "/products")
