@@ -72,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="work in DIR and keep it (default: a temporary directory)",
     )
+    d.add_argument(
+        "--serve",
+        type=int,
+        nargs="?",
+        const=8080,
+        metavar="PORT",
+        help="then serve the dashboard on the demo's database (default port 8080)",
+    )
 
     ps = sub.add_parser("products", help="list products")
     ps.add_argument("--type", dest="product_type")
@@ -193,7 +201,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "demo":
         from calibd.demo import run_demo
 
-        return run_demo(settings, args.keep)
+        return run_demo(settings, args.keep, serve_port=args.serve)
     if args.command == "products":
         return asyncio.run(cmd_products(settings, args))
     if args.command == "product":
