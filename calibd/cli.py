@@ -17,6 +17,7 @@ from calibd.cli_commands import (
     cmd_dead_letter_retry,
     cmd_dead_letters,
     cmd_product_export,
+    cmd_product_plot,
     cmd_product_show,
     cmd_products,
     cmd_reprocess,
@@ -71,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="work in DIR and keep it (default: a temporary directory)",
     )
+    d.add_argument(
+        "--serve",
+        type=int,
+        nargs="?",
+        const=8080,
+        metavar="PORT",
+        help="then serve the dashboard on the demo's database (default port 8080)",
+    )
 
     ps = sub.add_parser("products", help="list products")
     ps.add_argument("--type", dest="product_type")
@@ -88,6 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("product_id", help="id or unique prefix")
     export.add_argument("-o", "--output", type=Path, required=True)
     export.add_argument("--overwrite", action="store_true")
+    plot = prs.add_parser("plot", help="write a product's plot as PNG (the dashboard's figure)")
+    plot.add_argument("product_id", help="id or unique prefix")
+    plot.add_argument("-o", "--output", type=Path, required=True)
+    plot.add_argument("--overwrite", action="store_true")
+    plot.add_argument(
+        "--series", action="store_true", help="the coefficients along its observation block"
+    )
+
+    web = sub.add_parser("web", help="serve the read-only dashboard on an existing database")
+    web.add_argument("--database", type=Path, help="default: database.path or <data_dir>")
+    web.add_argument("--host", default=None, help="default: operations.http_host (127.0.0.1)")
+    web.add_argument("--port", type=int, default=8080)
 
     rp = sub.add_parser("reprocess", help="make Cat-C products for a period from archived inputs")
     rp.add_argument("--start", type=_time, required=True)
@@ -180,13 +201,23 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "demo":
         from calibd.demo import run_demo
 
-        return run_demo(settings, args.keep)
+        return run_demo(settings, args.keep, serve_port=args.serve)
     if args.command == "products":
         return asyncio.run(cmd_products(settings, args))
     if args.command == "product":
         if args.action == "export":
             return asyncio.run(cmd_product_export(settings, args))
+        if args.action == "plot":
+            return asyncio.run(cmd_product_plot(settings, args))
         return asyncio.run(cmd_product_show(settings, args))
+    if args.command == "web":
+        from calibd.web.serve import serve
+
+        if args.database is not None:
+            settings = settings.model_copy(
+                update={"database": settings.database.model_copy(update={"path": args.database})}
+            )
+        return serve(settings, args.host or settings.operations.http_host, args.port)
     if args.command == "status":
         return asyncio.run(cmd_status(settings))
     if args.command == "reprocess":

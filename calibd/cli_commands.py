@@ -16,6 +16,7 @@ __all__ = [
     "cmd_dead_letter_retry",
     "cmd_dead_letters",
     "cmd_product_export",
+    "cmd_product_plot",
     "cmd_product_show",
     "cmd_products",
     "cmd_reprocess",
@@ -93,15 +94,8 @@ async def cmd_product_show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_product_export(settings: Settings, args: argparse.Namespace) -> int:
-    from calibd.arrays import load_arrays
     from calibd.daemon import load_handlers
-    from calibd.extensions import (
-        EXPORTERS,
-        SUFFIX_EXPORTERS,
-        ExportJob,
-        SuffixExporter,
-        find_exporter,
-    )
+    from calibd.product_export import ExportRefused, write_export
 
     load_handlers(settings.pipeline.handler_modules)
     prod = await _with_store(settings, lambda s: s.product(args.product_id))
@@ -110,56 +104,63 @@ async def cmd_product_export(settings: Settings, args: argparse.Namespace) -> in
             f"calibd: no product {args.product_id!r} (or the prefix is ambiguous)", file=sys.stderr
         )
         return 1
-    export = find_exporter(prod["product_type"], args.output)
-    if export is None:
-        known = sorted({*EXPORTERS, *(t for t, _ in SUFFIX_EXPORTERS)})
+    if args.output.exists() and not args.overwrite:
+        print(f"calibd: {args.output} exists (use --overwrite)", file=sys.stderr)
+        return 1
+    try:
+        await _with_store(settings, lambda s: write_export(s, settings, prod, args.output))
+    except ExportRefused as exc:
+        print(f"calibd: {exc}", file=sys.stderr)
+        return 1
+    print(args.output)
+    return 0
+
+
+async def cmd_product_plot(settings: Settings, args: argparse.Namespace) -> int:
+    from calibd.plots import PLOTTED_TYPES, can_plot, render_png_async
+
+    prod = await _with_store(settings, lambda s: s.product(args.product_id))
+    if prod is None:
         print(
-            f"calibd: no exporter for product type {prod['product_type']!r} "
-            f"(known: {', '.join(known) or 'none'})",
+            f"calibd: no product {args.product_id!r} (or the prefix is ambiguous)", file=sys.stderr
+        )
+        return 1
+    if args.series:
+        return await _plot_series(settings, prod, args)
+    if not can_plot(prod["product_type"]):
+        print(
+            f"calibd: no plot for product type {prod['product_type']!r} "
+            f"(plotted: {', '.join(PLOTTED_TYPES)})",
             file=sys.stderr,
         )
         return 1
     if args.output.exists() and not args.overwrite:
         print(f"calibd: {args.output} exists (use --overwrite)", file=sys.stderr)
         return 1
-    arrays = load_arrays(prod.pop("arrays"))
-    if isinstance(export, SuffixExporter):
-        series = await _with_store(settings, lambda s: _export_series(s, prod, arrays, export))
-        if series is None:
-            print(
-                f"calibd: product {prod['id']} is superseded (by {prod.get('superseded_by')}): "
-                "export one of the valid products of its series",
-                file=sys.stderr,
-            )
-            return 1
-        job = ExportJob(args.output, prod, arrays, series, settings)
-        await asyncio.to_thread(export.fn, job)
-    else:
-        await asyncio.to_thread(export, prod, arrays, args.output)
+    args.output.write_bytes(await render_png_async(prod))
     print(args.output)
     return 0
 
 
-async def _export_series(store, prod: dict, arrays: dict, export) -> list | None:
-    """(product, arrays) of the valid products of `prod`'s series (same type, telescope,
-    category and `export.series` key), by validity start; None when `prod` is superseded."""
+async def _plot_series(settings: Settings, prod: dict, args: argparse.Namespace) -> int:
     from calibd.arrays import load_arrays
+    from calibd.plots import block_of, render_series_png
+    from calibd.product_export import product_series
 
-    key = export.series(prod) if export.series is not None else None
-    if key is None:
-        return [(prod, arrays)]
-    rows = await store.products(
-        product_type=prod["product_type"], tel_id=prod["tel_id"], limit=100_000
-    )
-    ids = [r["id"] for r in rows if r["category"] == prod["category"] and export.series(r) == key]
-    if prod["id"] not in ids:
-        return None
-    series = []
-    for product_id in ids:
-        other = prod if product_id == prod["id"] else await store.product(product_id)
-        blob = arrays if other is prod else load_arrays(other.pop("arrays"))
-        series.append((other, blob))
-    return sorted(series, key=lambda pa: (pa[0]["valid_from"], pa[0]["id"]))
+    if block_of(prod) is None:
+        print(f"calibd: product {prod['id']} is not of an observation block", file=sys.stderr)
+        return 1
+    arrays = load_arrays(prod.pop("arrays"))
+    series = await _with_store(settings, lambda s: product_series(s, prod, arrays, block_of))
+    if series is None:
+        print(f"calibd: product {prod['id']} is superseded", file=sys.stderr)
+        return 1
+    if args.output.exists() and not args.overwrite:
+        print(f"calibd: {args.output} exists (use --overwrite)", file=sys.stderr)
+        return 1
+    args.output.write_bytes(await asyncio.to_thread(render_series_png, series))
+    print(args.output)
+    return 0
 
 
 async def _with_pipeline(settings: Settings, fn):

@@ -10,6 +10,7 @@ import signal
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from calibd.config import Settings
 from calibd.errors import ConfigurationError, StoreError
@@ -75,6 +76,7 @@ class Daemon:
         self.notifier = Notifier()
         self.health = None
         self._loop_lag_s = 0.0
+        self._started = time.monotonic()
         self._signals_installed = False
 
     async def __aenter__(self) -> Daemon:
@@ -150,11 +152,13 @@ class Daemon:
         ops = self.settings.operations
         if ops.http_port is not None:
             from calibd.health import HealthServer
+            from calibd.web import create_app
 
             self.health = HealthServer(
                 ops.http_host,
                 ops.http_port,
                 {"/healthz": self._healthz, "/readyz": self._readyz, "/metrics": self._metrics},
+                app=create_app(self.store, self.settings, self.healthy, self.live),
             )
             await self.health.start()
         self._tasks.append(asyncio.create_task(self._summaries(), name="calibd-summary"))
@@ -189,6 +193,24 @@ class Daemon:
         if self.stopping.is_set():
             return 503, "stopping\n"
         return (503, f"not connected: {', '.join(down)}\n") if down else (200, "ready\n")
+
+    async def live(self) -> dict[str, Any]:
+        """What the dashboard's overview shows of the running daemon: outcomes since start,
+        throughput, in flight, consumer lag."""
+        assert self.pipeline is not None
+        totals = self.pipeline.metrics.totals()
+        seconds = max(time.monotonic() - self._started, 1.0)
+        lag = sum(v for s in self.sources if hasattr(s, "lag") for v in s.lag().values())
+        return {
+            "sources": ", ".join(s.name for s in self.sources),
+            "up (s)": round(seconds),
+            "messages done": totals["done"],
+            "dead-lettered": totals["dead"],
+            "duplicates": totals["duplicate"],
+            "throughput since start (done per minute)": round(60 * totals["done"] / seconds, 1),
+            "in flight": self.pipeline.in_flight,
+            "consumer lag (Kafka records)": lag,
+        }
 
     async def _metrics(self) -> tuple[int, str]:
         assert self.pipeline is not None

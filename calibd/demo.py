@@ -53,7 +53,9 @@ def _inputs(workdir: Path, handled: set[str]) -> list[bytes]:
     return lines
 
 
-def run_demo(settings: Settings, keep: Path | None) -> int:
+def run_demo(settings: Settings, keep: Path | None, serve_port: int | None = None) -> int:
+    """Run the demo; with `serve_port`, then serve the dashboard on its database (on
+    `operations.http_host`) until interrupted."""
     from calibd.daemon import load_handlers, replay
     from calibd.store import Store
 
@@ -98,4 +100,10 @@ def run_demo(settings: Settings, keep: Path | None) -> int:
     print(f"try: calibd --data-dir {workdir} products   |   product show ID   |   dead-letters")
     if keep is None and not counts.get("done"):
         shutil.rmtree(workdir, ignore_errors=True)
+    if serve_port is not None and counts.get("done"):
+        from calibd.web.serve import serve
+
+        host = settings.operations.http_host
+        print(f"dashboard: http://{host}:{serve_port}/  (Ctrl-C stops it)", flush=True)
+        serve(settings, host, serve_port)
     return 0 if counts.get("done") else 1

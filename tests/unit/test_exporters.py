@@ -66,7 +66,7 @@ def _draft(block: str, minute: int, category: str = "B", tel_id: int = 1) -> Pro
 
 async def test_the_series_is_the_valid_products_of_the_same_key_type_telescope_category(tmp_path):
     """On a real store: products committed by the pipeline, one message each."""
-    from calibd.cli_commands import _export_series
+    from calibd.product_export import _export_series
 
     drafts = [
         _draft("k", 5),

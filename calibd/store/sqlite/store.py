@@ -17,6 +17,7 @@ from calibd.store.records import (
     PendingDelivery,
 )
 from calibd.store.sqlite import commit as _commit
+from calibd.store.sqlite.dashboard import SqliteDashboardReads
 from calibd.store.sqlite.queries import SqliteQueries
 from calibd.store.sqlite.reads import fetch_all, fetch_one
 from calibd.store.sqlite.rows import config_version_row, due_wait, inbox_row, pending_delivery
@@ -26,7 +27,7 @@ from calibd.store.times import now_text as _now
 __all__ = ["SqliteStore"]
 
 
-class SqliteStore(SqliteQueries):
+class SqliteStore(SqliteQueries, SqliteDashboardReads):
     """Async access to the CalibPipe database in SQLite.
 
     `commit` writes a group of finished messages in ONE transaction: each message's ledger
