@@ -117,7 +117,8 @@ KINDS = ("pedestal", "flatfield")
 def _extracted(header: DL0Header, cfg: BlockConfig) -> Iterator[tuple]:
     """One file's events of the two kinds, extracted a batch at a time: (kind, MJD TAI,
     charge, peak time, gain), charge and peak time (n, n_channels, n_pixels) float32, gain
-    (n, n_pixels) for gain-selected events, else None."""
+    (n, n_pixels) for gain-selected events, else None. Pedestal events' peak times are NaN
+    (not computed: only the flat-field peak times make time shifts)."""
     kinds = {t: "pedestal" for t in cfg.pedestal_event_types}
     kinds |= {t: "flatfield" for t in cfg.flatfield_event_types}
     extractors: dict[str, Any] = {}
@@ -130,7 +131,9 @@ def _extracted(header: DL0Header, cfg: BlockConfig) -> Iterator[tuple]:
             key = f"{kind}:{n_samples}"
             if key not in extractors:
                 config = getattr(cfg, f"{kind}_extractor")
-                extractors[key] = make_extractor(config, n_samples, source=header.name)
+                extractors[key] = make_extractor(
+                    config, n_samples, source=header.name, peak_time=kind == "flatfield"
+                )
             out = extractors[key](chunk.waveform[pick])
             gain = None if chunk.gain is None else chunk.gain[pick]
             yield kind, chunk.mjd_tai[pick], out.charge, out.peak_time, gain
@@ -171,7 +174,9 @@ def _spill_events(
 
 
 def _chunk_statistics(spills: list[SpillInfo], cfg: BlockConfig) -> tuple[list[dict], int]:
-    """One kind's chunk statistics from its spills merged in time order, and its event count."""
+    """One kind's chunk statistics from its spills merged in time order, and its event count
+    (peak times of flat-field events only: pedestal events have none, `_extracted`)."""
+    peak_time = all(i.kind == "flatfield" for i in spills)
     merged = heapq.merge(*(_spill_events(i, cfg.read_batch) for i in spills), key=lambda e: e[:2])
     chunker = EventChunker(cfg.series)
     stats: list[dict] = []
@@ -183,7 +188,7 @@ def _chunk_statistics(spills: list[SpillInfo], cfg: BlockConfig) -> tuple[list[d
             charge = np.stack([e[2] for e in pending])
             peak = np.stack([e[3] for e in pending])
             chunks = chunker.add(charge, peak, np.array([e[0] for e in pending]))
-            stats.extend(chunk_statistics(c, cfg.stats) for c in chunks)
+            stats.extend(chunk_statistics(c, cfg.stats, peak_time) for c in chunks)
             pending.clear()
 
     for event in merged:
@@ -192,7 +197,7 @@ def _chunk_statistics(spills: list[SpillInfo], cfg: BlockConfig) -> tuple[list[d
         if len(pending) >= cfg.read_batch:
             flush()
     flush()
-    stats.extend(chunk_statistics(c, cfg.stats) for c in chunker.finish())
+    stats.extend(chunk_statistics(c, cfg.stats, peak_time) for c in chunker.finish())
     return stats, count
 
 

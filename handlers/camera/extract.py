@@ -67,14 +67,19 @@ def _check_shape(waveforms: np.ndarray, source: str) -> None:
         )
 
 
-def _integrate(waveforms: np.ndarray, start: np.ndarray, width: int) -> Extraction:
+def _integrate(
+    waveforms: np.ndarray, start: np.ndarray, width: int, peak_time: bool = True
+) -> Extraction:
     """Sum and peak time in the windows [start, start + width), `start` shaped (n_ev, n_gains)
-    (one window per camera) or (n_ev, n_gains, n_pixels)."""
+    (one window per camera) or (n_ev, n_gains, n_pixels); without `peak_time` the peak times
+    are NaN (not computed: pedestal events need none)."""
     per_pixel = start if start.ndim == 3 else start[:, :, None]
     at = np.broadcast_to(per_pixel, waveforms.shape[:3])[..., None, None]
     windows = sliding_window_view(waveforms, width, axis=-1)  # a view: nothing copied
     window = np.take_along_axis(windows, at, axis=-2)[..., 0, :]
     charge = window.sum(axis=-1, dtype=np.float64)
+    if not peak_time:
+        return Extraction(charge, np.full(charge.shape, np.nan), start, width)
     j = window.argmax(axis=-1)
     delta = np.zeros(charge.shape)
     if width >= 3:
@@ -92,7 +97,12 @@ def _integrate(waveforms: np.ndarray, start: np.ndarray, width: int) -> Extracti
 
 
 def fixed_window(
-    waveforms: np.ndarray, start: int, width: int, *, source: str = "waveforms"
+    waveforms: np.ndarray,
+    start: int,
+    width: int,
+    *,
+    source: str = "waveforms",
+    peak_time: bool = True,
 ) -> Extraction:
     """Sum of samples [start, start + width). Raises BadInput when the window leaves the trace."""
     waveforms = np.asarray(waveforms)
@@ -104,11 +114,16 @@ def fixed_window(
             f"{n_samples}-sample traces"
         )
     starts = np.full(waveforms.shape[:2], start, dtype=np.intp)
-    return _integrate(waveforms, starts, width)
+    return _integrate(waveforms, starts, width, peak_time)
 
 
 def global_peak_window(
-    waveforms: np.ndarray, width: int, shift: int, *, source: str = "waveforms"
+    waveforms: np.ndarray,
+    width: int,
+    shift: int,
+    *,
+    source: str = "waveforms",
+    peak_time: bool = True,
 ) -> Extraction:
     """Window [P - shift, P - shift + width) around the camera-wide peak P of each event and
     gain, clipped to the trace. Raises BadInput when the traces are shorter than `width`."""
@@ -119,11 +134,16 @@ def global_peak_window(
         raise BadInput(f"{source}: window width {width} does not fit the {n_samples}-sample traces")
     peak = np.nansum(waveforms, axis=2, dtype=np.float64).argmax(axis=-1)
     start = np.clip(peak - shift, 0, n_samples - width).astype(np.intp)
-    return _integrate(waveforms, start, width)
+    return _integrate(waveforms, start, width, peak_time)
 
 
 def local_peak_window(
-    waveforms: np.ndarray, width: int, shift: int, *, source: str = "waveforms"
+    waveforms: np.ndarray,
+    width: int,
+    shift: int,
+    *,
+    source: str = "waveforms",
+    peak_time: bool = True,
 ) -> Extraction:
     """Window [p - shift, p - shift + width) around each pixel's own peak p, clipped to the
     trace. Raises BadInput when the traces are shorter than `width`."""
@@ -137,20 +157,24 @@ def local_peak_window(
     else:
         peak = waveforms.argmax(axis=-1)
     start = np.clip(peak - shift, 0, n_samples - width).astype(np.intp)
-    return _integrate(waveforms, start, width)
+    return _integrate(waveforms, start, width, peak_time)
 
 
 def make_extractor(
-    config: ExtractorConfig | dict, n_samples: int, *, source: str = "waveforms"
+    config: ExtractorConfig | dict,
+    n_samples: int,
+    *,
+    source: str = "waveforms",
+    peak_time: bool = True,
 ) -> Callable[[np.ndarray], Extraction]:
     """The configured extractor, its window checked against `n_samples` now (BadInput naming
-    `source` when it does not fit) rather than at the first chunk."""
+    `source` when it does not fit) rather than at the first chunk; without `peak_time` its
+    peak times are NaN (not computed)."""
     cfg = ExtractorConfig.model_validate(config)
+    options = {"source": source, "peak_time": peak_time}
     if cfg.name == "fixed_window":
-        fixed_window(
-            np.zeros((1, 1, 1, n_samples)), cfg.window_start, cfg.window_width, source=source
-        )
-        return lambda wf: fixed_window(wf, cfg.window_start, cfg.window_width, source=source)
+        fixed_window(np.zeros((1, 1, 1, n_samples)), cfg.window_start, cfg.window_width, **options)
+        return lambda wf: fixed_window(wf, cfg.window_start, cfg.window_width, **options)
     peak_window = local_peak_window if cfg.name == "local_peak_window" else global_peak_window
-    peak_window(np.zeros((1, 1, 1, n_samples)), cfg.window_width, cfg.shift, source=source)
-    return lambda wf: peak_window(wf, cfg.window_width, cfg.shift, source=source)
+    peak_window(np.zeros((1, 1, 1, n_samples)), cfg.window_width, cfg.shift, **options)
+    return lambda wf: peak_window(wf, cfg.window_width, cfg.shift, **options)

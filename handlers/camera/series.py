@@ -164,12 +164,15 @@ def _median_peak_time(peak_time: np.ndarray) -> np.ndarray:
     )
 
 
-def chunk_statistics(chunk: EventChunk, stats: StatsConfig | dict | None = None) -> dict:
-    """Sigma-clipped charge statistics of the chunk's own events, and the median peak time
-    (computed `PIXEL_BLOCK` pixels at a time: the same numbers in a fraction of the memory)."""
+def chunk_statistics(
+    chunk: EventChunk, stats: StatsConfig | dict | None = None, peak_time: bool = True
+) -> dict:
+    """Sigma-clipped charge statistics of the chunk's own events, and (with `peak_time`) the
+    median peak time, else None (computed `PIXEL_BLOCK` pixels at a time: the same numbers in
+    a fraction of the memory)."""
     return {
         "charge": _charge_statistics(chunk.charge, stats),
-        "peak_time_median": _median_peak_time(chunk.peak_time),
+        "peak_time_median": _median_peak_time(chunk.peak_time) if peak_time else None,
         "n_events": len(chunk),
         "time_start": chunk.start,
         "time_end": chunk.end,

@@ -188,3 +188,16 @@ def test_both_extractors_recover_the_gain_from_waveforms(waveform_runs, name):
     shift_true = truth.time_offset - np.median(truth.time_offset)
     assert np.all(np.std(out["time_shift"] - shift_true, axis=1) < 0.06)
     assert out["is_valid"] and out["faulty_fraction"] == 0
+
+
+def test_extractors_without_peak_time_give_the_same_charge_and_nan_times():
+    from calibd.handlers.camera.extract import make_extractor
+
+    rng = np.random.default_rng(3)
+    wf = rng.normal(size=(4, 1, 30, 40))
+    for name in ("fixed_window", "global_peak_window", "local_peak_window"):
+        config = {"name": name, "window_start": 10, "window_width": 12, "shift": 4}
+        full = make_extractor(config, 40)(wf)
+        quick = make_extractor(config, 40, peak_time=False)(wf)
+        np.testing.assert_array_equal(quick.charge, full.charge)
+        assert np.isnan(quick.peak_time).all() and np.isfinite(full.peak_time).all()
