@@ -33,6 +33,7 @@ from calibd.events.calibpipe import (
 from calibd.events.qualpipe import AssessmentEvent
 from calibd.events.simpipe import ProductionEvent
 from calibd.extensions import ExportJob, exporter, product_cards, simulator
+from calibd.heap import release_freed_memory
 from calibd.ids import new_product_id
 from calibd.registry import (
     HandlerContext,
@@ -91,6 +92,7 @@ __all__ = [
     "parse_time",
     "product_cards",
     "product_wait_key",
+    "release_freed_memory",
     "reprocess",
     "simulator",
     "trigger_message",

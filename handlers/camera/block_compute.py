@@ -48,7 +48,7 @@ from calibd.handlers.camera.series import (
 from calibd.handlers.camera.stats import StatsConfig
 from pydantic import BaseModel, Field
 
-from calibd.handler_api import BadInput
+from calibd.handler_api import BadInput, release_freed_memory
 
 __all__ = [
     "BlockConfig",
@@ -155,30 +155,31 @@ def extract_files(
                 writers[kind].add(t, charge, peak, gain)
         finally:
             infos = [w.close() for w in writers.values()]
+            release_freed_memory()  # protozfits' buffers of the file (calibd.heap)
         spills += [i for i in infos if i is not None]
     return spills
 
 
-def _spill_events(
-    info: SpillInfo, batch: int
-) -> Iterator[tuple[float, int, np.ndarray, np.ndarray]]:
-    """A spill's events as (MJD TAI, file order, charge, peak time), gain-selected events
-    split into the two gains."""
+def _spill_events(info: SpillInfo, batch: int, peak_time: bool) -> Iterator[tuple]:
+    """A spill's events as (MJD TAI, file order, charge, peak time or None), gain-selected
+    events split into the two gains."""
     for records in read_spill(info, batch):
-        charge, peak = records["charge"], records["peak"]
+        charge = records["charge"]
+        peak = records["peak"] if peak_time else None
         if info.gain:
             charge = split_by_gain(charge, records["gain"])
-            peak = split_by_gain(peak, records["gain"])
-        for t, q, p in zip(records["t"].tolist(), charge, peak, strict=True):
-            yield t, info.order, q, p
+            peak = None if peak is None else split_by_gain(peak, records["gain"])
+        for k, t in enumerate(records["t"].tolist()):
+            yield t, info.order, charge[k], None if peak is None else peak[k]
 
 
 def _chunk_statistics(spills: list[SpillInfo], cfg: BlockConfig) -> tuple[list[dict], int]:
     """One kind's chunk statistics from its spills merged in time order, and its event count
     (peak times of flat-field events only: pedestal events have none, `_extracted`)."""
     peak_time = all(i.kind == "flatfield" for i in spills)
-    merged = heapq.merge(*(_spill_events(i, cfg.read_batch) for i in spills), key=lambda e: e[:2])
-    chunker = EventChunker(cfg.series)
+    streams = (_spill_events(i, cfg.read_batch, peak_time) for i in spills)
+    merged = heapq.merge(*streams, key=lambda e: e[:2])
+    chunker = EventChunker(cfg.series, views=True)  # each chunk used at once
     stats: list[dict] = []
     pending: list[tuple] = []
     count = 0
@@ -186,7 +187,7 @@ def _chunk_statistics(spills: list[SpillInfo], cfg: BlockConfig) -> tuple[list[d
     def flush() -> None:
         if pending:
             charge = np.stack([e[2] for e in pending])
-            peak = np.stack([e[3] for e in pending])
+            peak = np.stack([e[3] for e in pending]) if peak_time else None
             chunks = chunker.add(charge, peak, np.array([e[0] for e in pending]))
             stats.extend(chunk_statistics(c, cfg.stats, peak_time) for c in chunks)
             pending.clear()

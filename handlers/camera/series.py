@@ -47,11 +47,11 @@ class SeriesConfig(BaseModel):
 
 @dataclass(frozen=True)
 class EventChunk:
-    """Consecutive events of one kind: `charge`, `peak_time` (n_events, n_gains, n_pixels),
-    `time` (n_events,) MJD TAI; `start`/`end` the first and last event's time."""
+    """Consecutive events of one kind: `charge`, `peak_time` (n_events, n_gains, n_pixels; None
+    when not kept), `time` (n_events,) MJD TAI; `start`/`end` the first and last event's time."""
 
     charge: np.ndarray
-    peak_time: np.ndarray
+    peak_time: np.ndarray | None
     time: np.ndarray
 
     @property
@@ -69,73 +69,94 @@ class EventChunk:
 class EventChunker:
     """Collects events of one kind (in time order) and cuts them into overlapping chunks.
 
-    Memory holds at most about `chunk_size` events plus the batch being added."""
+    Events are copied into one preallocated buffer of about 2 x `chunk_size` events (the last
+    `chunk_size` events are always kept, for the last chunk), moved to its front when it is
+    full, so memory stays at that buffer plus one chunk. With `views`, chunks are views of
+    the buffer, valid until the next `add` or `finish` (for callers that use each chunk at
+    once: no chunk copy either). `peak_time` may be None in every batch (not kept)."""
 
-    def __init__(self, config: SeriesConfig) -> None:
+    def __init__(self, config: SeriesConfig, *, views: bool = False) -> None:
         self.size, self.step = config.chunk_size, config.chunk_size - config.overlap
-        self._buffer: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self._held = 0  # events in the buffer and the pending batches
+        self.views = views
+        self._charge: np.ndarray | None = None
+        self._peak: np.ndarray | None = None
+        self._time = np.empty(0)
+        self._n = 0  # events held
         self._last = -np.inf  # the time of the last event added
         self._pos = 0  # buffer index where the next chunk starts
         self._covered = 0  # buffer index where the last emitted chunk ends
         self.n_chunks = 0
 
-    def add(self, charge: np.ndarray, peak_time: np.ndarray, time: np.ndarray) -> list[EventChunk]:
-        """Add a batch of events; the chunks it completes. Batches are joined only when a
-        chunk is due, so adding costs no copy of what is held."""
+    def add(
+        self, charge: np.ndarray, peak_time: np.ndarray | None, time: np.ndarray
+    ) -> list[EventChunk]:
+        """Add a batch of events; the chunks it completes."""
         if len(time) == 0:
             return []
         if time[0] < self._last:
             raise ValueError("events must be added in time order")
+        if self._charge is not None and (peak_time is None) != (self._peak is None):
+            raise ValueError("peak times must be given with every batch or with none")
         self._last = time[-1]
-        self._pending.append((charge, peak_time, time))
-        self._held += len(time)
-        if self._held - self._pos < self.size:
-            return []
-        self._join()
-        assert self._buffer is not None
+        self._room(charge, peak_time, len(time))
+        assert self._charge is not None
+        lo, hi = self._n, self._n + len(time)
+        self._charge[lo:hi] = charge
+        if self._peak is not None:
+            self._peak[lo:hi] = peak_time
+        self._time[lo:hi] = time
+        self._n = hi
         out = []
-        while len(self._buffer[2]) - self._pos >= self.size:
+        while self._n - self._pos >= self.size:
             out.append(self._chunk(self._pos, self._pos + self.size))
             self._covered = self._pos + self.size
             self._pos += self.step
-        self._trim()
         return out
 
     def finish(self) -> list[EventChunk]:
         """The last chunk: the last `chunk_size` events (all of them in a short block), if
         some event is in no chunk yet."""
-        self._join()
-        if self._buffer is None or len(self._buffer[2]) <= self._covered:
+        if self._n <= self._covered:
             return []
-        n = len(self._buffer[2])
-        chunk = self._chunk(max(0, n - self.size), n)
-        self._buffer, self._pos, self._covered, self._held = None, 0, 0, 0
+        chunk = self._chunk(max(0, self._n - self.size), self._n)
+        self._n, self._pos, self._covered = 0, 0, 0
         return [chunk]
 
-    def _join(self) -> None:
-        parts = ([self._buffer] if self._buffer is not None else []) + self._pending
-        self._pending = []
-        if parts:
-            joined = zip(*parts, strict=True)
-            self._buffer = tuple(np.concatenate(p) if len(p) > 1 else p[0] for p in joined)
+    def _room(self, charge: np.ndarray, peak_time: np.ndarray | None, b: int) -> None:
+        """Make room for `b` more events: drop those no future chunk (nor the last one) can
+        contain by moving the rest to the front, and grow only when that is not enough."""
+        if self._charge is None:
+            self._allocate(2 * self.size + b, charge, peak_time is not None)
+            return
+        if self._n + b <= len(self._time):
+            return
+        cut = max(0, min(self._pos, self._n - self.size))
+        kept = self._n - cut
+        arrays = [a for a in (self._charge, self._peak, self._time) if a is not None]
+        if kept + b > len(self._time):
+            old = [a[cut : self._n] for a in arrays]
+            self._allocate(2 * (kept + b), self._charge[:1], self._peak is not None)
+            arrays = [a for a in (self._charge, self._peak, self._time) if a is not None]
+            for a, o in zip(arrays, old, strict=True):
+                a[:kept] = o
+        elif cut > 0:
+            for a in arrays:
+                a[:kept] = a[cut : self._n]  # numpy copies through a buffer if they overlap
+        self._n, self._pos, self._covered = kept, self._pos - cut, max(0, self._covered - cut)
+
+    def _allocate(self, capacity: int, charge: np.ndarray, peak: bool) -> None:
+        shape, dtype = (capacity, *np.shape(charge)[1:]), np.asarray(charge).dtype
+        self._charge = np.empty(shape, dtype)
+        self._peak = np.empty(shape, dtype) if peak else None
+        self._time = np.empty(capacity)
 
     def _chunk(self, lo: int, hi: int) -> EventChunk:
-        assert self._buffer is not None
+        assert self._charge is not None
         self.n_chunks += 1
-        return EventChunk(*(a[lo:hi] for a in self._buffer))  # views: the buffer is not
-        # written in place (joins and trims make new arrays)
-
-    def _trim(self) -> None:
-        """Drop events no future chunk (nor the last one) can contain."""
-        assert self._buffer is not None
-        cut = min(self._pos, max(0, len(self._buffer[2]) - self.size))
-        if cut > 0:
-            self._buffer = tuple(a[cut:] for a in self._buffer)
-            self._pos -= cut
-            self._covered = max(0, self._covered - cut)
-        self._held = len(self._buffer[2])
+        arrays = (self._charge, self._peak, self._time)
+        if self.views:
+            return EventChunk(*(None if a is None else a[lo:hi] for a in arrays))
+        return EventChunk(*(None if a is None else a[lo:hi].copy() for a in arrays))
 
 
 #: pixels whose statistics are computed at once (bounds the float64 copies of a chunk)
