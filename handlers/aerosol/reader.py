@@ -181,7 +181,10 @@ def read_fram_file(path: str | Path) -> dict[str, np.ndarray]:
                 named = [h for h in tables if h.name.upper() == "FRAM"]
                 hdu = (named or tables)[0]
                 headers = [hdu.header, hdul[0].header]
-                table = QTable.read(hdu, astropy_native=True)
+                # astropy decodes time columns itself, but knows no GPS time scale (a FITS
+                # one): those files' columns are converted here (_elapsed_to_mjd) instead
+                native = str(_keyword(headers, "TIMESYS", "UTC")).strip().upper() != "GPS"
+                table = QTable.read(hdu, astropy_native=native)
         except BadInput:
             raise
         except Exception as exc:

@@ -34,7 +34,10 @@ def write_fram_file(
     """An ACADA DL0 FRAM monitoring file: timestamp in s since MJDREF (TIMESYS), ra in rad and
     wavelength in Angstrom unless told otherwise."""
     # elapsed SI seconds since MJDREF in TIMESYS (leap seconds count, as in astropy's reader)
-    reference = Time(UNIX_EPOCH_MJD, format="mjd", scale=timesys.lower())
+    if timesys == "GPS":  # no astropy scale: GPS = TAI - 19 s
+        reference = Time(UNIX_EPOCH_MJD, format="mjd", scale="tai") + 19 * u.s
+    else:
+        reference = Time(UNIX_EPOCH_MJD, format="mjd", scale=timesys.lower())
     seconds = (Time(night["time_mjd"], format="mjd", scale="utc") - reference).to_value(u.s)
     ra = night["ra_deg"] * (np.pi / 180 if ra_unit == "rad" else 1.0)
     wl = night["peak_wavelength_nm"] * (10.0 if wavelength_unit == "Angstrom" else 1.0)
@@ -72,7 +75,7 @@ def write_fram_file(
     fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True)
 
 
-@pytest.mark.parametrize("timesys", ["UTC", "TT", "TAI"])
+@pytest.mark.parametrize("timesys", ["UTC", "TT", "TAI", "GPS"])
 def test_fits_round_trip_converts_time_scale_and_units(tmp_path, timesys):
     night = synthetic_night()
     path = tmp_path / "FRAM_N_20261120.fits"
@@ -181,9 +184,12 @@ def test_a_file_of_the_observatory_s_monitoring_writer_is_read():
     assert got["assembly"][0] == "FRAM-N1" and got["observation_id"][0] == 42
 
 
-@pytest.mark.parametrize(("timesys", "offset_s"), [("UTC", 0), ("TAI", -37), ("TT", -69.184)])
+@pytest.mark.parametrize(
+    ("timesys", "offset_s"), [("UTC", 0), ("TAI", -37), ("TT", -69.184), ("GPS", -18)]
+)
 def test_iso_tstart_and_tstop_are_read_in_timesys(tmp_path, timesys, offset_s):
-    """ISO datetimes are in TIMESYS (FITS): in 2026 TAI is UTC + 37 s, TT is TAI + 32.184 s."""
+    """ISO datetimes are in TIMESYS (FITS): in 2026 TAI is UTC + 37 s, TT is TAI + 32.184 s,
+    GPS is TAI - 19 s."""
     path = tmp_path / "FRAM_iso.fits"
     write_fram_file(path, synthetic_night(n=5), timesys="UTC")
     with fits.open(path, mode="update") as hdul:
