@@ -68,11 +68,32 @@ def _walk(value: Any, path: str):
             yield from _walk(item, f"{path}.{key}")
 
 
+def _times(value: Any):
+    """`_walk` without the paths (what every message pays; paths only for a bad one)."""
+    if isinstance(value, datetime):
+        yield value
+    elif isinstance(value, BaseModel):
+        for key in _time_fields(type(value)):
+            yield from _times(getattr(value, key))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _times(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _times(item)
+
+
+def _inside(value: datetime) -> bool:
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return EARLIEST <= aware < LATEST
+
+
 def check_event_times(event: BaseModel) -> None:
     """BadInput for the first datetime of the envelope or its data outside the epoch."""
+    if all(_inside(value) for value in _times(event)):
+        return
     for path, value in _walk(event, ""):
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        if not EARLIEST <= aware < LATEST:
+        if not _inside(value):
             raise BadInput(
                 f"{path}: {value.isoformat()} is outside the supported time range {_RANGE}"
             )

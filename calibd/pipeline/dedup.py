@@ -13,6 +13,8 @@ import asyncio
 import hashlib
 import json
 
+import orjson
+
 from calibd.errors import PoisonMessage
 from calibd.events import CloudEvent
 from calibd.store import PipelineStore
@@ -22,17 +24,40 @@ __all__ = ["DedupLookup", "conflict", "digest"]
 Key = tuple[str, str]
 
 
+#: marks digests of the canonical JSON written by orjson (those without it are legacy)
+VERSION = "2:"
+
+
 def digest(event: CloudEvent) -> str:
-    """sha256 of the event's canonical JSON (sorted keys, no insignificant whitespace)."""
+    """`VERSION` + sha256 of the event's canonical JSON (sorted keys, no insignificant
+    whitespace), written by orjson (a fifth of json's time), or by json for what orjson
+    cannot write (integers beyond 64 bits, lone surrogates): the same event, the same path."""
     doc = event.model_dump(mode="json", exclude_none=True)
+    try:
+        data = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        data = _json_bytes(doc)
+    return VERSION + hashlib.sha256(data).hexdigest()
+
+
+def legacy_digest(event: CloudEvent) -> str:
+    """The digest of calibd before `VERSION` (json's canonical JSON), found in older ledgers:
+    orjson writes some floats otherwise (1e16 for 1e+16), so those rows are compared to it."""
+    doc = event.model_dump(mode="json", exclude_none=True)
+    return hashlib.sha256(_json_bytes(doc)).hexdigest()
+
+
+def _json_bytes(doc: object) -> bytes:
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return text.encode("utf-8", "surrogatepass")
 
 
 def conflict(event: CloudEvent, mine: str, known: str | None) -> PoisonMessage | None:
     """The error for a message whose key was processed with other content, else None (a
     plain duplicate, or a ledger row too old to have a digest)."""
     if known is None or known == mine:
+        return None
+    if not known.startswith(VERSION) and known == legacy_digest(event):
         return None
     return PoisonMessage(
         f"source {event.source!r} id {event.id!r} was processed before with other content "
