@@ -275,7 +275,7 @@ class Daemon:
             )
             last = totals
             now = time.perf_counter()
-            for key, (name, t0) in list(self.pipeline.running.items()):
+            for key, (name, t0, _) in list(self.pipeline.running.items()):
                 if now - t0 > self.settings.operations.handler_warn_s and key not in warned:
                     warned.add(key)
                     log.warning(

@@ -15,7 +15,7 @@ import json
 import time
 import traceback
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from calibd.backoff import backoff_delay
 from calibd.committer import Committer
@@ -33,9 +33,17 @@ from calibd.registry import Handler, HandlerResult
 from calibd.runtime_config import ConfigVersion, RuntimeConfig
 from calibd.store import Completion, PipelineStore
 
-__all__ = ["Invoker"]
+__all__ = ["Invoker", "RunningCall"]
 
 log = get_logger("calibd.pipeline")
+
+
+class RunningCall(NamedTuple):
+    """A handler call running now: its handler, perf_counter at start and task."""
+
+    handler: str
+    started: float
+    task: asyncio.Task | None
 
 
 class Invoker:
@@ -63,8 +71,7 @@ class Invoker:
         self.dead = dead
         self.metrics = metrics
         self.pipeline = pipeline
-        self.running: dict[int, tuple[str, float]] = {}  # id(ctx) -> (handler, start time)
-        self._running_tasks: dict[int, asyncio.Task | None] = {}
+        self.running: dict[int, RunningCall] = {}  # id(ctx) -> the call
         self._timed_out: set[int] = set()
 
     def context(
@@ -152,8 +159,7 @@ class Invoker:
         t0 = time.perf_counter()
         ident = id(ctx)
         task = asyncio.current_task()
-        self.running[ident] = (name, t0)
-        self._running_tasks[ident] = task
+        self.running[ident] = RunningCall(name, t0, task)
         try:
             result = await call.hook(call.arg, ctx)
         except asyncio.CancelledError:
@@ -165,7 +171,6 @@ class Invoker:
             raise RetriableError(f"handler ran past pipeline.handler_timeout_s={limit}") from None
         finally:
             del self.running[ident]
-            del self._running_tasks[ident]
             if ident in self._timed_out:  # the timeout came as the call ended: forget it
                 self._timed_out.discard(ident)
                 if task is not None and task.cancelling():
@@ -185,11 +190,11 @@ class Invoker:
         while True:
             await asyncio.sleep(min(1.0, limit / 10))
             now = time.perf_counter()
-            for ident, (_, t0) in list(self.running.items()):
-                task = self._running_tasks.get(ident)
-                if now - t0 > limit and ident not in self._timed_out and task is not None:
+            for ident, running in list(self.running.items()):
+                late = now - running.started > limit
+                if late and ident not in self._timed_out and running.task is not None:
                     self._timed_out.add(ident)
-                    task.cancel()
+                    running.task.cancel()
 
     def _dead(self, call: Call, error: MessageError):
         return self.dead.record(

@@ -23,7 +23,7 @@ from calibd.pipeline.context import CallContext
 from calibd.pipeline.dead_lettering import DeadLettering
 from calibd.pipeline.dispatch import Dispatcher
 from calibd.pipeline.intake import Intake
-from calibd.pipeline.invoke import Invoker
+from calibd.pipeline.invoke import Invoker, RunningCall
 from calibd.pipeline.outbound import Outbound
 from calibd.pipeline.outcome import Outcome
 from calibd.pipeline.rows import RowBuilder
@@ -155,8 +155,8 @@ class Pipeline:
         return len(self._tasks)
 
     @property
-    def running(self) -> dict[int, tuple[str, float]]:
-        """The handler calls running now: id -> (handler name, perf_counter at start)."""
+    def running(self) -> dict[int, RunningCall]:
+        """The handler calls running now: id -> (handler name, perf_counter at start, task)."""
         return self.invoker.running
 
     @property

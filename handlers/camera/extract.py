@@ -117,6 +117,16 @@ def fixed_window(
     return _integrate(waveforms, starts, width, peak_time)
 
 
+def _peak_window_input(waveforms: np.ndarray, width: int, source: str) -> tuple[np.ndarray, int]:
+    """The waveforms as an array and their length; BadInput when `width` does not fit."""
+    waveforms = np.asarray(waveforms)
+    _check_shape(waveforms, source)
+    n_samples = waveforms.shape[-1]
+    if width < 1 or width > n_samples:
+        raise BadInput(f"{source}: window width {width} does not fit the {n_samples}-sample traces")
+    return waveforms, n_samples
+
+
 def global_peak_window(
     waveforms: np.ndarray,
     width: int,
@@ -127,11 +137,7 @@ def global_peak_window(
 ) -> Extraction:
     """Window [P - shift, P - shift + width) around the camera-wide peak P of each event and
     gain, clipped to the trace. Raises BadInput when the traces are shorter than `width`."""
-    waveforms = np.asarray(waveforms)
-    _check_shape(waveforms, source)
-    n_samples = waveforms.shape[-1]
-    if width < 1 or width > n_samples:
-        raise BadInput(f"{source}: window width {width} does not fit the {n_samples}-sample traces")
+    waveforms, n_samples = _peak_window_input(waveforms, width, source)
     peak = np.nansum(waveforms, axis=2, dtype=np.float64).argmax(axis=-1)
     start = np.clip(peak - shift, 0, n_samples - width).astype(np.intp)
     return _integrate(waveforms, start, width, peak_time)
@@ -147,11 +153,7 @@ def local_peak_window(
 ) -> Extraction:
     """Window [p - shift, p - shift + width) around each pixel's own peak p, clipped to the
     trace. Raises BadInput when the traces are shorter than `width`."""
-    waveforms = np.asarray(waveforms)
-    _check_shape(waveforms, source)
-    n_samples = waveforms.shape[-1]
-    if width < 1 or width > n_samples:
-        raise BadInput(f"{source}: window width {width} does not fit the {n_samples}-sample traces")
+    waveforms, n_samples = _peak_window_input(waveforms, width, source)
     if waveforms.dtype.kind == "f" and np.isnan(waveforms).any():
         peak = np.where(np.isnan(waveforms), -np.inf, waveforms).argmax(axis=-1)
     else:

@@ -107,15 +107,15 @@ class KafkaSource:
             return
         paused = consumer.assignment()
         consumer.pause(*paused)
-        held = []
+        held: dict[TopicPartition, list] = {}
         try:
             while not await self.pipeline.wait_capacity(timeout=1.0):
-                extra = await consumer.getmany(timeout_ms=0)
-                held += [(tp, rec) for tp, recs in extra.items() for rec in recs]
+                for tp, recs in (await consumer.getmany(timeout_ms=0)).items():
+                    held.setdefault(tp, []).extend(recs)
         finally:
             consumer.resume(*(tp for tp in paused if tp in consumer.assignment()))
-        for tp, rec in held:  # fetched just before the pause: keep their order
-            await self._submit(tp, [rec])
+        for tp, records in held.items():  # fetched just before the pause: in their order
+            await self._submit(tp, records)
 
     async def _start(self, consumer: AIOKafkaConsumer) -> None:
         attempt = 0
