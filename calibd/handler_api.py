@@ -4,7 +4,7 @@ A handler module imports from calibd only this module (and its own family, or th
 handler helpers in `calibd.handlers`); the core never imports handlers except the configured
 `pipeline.handler_modules`, by importlib. `tests/unit/test_layering.py` enforces both rules.
 Grouped by what a handler needs: registration, results and waits, errors, the message contracts
-it consumes and answers with, time, ids and arrays, export and simulation hooks.
+it consumes and answers with, time, ids and arrays, export, plot and simulation hooks.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from calibd.events.qualpipe import AssessmentEvent
 from calibd.events.simpipe import ProductionEvent
 from calibd.extensions import ExportJob, exporter, product_cards, simulator
 from calibd.ids import new_product_id
+from calibd.plotting import PlotJob, plotter, time_axes
+from calibd.plotting import figure as plot_figure
 from calibd.registry import (
     HandlerContext,
     HandlerResult,
@@ -70,6 +72,7 @@ __all__ = [
     "OutgoingMessage",
     "PedestalRunEvent",
     "PendingWait",
+    "PlotJob",
     "ProductDraft",
     "ProductionEvent",
     "QualityRequest",
@@ -89,9 +92,12 @@ __all__ = [
     "new_product_id",
     "parse_dl0_name",
     "parse_time",
+    "plot_figure",
+    "plotter",
     "product_cards",
     "product_wait_key",
     "reprocess",
     "simulator",
+    "time_axes",
     "trigger_message",
 ]
