@@ -96,6 +96,7 @@ async def cmd_product_show(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_product_export(settings: Settings, args: argparse.Namespace) -> int:
     from calibd.daemon import load_handlers
     from calibd.product_export import ExportRefused, write_export
+    from calibd.progress import progress
 
     load_handlers(settings.pipeline.handler_modules)
     prod = await _with_store(settings, lambda s: s.product(args.product_id))
@@ -108,7 +109,8 @@ async def cmd_product_export(settings: Settings, args: argparse.Namespace) -> in
         print(f"calibd: {args.output} exists (use --overwrite)", file=sys.stderr)
         return 1
     try:
-        await _with_store(settings, lambda s: write_export(s, settings, prod, args.output))
+        with progress(f"export {args.output.name}", unit="products") as bar:
+            await _with_store(settings, lambda s: write_export(s, settings, prod, args.output, bar))
     except ExportRefused as exc:
         print(f"calibd: {exc}", file=sys.stderr)
         return 1
@@ -180,21 +182,24 @@ async def _with_pipeline(settings: Settings, fn):
 def cmd_reprocess(settings: Settings, args: argparse.Namespace) -> int:
     import uuid
 
+    from calibd.progress import progress
     from calibd.reprocess import reprocess
 
-    report = asyncio.run(
-        _with_pipeline(
-            settings,
-            lambda p: reprocess(
-                p,
-                args.start,
-                args.end,
-                args.product_types,
-                args.tel_ids,
-                request_id=f"cli-{uuid.uuid4()}",
-            ),
+    with progress("reprocess", unit="products") as bar:
+        report = asyncio.run(
+            _with_pipeline(
+                settings,
+                lambda p: reprocess(
+                    p,
+                    args.start,
+                    args.end,
+                    args.product_types,
+                    args.tel_ids,
+                    request_id=f"cli-{uuid.uuid4()}",
+                    bar=bar,
+                ),
+            )
         )
-    )
     print(json.dumps(report.as_dict(), indent=2))
     return 1 if report.failed else 0
 

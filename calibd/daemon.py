@@ -376,12 +376,14 @@ class Daemon:
 
 async def replay(settings: Settings, path: Path, flush_timeout: float = 10.0) -> Counter[str]:
     """Process a JSON-lines file of envelopes and return the outcome counts."""
+    from calibd.progress import progress
     from calibd.transports.replay.source import replay_file
 
     async with Daemon(settings) as daemon:
         assert daemon.pipeline is not None
         await daemon.recover_inbox()
-        counts = await replay_file(path, daemon.pipeline)
+        with progress(f"replay {path.name}", unit="messages") as bar:
+            counts = await replay_file(path, daemon.pipeline, bar)
         await daemon.pipeline.settle()
         if daemon.sinks and daemon.relay is not None:
             await daemon.relay.flush(flush_timeout)

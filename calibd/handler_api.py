@@ -4,7 +4,8 @@ A handler module imports from calibd only this module (and its own family, or th
 handler helpers in `calibd.handlers`); the core never imports handlers except the configured
 `pipeline.handler_modules`, by importlib. `tests/unit/test_layering.py` enforces both rules.
 Grouped by what a handler needs: registration, results and waits, errors, the message contracts
-it consumes and answers with, time, ids and arrays, export, plot and simulation hooks.
+it consumes and answers with, time, ids and arrays, export, plot and simulation hooks, and
+progress on a terminal.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from calibd.extensions import ExportJob, exporter, product_cards, simulator
 from calibd.ids import new_product_id
 from calibd.plotting import PlotJob, plotter, time_axes
 from calibd.plotting import figure as plot_figure
+from calibd.progress import Progress, progress
 from calibd.registry import (
     HandlerContext,
     HandlerResult,
@@ -75,6 +77,7 @@ __all__ = [
     "PlotJob",
     "ProductDraft",
     "ProductionEvent",
+    "Progress",
     "QualityRequest",
     "RefusedRequest",
     "Report",
@@ -96,6 +99,7 @@ __all__ = [
     "plotter",
     "product_cards",
     "product_wait_key",
+    "progress",
     "reprocess",
     "simulator",
     "time_axes",
