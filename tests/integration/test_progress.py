@@ -84,3 +84,26 @@ def test_progress_on_a_non_terminal_stream_writes_nothing():
             bar.advance()
     assert stream.getvalue() == "" and bar.done == 10
     assert "10/10" in bar.line() and "100%" in bar.line()
+
+
+def test_reprocess_and_export_show_progress_on_a_terminal_only(tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps(example("ctao.acada.weather")) + "\n")
+    data = ["--log-format", "json", "--data-dir", str(tmp_path / "db")]
+    assert run_calibd([*data, "replay", str(events)], tty=False, cwd=tmp_path)[0] == 0
+    period = ["--start", "2026-11-24T00:00:00Z", "--end", "2026-11-26T00:00:00Z"]
+    argv = [*data, "reprocess", *period, "--type", "molecular_extinction"]
+    code, out, err = run_calibd(argv, tty=True, cwd=tmp_path)
+    assert code == 0, err
+    assert "reprocess  1/1 products  100%" in err
+    assert len(json.loads(out)["redone"]) == 1
+    code, out, err = run_calibd(argv, tty=False, cwd=tmp_path)  # already redone: skipped
+    assert code == 0 and PROGRESS_MARK not in err and len(json.loads(out)["skipped"]) == 1
+
+    code, out, _ = run_calibd([*data, "products", "--json"], tty=False, cwd=tmp_path)
+    product_id = json.loads(out)[0]["id"]
+    export = [*data, "product", "export", product_id, "-o"]
+    code, _, err = run_calibd([*export, str(tmp_path / "tty.fits")], tty=True, cwd=tmp_path)
+    assert code == 0 and "export tty.fits" in err and PROGRESS_MARK in err
+    code, _, err = run_calibd([*export, str(tmp_path / "pipe.fits")], tty=False, cwd=tmp_path)
+    assert code == 0 and PROGRESS_MARK not in err and (tmp_path / "pipe.fits").stat().st_size
