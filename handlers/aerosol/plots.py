@@ -1,13 +1,13 @@
 """The figures of `aerosol_extinction`: optical depth against wavelength; for a FRAM product
 also its night (each measurement's VAOD with its uncertainty over time, used or cut, and the
-clear-night decision); the VAOD over nights."""
+clear-night decision); the optical depth at 400 nm over nights, by method."""
 
 from __future__ import annotations
 
 import numpy as np
-from calibd.handlers.night_series import every_night, summary_over_time
+from calibd.handlers.night_series import every_night
 
-from calibd.handler_api import PlotJob, plot_figure, plotter, time_axes
+from calibd.handler_api import PlotJob, parse_time, plot_figure, plotter, time_axes
 
 __all__ = ["plot_aerosol", "plot_aerosol_nights"]
 
@@ -57,6 +57,33 @@ def plot_aerosol(job: PlotJob):
     return fig
 
 
+#: the wavelength the series compares products at (FRAM summarises at 550 nm, the fallbacks
+#: at their reference wavelength: each product's optical depth is interpolated here instead)
+SERIES_WAVELENGTH_NM = 400.0
+
+
 @plotter("aerosol_extinction", series=every_night, title="over nights")
 def plot_aerosol_nights(job: PlotJob):
-    return summary_over_time(job, [("vaod", "vaod_err", "VAOD")], "aerosol extinction")
+    """Each product's optical depth at 400 nm (interpolated in its spectrum) with its
+    uncertainty, by validity start, FRAM and each fallback method in its own colour."""
+    fig, axes = plot_figure(1, 1, 3.8)
+    ax = axes[0][0]
+    times, by_method = [], {}
+    for prod, arrays in job.series:
+        order = np.argsort(arrays["wavelength_nm"])
+        wl = np.asarray(arrays["wavelength_nm"], dtype=float)[order]
+        tau = np.interp(SERIES_WAVELENGTH_NM, wl, np.asarray(arrays["tau"], dtype=float)[order])
+        err = np.interp(SERIES_WAVELENGTH_NM, wl, np.asarray(arrays["tau_err"], dtype=float)[order])
+        when = parse_time(prod["valid_from"])
+        times.append(when)
+        method = (prod.get("summary") or {}).get("method", "?")
+        by_method.setdefault(method, []).append((when, tau, err))
+    for method, points in sorted(by_method.items()):
+        t, v, e = zip(*points, strict=True)
+        ax.errorbar(t, v, yerr=e, fmt="o", capsize=2, label=method)
+    ax.set(ylabel=f"aerosol optical depth at {SERIES_WAVELENGTH_NM:.0f} nm")
+    ax.set(xlabel="validity start (UTC)")
+    ax.legend(fontsize="small")
+    time_axes([ax], times)
+    fig.suptitle(f"aerosol extinction over nights ({len(times)} products)")
+    return fig
