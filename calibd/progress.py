@@ -53,7 +53,7 @@ class Progress:
         self._interval = interval_s
         self._started = time.monotonic()
         self._drawn = 0.0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a log line may redraw while a thread draws
 
     def advance(self, n: int = 1, note: str | None = None) -> None:
         with self._lock:
