@@ -102,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("-o", "--output", type=Path, required=True)
     plot.add_argument("--overwrite", action="store_true")
     plot.add_argument(
-        "--series", action="store_true", help="the coefficients along its observation block"
+        "--series",
+        action="store_true",
+        help="its series (the coefficients along its observation block, values over nights)",
     )
 
     web = sub.add_parser("web", help="serve the read-only dashboard on an existing database")

@@ -96,6 +96,7 @@ async def cmd_product_show(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_product_export(settings: Settings, args: argparse.Namespace) -> int:
     from calibd.daemon import load_handlers
     from calibd.product_export import ExportRefused, write_export
+    from calibd.progress import progress
 
     load_handlers(settings.pipeline.handler_modules)
     prod = await _with_store(settings, lambda s: s.product(args.product_id))
@@ -108,7 +109,8 @@ async def cmd_product_export(settings: Settings, args: argparse.Namespace) -> in
         print(f"calibd: {args.output} exists (use --overwrite)", file=sys.stderr)
         return 1
     try:
-        await _with_store(settings, lambda s: write_export(s, settings, prod, args.output))
+        with progress(f"export {args.output.name}", unit="products") as bar:
+            await _with_store(settings, lambda s: write_export(s, settings, prod, args.output, bar))
     except ExportRefused as exc:
         print(f"calibd: {exc}", file=sys.stderr)
         return 1
@@ -117,8 +119,10 @@ async def cmd_product_export(settings: Settings, args: argparse.Namespace) -> in
 
 
 async def cmd_product_plot(settings: Settings, args: argparse.Namespace) -> int:
-    from calibd.plots import PLOTTED_TYPES, can_plot, render_png_async
+    from calibd.daemon import load_handlers
+    from calibd.plotting import can_plot, plotted_types, render_png_async
 
+    load_handlers(settings.pipeline.handler_modules)  # their plots
     prod = await _with_store(settings, lambda s: s.product(args.product_id))
     if prod is None:
         print(
@@ -130,35 +134,37 @@ async def cmd_product_plot(settings: Settings, args: argparse.Namespace) -> int:
     if not can_plot(prod["product_type"]):
         print(
             f"calibd: no plot for product type {prod['product_type']!r} "
-            f"(plotted: {', '.join(PLOTTED_TYPES)})",
+            f"(plotted: {', '.join(plotted_types())})",
             file=sys.stderr,
         )
         return 1
     if args.output.exists() and not args.overwrite:
         print(f"calibd: {args.output} exists (use --overwrite)", file=sys.stderr)
         return 1
-    args.output.write_bytes(await render_png_async(prod))
+    args.output.write_bytes(await render_png_async(prod, settings))
     print(args.output)
     return 0
 
 
 async def _plot_series(settings: Settings, prod: dict, args: argparse.Namespace) -> int:
     from calibd.arrays import load_arrays
-    from calibd.plots import block_of, render_series_png
+    from calibd.plotting import SERIES_PLOTTERS, render_series_png, series_key
     from calibd.product_export import product_series
 
-    if block_of(prod) is None:
-        print(f"calibd: product {prod['id']} is not of an observation block", file=sys.stderr)
+    if series_key(prod) is None:
+        print(f"calibd: product {prod['id']} has no series plot", file=sys.stderr)
         return 1
     arrays = load_arrays(prod.pop("arrays"))
-    series = await _with_store(settings, lambda s: product_series(s, prod, arrays, block_of))
+    key_of = SERIES_PLOTTERS[prod["product_type"]].key
+    series = await _with_store(settings, lambda s: product_series(s, prod, arrays, key_of))
     if series is None:
         print(f"calibd: product {prod['id']} is superseded", file=sys.stderr)
         return 1
     if args.output.exists() and not args.overwrite:
         print(f"calibd: {args.output} exists (use --overwrite)", file=sys.stderr)
         return 1
-    args.output.write_bytes(await asyncio.to_thread(render_series_png, series))
+    png = await asyncio.to_thread(render_series_png, series, settings)
+    args.output.write_bytes(png)
     print(args.output)
     return 0
 
@@ -176,21 +182,24 @@ async def _with_pipeline(settings: Settings, fn):
 def cmd_reprocess(settings: Settings, args: argparse.Namespace) -> int:
     import uuid
 
+    from calibd.progress import progress
     from calibd.reprocess import reprocess
 
-    report = asyncio.run(
-        _with_pipeline(
-            settings,
-            lambda p: reprocess(
-                p,
-                args.start,
-                args.end,
-                args.product_types,
-                args.tel_ids,
-                request_id=f"cli-{uuid.uuid4()}",
-            ),
+    with progress("reprocess", unit="products") as bar:
+        report = asyncio.run(
+            _with_pipeline(
+                settings,
+                lambda p: reprocess(
+                    p,
+                    args.start,
+                    args.end,
+                    args.product_types,
+                    args.tel_ids,
+                    request_id=f"cli-{uuid.uuid4()}",
+                    bar=bar,
+                ),
+            )
         )
-    )
     print(json.dumps(report.as_dict(), indent=2))
     return 1 if report.failed else 0
 

@@ -76,6 +76,7 @@ class Daemon:
         self.notifier = Notifier()
         self.health = None
         self._loop_lag_s = 0.0
+        self._watchdog_pinged: float | None = None
         self._started = time.monotonic()
         self._signals_installed = False
 
@@ -214,6 +215,7 @@ class Daemon:
 
     async def _metrics(self) -> tuple[int, str]:
         assert self.pipeline is not None
+        ok, _ = await self.healthy()
         backlog = await self.store.outbox_backlog()
         counts = await self.store.counts()
         lag = {}
@@ -234,8 +236,19 @@ class Daemon:
             ),
             "calibd_in_flight": ("Messages being processed.", {(): self.pipeline.in_flight}),
             "calibd_waits_open": ("Waits pending or ready.", {(): counts["waits_pending"]}),
+            "calibd_waits_overdue": (
+                "Pending waits past their deadline (not yet expired).",
+                {(): counts["waits_overdue"]},
+            ),
+            "calibd_healthy": ("1 while the health check passes, else 0.", {(): int(ok)}),
             "calibd_consumer_lag": ("Kafka records behind the high watermark.", lag),
         }
+        if self.notifier.watchdog_s:
+            age = time.monotonic() - (self._watchdog_pinged or self._started)
+            gauges["calibd_watchdog_ping_age_seconds"] = (
+                "Seconds since the last systemd watchdog ping (withheld while unhealthy).",
+                {(): round(age, 1)},
+            )
         return 200, self.pipeline.metrics.prometheus(gauges)
 
     async def _watchdog(self) -> None:
@@ -249,6 +262,7 @@ class Daemon:
             ok, why = await self.healthy()
             if ok:
                 self.notifier.watchdog()
+                self._watchdog_pinged = time.monotonic()
             else:
                 log.error("unhealthy: withholding the watchdog ping", reason=why)
 
@@ -362,12 +376,14 @@ class Daemon:
 
 async def replay(settings: Settings, path: Path, flush_timeout: float = 10.0) -> Counter[str]:
     """Process a JSON-lines file of envelopes and return the outcome counts."""
+    from calibd.progress import progress
     from calibd.transports.replay.source import replay_file
 
     async with Daemon(settings) as daemon:
         assert daemon.pipeline is not None
         await daemon.recover_inbox()
-        counts = await replay_file(path, daemon.pipeline)
+        with progress(f"replay {path.name}", unit="messages") as bar:
+            counts = await replay_file(path, daemon.pipeline, bar)
         await daemon.pipeline.settle()
         if daemon.sinks and daemon.relay is not None:
             await daemon.relay.flush(flush_timeout)

@@ -1,23 +1,23 @@
 """`calibd demo`: a local end-to-end run on embedded defaults that a newcomer can watch.
 
-It writes a replay file (example events of every type that has a handler, plus the demo inputs
-handler modules contribute, e.g. synthetic camera runs, and one broken message), runs it
-through the real pipeline into a fresh SQLite database, and prints what came out.
+It writes replay files in three steps (`calibd.demo_story`: the night's inputs, among them the
+demo inputs handler modules contribute, e.g. synthetic camera runs, one configuration change
+accepted and one rejected on purpose and one broken message; FRAM down; QualPipe's answers
+to the quality requests calibd waits on), runs each through the real pipeline into a fresh
+SQLite database, and prints a summary (`calibd.demo_summary`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import tempfile
-import uuid
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from calibd.config import Settings
-from calibd.events.examples import EXAMPLES
 
 __all__ = ["demo_handler_settings", "demo_input", "run_demo"]
 
@@ -39,24 +39,19 @@ def demo_input(fn: DemoBuilder) -> DemoBuilder:
     return fn
 
 
-def _inputs(workdir: Path, handled: set[str]) -> list[bytes]:
-    envelopes: list[dict[str, Any]] = []
-    for build in _BUILDERS:
-        envelopes += build(workdir)
-    covered = {e["type"] for e in envelopes}
-    for event_type in sorted(handled - covered):
-        example = json.loads(json.dumps(EXAMPLES[event_type]))
-        if "files" not in json.dumps(example["data"]):
-            envelopes.append({**example, "id": str(uuid.uuid4())})
-    lines = [json.dumps(e).encode() for e in envelopes]
-    lines.append(b'{"specversion": "1.0", "id": "broken-on-purpose", ')
-    return lines
+def _replay_file(workdir: Path, name: str, lines: list[bytes]) -> Path:
+    path = workdir / name
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
 
 
 def run_demo(settings: Settings, keep: Path | None, serve_port: int | None = None) -> int:
-    """Run the demo; with `serve_port`, then serve the dashboard on its database (on
-    `operations.http_host`) until interrupted."""
+    """Run the demo (`calibd.demo_story`: the night, FRAM down, QualPipe's answer), print its
+    summary; with `serve_port`, then serve the dashboard on its database (on
+    `operations.http_host`) until interrupted. 0 when it went as intended."""
+    from calibd import demo_story
     from calibd.daemon import load_handlers, replay
+    from calibd.demo_summary import collect, render
     from calibd.store import Store
 
     workdir = keep or Path(tempfile.mkdtemp(prefix="calibd-demo-"))
@@ -75,29 +70,45 @@ def run_demo(settings: Settings, keep: Path | None, serve_port: int | None = Non
             "mqtt": settings.mqtt.model_copy(update={"enabled": False}),
         }
     )
-    replay_file = workdir / "demo-events.jsonl"
-    replay_file.write_bytes(b"\n".join(_inputs(workdir, handled)) + b"\n")
-    print(f"calibd demo: {len(handled)} handlers; events in {replay_file}\n", flush=True)
-    counts = asyncio.run(replay(settings, replay_file))
 
-    async def report() -> None:
+    async def waits() -> list[dict[str, Any]]:
         async with Store(settings.database_path) as store:
-            products = await store.products(limit=1000)
-            letters = await store.dead_letters(limit=1000)
-        print("\nproducts:")
-        for p in products:
-            print(
-                f"  {p['id']}  {p['product_type']:<28} tel={p['tel_id']!s:<4} "
-                f"cat={p['category']}  {json.dumps(p['summary'])[:80]}"
-            )
-        print("dead letters:")
-        for d in letters:
-            print(f"  #{d['id']} {d['reason']}: {d['detail'][:90]}")
+            return await store.waits(limit=10_000)
 
-    asyncio.run(report())
+    built: list[dict[str, Any]] = []
+    for build in _BUILDERS:
+        built += build(workdir)
+    steps = [
+        ("demo-events.jsonl", "the night's inputs", lambda: demo_story.night(built, handled)),
+        ("demo-fram-down.jsonl", "FRAM down: the fallback", demo_story.fram_down),
+        (
+            "demo-qualpipe.jsonl",
+            "QualPipe answers the quality requests",
+            lambda: demo_story.qualpipe_answers(asyncio.run(waits())),
+        ),
+    ]
+    print(f"calibd demo: {len(handled)} handlers; events in {workdir}", flush=True)
+    print(
+        "on purpose: one broken message and one rejected configuration change "
+        "(each logged and dead-lettered)\n",
+        flush=True,
+    )
+    counts: Counter[str] = Counter()
+    for name, title, lines in steps:
+        print(f"calibd demo: {title} ({name})", flush=True)
+        counts += asyncio.run(replay(settings, _replay_file(workdir, name, lines())))
+
+    async def summarize() -> dict[str, Any]:
+        async with Store(settings.database_path) as store:
+            return await collect(store)
+
+    summary = asyncio.run(summarize())
+    print(render(summary))
     print(f"\noutcomes: {dict(counts)}")
     print(f"database: {settings.database_path}")
     print(f"try: calibd --data-dir {workdir} products   |   product show ID   |   dead-letters")
+    ok = bool(counts.get("done")) and not summary["waiting"]
+    ok = ok and all(d["intended"] for d in summary["dead_letters"])
     if keep is None and not counts.get("done"):
         shutil.rmtree(workdir, ignore_errors=True)
     if serve_port is not None and counts.get("done"):
@@ -106,4 +117,4 @@ def run_demo(settings: Settings, keep: Path | None, serve_port: int | None = Non
         host = settings.operations.http_host
         print(f"dashboard: http://{host}:{serve_port}/  (Ctrl-C stops it)", flush=True)
         serve(settings, host, serve_port)
-    return 0 if counts.get("done") else 1
+    return 0 if ok else 1

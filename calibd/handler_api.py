@@ -4,7 +4,8 @@ A handler module imports from calibd only this module (and its own family, or th
 handler helpers in `calibd.handlers`); the core never imports handlers except the configured
 `pipeline.handler_modules`, by importlib. `tests/unit/test_layering.py` enforces both rules.
 Grouped by what a handler needs: registration, results and waits, errors, the message contracts
-it consumes and answers with, time, ids and arrays, export and simulation hooks.
+it consumes and answers with, time, ids and arrays, export, plot and simulation hooks, and
+progress on a terminal.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from calibd.events.simpipe import ProductionEvent
 from calibd.extensions import ExportJob, exporter, product_cards, simulator
 from calibd.heap import release_freed_memory
 from calibd.ids import new_product_id
+from calibd.plotting import PlotJob, plotter, time_axes
+from calibd.plotting import figure as plot_figure
+from calibd.progress import Progress, progress
 from calibd.registry import (
     HandlerContext,
     HandlerResult,
@@ -71,8 +75,10 @@ __all__ = [
     "OutgoingMessage",
     "PedestalRunEvent",
     "PendingWait",
+    "PlotJob",
     "ProductDraft",
     "ProductionEvent",
+    "Progress",
     "QualityRequest",
     "RefusedRequest",
     "Report",
@@ -90,10 +96,14 @@ __all__ = [
     "new_product_id",
     "parse_dl0_name",
     "parse_time",
+    "plot_figure",
+    "plotter",
     "product_cards",
     "product_wait_key",
+    "progress",
     "release_freed_memory",
     "reprocess",
     "simulator",
+    "time_axes",
     "trigger_message",
 ]

@@ -61,6 +61,10 @@ def configure_logging(fmt: str = "json", level: str = "info", stream=None) -> No
         if fmt == "console"
         else structlog.processors.JSONRenderer()
     )
+    if _isatty(stream):  # a terminal a progress line may share (calibd/progress.py)
+        from calibd.progress import TerminalLog
+
+        stream = TerminalLog(stream)
     structlog.configure(
         processors=[
             *shared,
@@ -89,6 +93,13 @@ def configure_logging(fmt: str = "json", level: str = "info", stream=None) -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(lvl, logging.WARNING))
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 class RepeatFilter(logging.Filter):

@@ -10,6 +10,7 @@ from typing import Any
 
 from calibd.config import Settings
 from calibd.errors import CalibdError
+from calibd.progress import Progress
 
 __all__ = ["ExportRefused", "export_suffixes", "product_series", "write_export"]
 
@@ -27,9 +28,12 @@ def export_suffixes(product_type: str) -> list[str]:
     return general + sorted(s for t, s in SUFFIX_EXPORTERS if t == product_type)
 
 
-async def write_export(store: Any, settings: Settings, prod: dict, output: Path) -> None:
+async def write_export(
+    store: Any, settings: Settings, prod: dict, output: Path, bar: Progress | None = None
+) -> None:
     """Write `prod` (as `store.product` returns it, arrays included) to `output`; the
-    exporter (CPU and file work) runs in a thread. Raises ExportRefused."""
+    exporter (CPU and file work) runs in a thread. Raises ExportRefused. `bar` counts the
+    products read, then shows the writing."""
     from calibd.arrays import load_arrays
     from calibd.extensions import (
         EXPORTERS,
@@ -49,29 +53,44 @@ async def write_export(store: Any, settings: Settings, prod: dict, output: Path)
     prod = dict(prod)
     arrays = load_arrays(prod.pop("arrays", None))
     if isinstance(export, SuffixExporter):
-        series = await _export_series(store, prod, arrays, export)
+        series = await _export_series(store, prod, arrays, export, bar)
         if series is None:
             raise ExportRefused(
                 f"product {prod['id']} is superseded (by {prod.get('superseded_by')}): "
                 "export one of the valid products of its series"
             )
         job = ExportJob(output, prod, arrays, series, settings)
-        await asyncio.to_thread(export.fn, job)
+        await _writing(bar, output, asyncio.to_thread(export.fn, job))
     else:
-        await asyncio.to_thread(export, prod, arrays, output)
+        await _writing(bar, output, asyncio.to_thread(export, prod, arrays, output))
 
 
-async def _export_series(store: Any, prod: dict, arrays: dict, export: Any) -> list | None:
+async def _export_series(
+    store: Any, prod: dict, arrays: dict, export: Any, bar: Progress | None = None
+) -> list | None:
     """The series an exporter writes: `product_series` by the exporter's key."""
-    return await product_series(store, prod, arrays, export.series)
+    return await product_series(store, prod, arrays, export.series, bar)
+
+
+async def _writing(bar: Progress | None, output: Path, work) -> None:
+    """Await `work`, redrawing `bar` (elapsed time) every half second meanwhile."""
+    task = asyncio.ensure_future(work)
+    while bar is not None and not task.done():
+        bar.advance(0, note=f"writing {output.name}")
+        await asyncio.wait([task], timeout=0.5)
+    await task
 
 
 async def product_series(
-    store: Any, prod: dict, arrays: dict, key_of: Callable[[dict], Any] | None
+    store: Any,
+    prod: dict,
+    arrays: dict,
+    key_of: Callable[[dict], Any] | None,
+    bar: Progress | None = None,
 ) -> list | None:
     """(product, arrays) of the valid products of `prod`'s series (same type, telescope,
     category and `key_of` key), by validity start; `prod` alone when it has no key; None when
-    `prod` is superseded."""
+    `prod` is superseded. `bar` counts the products read."""
     from calibd.arrays import load_arrays
 
     key = key_of(prod) if key_of is not None else None
@@ -84,7 +103,11 @@ async def product_series(
     if prod["id"] not in ids:
         return None
     series = []
+    if bar is not None:
+        bar.total = len(ids)
     for product_id in ids:
+        if bar is not None:
+            bar.advance(note="reading")
         other = prod if product_id == prod["id"] else await store.product(product_id)
         blob = arrays if other is prod else load_arrays(other.pop("arrays"))
         series.append((other, blob))

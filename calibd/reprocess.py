@@ -19,6 +19,7 @@ from calibd import codec
 from calibd.datafiles import resolve_data_file
 from calibd.errors import BadInput, MessageError
 from calibd.logs import get_logger
+from calibd.progress import Progress
 from calibd.store.rules import REPROCESSED
 from calibd.transports.base import RawMessage
 
@@ -54,13 +55,19 @@ async def reprocess(
     product_types: list[str] | None,
     tel_ids: list[int] | None,
     request_id: str,
+    bar: Progress | None = None,
 ) -> ReprocessReport:
-    """Re-run the inputs of the matching products as Cat-C; see the module docstring."""
+    """Re-run the inputs of the matching products as Cat-C; see the module docstring. `bar`
+    counts the candidates."""
     store = pipeline.store
     report = ReprocessReport(request_id=request_id)
     candidates = await store.reprocess_candidates(time_start, time_end, product_types, tel_ids)
     seen: set[tuple[str, str]] = set()
+    if bar is not None:
+        bar.total = len(candidates)
     for cand in candidates:
+        if bar is not None:
+            bar.advance(note=f"redone {len(report.redone)}, failed {len(report.failed)}")
         key = (cand.input_source, cand.input_event_id)
         if key in seen:
             continue

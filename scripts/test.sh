@@ -10,6 +10,8 @@ MISSING=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || MISSING+=(mosquitto)
 [ -x /usr/bin/chromium ] || MISSING+=(chromium fonts-liberation)
 [ -x /usr/bin/chromedriver ] || MISSING+=(chromium-driver)
+# promtool (checks ops/prometheus/ alert rules and the Grafana dashboard's queries)
+command -v promtool >/dev/null 2>&1 || MISSING+=(prometheus)
 if [ "${#MISSING[@]}" -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
@@ -17,6 +19,7 @@ if [ "${#MISSING[@]}" -gt 0 ]; then
 fi
 # the Debian package starts a broker on :1883; the tests start their own on free ports
 systemctl disable --now mosquitto >/dev/null 2>&1 || true
+systemctl disable --now prometheus >/dev/null 2>&1 || true
 
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv

@@ -15,7 +15,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from calibd.arrays import load_arrays
-from calibd.plots import block_of, can_plot, render_png_async, render_series_png
+from calibd.plotting import (
+    SERIES_PLOTTERS,
+    can_plot,
+    render_png_async,
+    render_series_png,
+    series_key,
+)
 from calibd.product_export import ExportRefused, export_suffixes, product_series, write_export
 from calibd.web import params
 from calibd.web.render import page
@@ -65,7 +71,7 @@ async def product(request: Request) -> Response:
         superseded=superseded,
         version=version,
         plot=can_plot(prod["product_type"]),
-        block=block_of(prod),
+        series=series_key(prod),
         exports=[prod["id"] + s for s in export_suffixes(prod["product_type"])],
     )
 
@@ -76,7 +82,8 @@ async def plot(request: Request) -> Response:
         raise HTTPException(404, f"no plot for product type {prod['product_type']!r}")
     png = _PLOTS.get(prod["id"])
     if png is None:
-        png = _PLOTS[prod["id"]] = await render_png_async(prod)
+        png = await render_png_async(prod, request.app.state.settings)
+        _PLOTS[prod["id"]] = png
         while len(_PLOTS) > _PLOTS_KEPT:
             _PLOTS.popitem(last=False)
     _PLOTS.move_to_end(prod["id"])
@@ -84,17 +91,19 @@ async def plot(request: Request) -> Response:
 
 
 async def series_plot(request: Request) -> Response:
-    """The coefficients along the observation block of a camera calibration product."""
+    """The product's series plot (e.g. the coefficients along an observation block, or a
+    transparency over nights)."""
     prod = await _product(request)
-    if block_of(prod) is None:
-        raise HTTPException(404, "not a product of an observation block")
+    if series_key(prod) is None:
+        raise HTTPException(404, f"no series plot of product {prod['id']}")
     arrays = load_arrays(prod.pop("arrays", None))
-    series = await product_series(request.app.state.store, prod, arrays, block_of)
+    key_of = SERIES_PLOTTERS[prod["product_type"]].key
+    series = await product_series(request.app.state.store, prod, arrays, key_of)
     if series is None:
         raise HTTPException(404, f"product {prod['id']} is superseded: see its valid series")
     if len(series) > MAX_SERIES:
-        raise HTTPException(404, f"more than {MAX_SERIES} chunks: use calibd product plot")
-    png = await asyncio.to_thread(render_series_png, series)
+        series = series[-MAX_SERIES:]  # the newest
+    png = await asyncio.to_thread(render_series_png, series, request.app.state.settings)
     return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=60"})
 
 

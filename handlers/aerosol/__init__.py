@@ -9,6 +9,6 @@
   QualPipe, report.
 """
 
-from calibd.handlers.aerosol import export, handler, reference_hdf5
+from calibd.handlers.aerosol import export, handler, plots, reference_hdf5
 
-__all__ = ["export", "handler", "reference_hdf5"]
+__all__ = ["export", "handler", "plots", "reference_hdf5"]

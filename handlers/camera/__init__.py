@@ -15,6 +15,14 @@ in ctapipe's monitoring HDF5 layout, for `ctapipe-process`; `monitoring_export` 
 export of a block's products with it.
 """
 
-from calibd.handlers.camera import block, dl0_cli, export, handler, monitoring_export, simulate_cli
+from calibd.handlers.camera import (
+    block,
+    dl0_cli,
+    export,
+    handler,
+    monitoring_export,
+    plots,
+    simulate_cli,
+)
 
-__all__ = ["block", "dl0_cli", "export", "handler", "monitoring_export", "simulate_cli"]
+__all__ = ["block", "dl0_cli", "export", "handler", "monitoring_export", "plots", "simulate_cli"]

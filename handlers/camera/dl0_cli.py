@@ -19,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from calibd.handler_api import demo_handler_settings, demo_input, simulator, trigger_message
+from calibd.handler_api import (
+    demo_handler_settings,
+    demo_input,
+    progress,
+    simulator,
+    trigger_message,
+)
 
 __all__ = ["dl0_block_messages", "dl0_cal"]
 
@@ -34,11 +40,12 @@ def dl0_block_messages(
 
     directory.mkdir(parents=True, exist_ok=True)
     model = {"n_pixels": pixels, "n_samples": samples, "seed": seed, **bad}
-    truth = simulate_dl0_block(
-        directory, model, events, tel_id=tel_id, sb_id=sb_id, obs_id=obs_id, start=start,
-        n_streams=streams, chunk_size=chunk, seed=seed + 1, level=level,
-        gain_switch_pe=gain_switch_pe,
-    )  # fmt: skip
+    with progress(f"simulate {level} block", total=events, unit="events") as bar:
+        truth = simulate_dl0_block(
+            directory, model, events, tel_id=tel_id, sb_id=sb_id, obs_id=obs_id, start=start,
+            n_streams=streams, chunk_size=chunk, seed=seed + 1, level=level,
+            gain_switch_pe=gain_switch_pe, bar=bar,
+        )  # fmt: skip
     np.savez(
         directory / "truth.npz",
         relative_gain=truth.relative_gain,
@@ -95,8 +102,11 @@ def dl0_cal(parser: argparse.ArgumentParser):
     return run
 
 
-# the demo writes its block whole: no need to wait for more of its files
-demo_handler_settings("camera_block", {"settle_s": 0.0})
+# the demo writes its block whole: no need to wait for more of its files, nor (the block is
+# computed at once) to keep the older files' waits parked for a slow computation
+demo_handler_settings(
+    "camera_block", {"settle_s": 0.0, "quiet_s": 0.001, "compute_allowance_s": 0.001}
+)
 
 
 @demo_input

@@ -29,10 +29,15 @@ import os
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from calibd.handlers.camera.dl0_writer import DL0Writer, high_res_time
 from calibd.handlers.camera.simulate import CameraModel, Truth, camera_truth
+
+if TYPE_CHECKING:
+    from calibd.handler_api import Progress
+
 
 __all__ = ["DL0Truth", "block_event", "flatfield_amplitude", "simulate_dl0_block"]
 
@@ -115,6 +120,7 @@ def simulate_dl0_block(
     waveform_scale: float = 60.0,
     waveform_offset: float = 5.0,
     level: str = "DL0",
+    bar: Progress | None = None,
 ) -> DL0Truth:
     """Write an observation block of interleaved flat-field/pedestal events into `directory`
     (ACADA names; events dealt round-robin over SDH000..; a new chunk file after `chunk_size`
@@ -175,6 +181,9 @@ def simulate_dl0_block(
                 pixel_id_map=pid,
                 level=level,
             ) as writer:
+                if bar is not None:
+                    bar.total = n_events
+                    bar.advance(len(members), note=os.path.basename(writer.path))
                 for i in members:
                     event_type, pe, gain = block_event(truth, int(i))
                     time = (int(truth.time_s[i]), int(truth.time_qns[i]))

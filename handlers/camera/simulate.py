@@ -28,12 +28,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from calibd.handlers.camera.reader import EVENT_TYPE_CODES, RUN_TYPES
 from calibd.handlers.camera.writer import RunWriter
 from pydantic import BaseModel, Field, model_validator
+
+if TYPE_CHECKING:
+    from calibd.handler_api import Progress
+
 
 __all__ = ["CameraModel", "Truth", "camera_truth", "contained_fraction", "simulate_run"]
 
@@ -179,8 +183,10 @@ def simulate_run(
     start_mjd: float = 60000.0,
     seed: int = 0,
     chunk_size: int | None = None,
+    bar: Progress | None = None,
 ) -> Truth:
-    """Write a synthetic run file and return the camera truth it was drawn from."""
+    """Write a synthetic run file and return the camera truth it was drawn from (`bar`
+    counts the events written)."""
     if run_type not in RUN_TYPES:
         raise ValueError(f"run_type must be one of {RUN_TYPES}")
     m = CameraModel.model_validate(model or {})
@@ -209,6 +215,8 @@ def simulate_run(
     ) as writer:
         for lo in range(0, n_events, chunk_size):
             n = min(chunk_size, n_events - lo)
+            if bar is not None:
+                bar.advance(n)
             amplitude = np.zeros((n, m.n_pixels))
             if flat:
                 n_pe = rng.poisson(truth.n_pe_mean, (n, m.n_pixels))

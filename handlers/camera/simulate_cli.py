@@ -12,7 +12,7 @@ from typing import Any
 
 from calibd.handlers.columns import to_mjd
 
-from calibd.handler_api import demo_input, simulator
+from calibd.handler_api import demo_input, progress, simulator
 
 __all__ = ["camera_run", "run_envelope"]
 
@@ -48,17 +48,19 @@ def _write(
 
     mode = model.pop("mode", "image")
     path.parent.mkdir(parents=True, exist_ok=True)
-    simulate_run(
-        path,
-        run_type,
-        events,
-        model,
-        mode,
-        tel_id=tel_id,
-        obs_id=obs_id,
-        start_mjd=to_mjd(start),
-        seed=obs_id,
-    )
+    with progress(f"simulate {path.name}", total=events, unit="events") as bar:
+        simulate_run(
+            path,
+            run_type,
+            events,
+            model,
+            mode,
+            tel_id=tel_id,
+            obs_id=obs_id,
+            start_mjd=to_mjd(start),
+            seed=obs_id,
+            bar=bar,
+        )
     return run_envelope(path, run_type, tel_id, obs_id, start, events)
 
 

@@ -5,6 +5,6 @@
 and `export` writes the product as FITS.
 """
 
-from calibd.handlers.cherenkov_transparency import export, handler
+from calibd.handlers.cherenkov_transparency import export, handler, plots
 
-__all__ = ["export", "handler"]
+__all__ = ["export", "handler", "plots"]

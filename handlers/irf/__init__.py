@@ -5,6 +5,6 @@
 known effective area, `handler` wires them into calibd (`ctao.simpipe.production`).
 """
 
-from calibd.handlers.irf import export, handler
+from calibd.handlers.irf import export, handler, plots
 
-__all__ = ["export", "handler"]
+__all__ = ["export", "handler", "plots"]

@@ -19,6 +19,7 @@ from calibd.handler_api import (
     ProductionEvent,
     demo_input,
     handler,
+    progress,
     simulator,
 )
 
@@ -95,7 +96,10 @@ def dl2(parser: argparse.ArgumentParser):
     def run(args: argparse.Namespace) -> int:
         from calibd.handlers.irf.simulate import simulate_production
 
-        data = simulate_production(args.out, args.gammas, args.protons, args.seed, fmt=args.format)
+        with progress("simulate dl2", unit="showers") as bar:
+            data = simulate_production(
+                args.out, args.gammas, args.protons, args.seed, fmt=args.format, bar=bar
+            )
         print(json.dumps(production_envelope(data)))  # a line for `calibd replay`
         return 0
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import astropy.units as u
 import numpy as np
 from astropy.table import QTable
+
+if TYPE_CHECKING:
+    from calibd.handler_api import Progress
+
 
 __all__ = ["DetectorModel", "expected_effective_area", "simulate_production", "write_dl2"]
 
@@ -70,8 +74,10 @@ def simulate_production(
     seed: int = 1,
     model: DetectorModel | None = None,
     fmt: str = "fits",
+    bar: Progress | None = None,
 ) -> dict[str, Any]:
-    """Write gamma and proton DL2 files; return the production's `data` for its message."""
+    """Write gamma and proton DL2 files; return the production's `data` for its message
+    (`bar` counts the showers thrown)."""
     model = model or DetectorModel()
     rng = np.random.default_rng(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -83,6 +89,9 @@ def simulate_production(
     for particle, n, e_min, e_max, impact, viewcone in specs:
         if n == 0:
             continue
+        if bar is not None:
+            bar.total = n_gamma + n_proton
+            bar.advance(0, note=f"{particle}s")
         e = _power_law(rng, n, e_min, e_max, -2.0)
         e = e[rng.random(n) < model.p_detect(e)]
         m = len(e)
@@ -106,6 +115,8 @@ def simulate_production(
         )
         name = f"{particle}_dl2.{'ecsv' if fmt == 'ecsv' else 'fits'}"
         write_dl2(table, out_dir / name)
+        if bar is not None:
+            bar.advance(n)
         files.append(
             {
                 "uri": str(out_dir / name),

@@ -5,6 +5,6 @@
 `export` writes the product as FITS.
 """
 
-from calibd.handlers.molecular import export, handler
+from calibd.handlers.molecular import export, handler, plots
 
-__all__ = ["export", "handler"]
+__all__ = ["export", "handler", "plots"]

@@ -5,6 +5,6 @@
 `handler` wires them into calibd and `export` writes the product as FITS.
 """
 
-from calibd.handlers.muon_throughput import export, handler, reference_hdf5
+from calibd.handlers.muon_throughput import export, handler, plots, reference_hdf5
 
-__all__ = ["export", "handler", "reference_hdf5"]
+__all__ = ["export", "handler", "plots", "reference_hdf5"]

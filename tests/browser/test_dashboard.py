@@ -58,7 +58,7 @@ def test_every_page_loads_without_console_errors(browser, web, artifacts, demo_p
     browser.get(web.url + "/")
     cells = browser.find_elements(By.CSS_SELECTOR, "#per-type td:first-child")
     assert {c.text for c in cells} == {p["product_type"] for p in demo_products}
-    assert browser.find_element(By.ID, "dead-letter-count").text == "2"  # demo's + hostile
+    assert browser.find_element(By.ID, "dead-letter-count").text == "3"  # demo's 2 + hostile
 
 
 def test_the_product_page_shows_a_rendered_plot(browser, web, artifacts, demo_products):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import time
@@ -17,6 +18,7 @@ from tests.conftest import example
 from tests.integration.test_mqtt_and_triggers import mqtt_settings, publish
 from tests.support.brokers import free_port
 from tests.support.daemon_process import DaemonProcess
+from tests.support.ops_metrics import SYNTHETIC, exposed_names, used_names
 
 pytestmark = pytest.mark.integration
 
@@ -56,6 +58,10 @@ async def test_notify_protocol_watchdog_health_and_metrics(mqtt, tmp_path, uid):
         assert code == 200
         assert 'calibd_messages_total{type="ctao.acada.weather",outcome="done"} 1' in metrics
         assert 'calibd_handler_duration_seconds_count{handler="echo_weather"} 1' in metrics
+        assert "calibd_healthy 1" in metrics and "calibd_waits_overdue 0" in metrics
+        assert re.search(r"^calibd_watchdog_ping_age_seconds [0-9.]+$", metrics, flags=re.M)
+        # every series the shipped Grafana dashboard and alert rules use is one calibd exports
+        assert used_names() - SYNTHETIC <= exposed_names(metrics)
         assert get(port, "/nope")[0] == 404
     finally:
         assert daemon.stop() == 0

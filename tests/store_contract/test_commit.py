@@ -71,6 +71,7 @@ async def test_processed_tells_which_events_are_done_with_their_digest(store: St
         "waits_pending": 0,
         "outbox_pending": 0,
         "outbox_failed": 0,
+        "waits_overdue": 0,
     }
 
 

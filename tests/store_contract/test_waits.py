@@ -69,6 +69,17 @@ async def test_a_wait_past_its_deadline_is_due_unless_deferred(store: StoreBacke
     assert again.attempts == 2 and again.retry_at == t("2026-01-01T00:00:00")
 
 
+async def test_pending_waits_past_their_deadline_count_as_overdue(store: StoreBackend):
+    past = wait("e1", "reply", "r1", t("2026-01-01T00:00:00"))
+    future = wait("e2", "reply", "r2", later(3600))
+    await store.commit([done("e1", waits=[past]), done("e2", waits=[future])])
+    counts = await store.counts()
+    assert (counts["waits_pending"], counts["waits_overdue"]) == (2, 1)
+    (due,) = await store.due_waits(now())
+    await store.commit([done("e3", wait_id=due.id, wait_status="expired", wait_detail="late")])
+    assert (await store.counts())["waits_overdue"] == 0
+
+
 async def test_completing_a_wait_is_recorded_once(store: StoreBackend):
     await store.commit([done("e1", waits=[wait("e1", "reply", "r1", t("2026-01-01T00:00:00"))])])
     (due,) = await store.due_waits(now())

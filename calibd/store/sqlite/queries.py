@@ -184,6 +184,8 @@ class SqliteQueries(SqliteConnections):
             "outbox_pending": "SELECT COUNT(*) FROM outbox_deliveries "
             "WHERE delivered_at IS NULL AND failed_at IS NULL",
             "outbox_failed": "SELECT COUNT(*) FROM outbox_deliveries WHERE failed_at IS NOT NULL",
+            "waits_overdue": "SELECT COUNT(*) FROM waits WHERE status = 'pending' AND deadline < ?",
         }.items():
-            out[name] = (await fetch_one(self.r, sql))[0]  # type: ignore[index]
+            args = (_now(),) if "?" in sql else ()
+            out[name] = (await fetch_one(self.r, sql, args))[0]  # type: ignore[index]
         return out

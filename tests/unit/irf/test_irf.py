@@ -76,6 +76,21 @@ def test_effective_area_matches_the_analytic_truth(production, irfs):
     assert np.all(np.abs(ratio[populated] - 1) < TOLERANCE), ratio[populated]
 
 
+def test_the_plotted_energy_resolution_is_the_simulated_one(production, irfs):
+    from calibd.handlers.irf.plots import energy_resolution
+
+    a = irfs["arrays"]
+    resolution = energy_resolution(a["energy_dispersion"], a["migration_bins"])[:, 0]
+    edges = a["true_energy_bins_tev"]
+    gammas = read_dl2(Path(production["files"][0]["uri"]))
+    counts, _ = np.histogram(gammas["true_energy"].to_value(u.TeV), bins=edges)
+    populated = counts >= MIN_EVENTS
+    assert populated.sum() >= 6
+    # reco = true x lognormal(0, sigma): half the 16-84 % range of reco/true is about sigma
+    sigma = DetectorModel().energy_resolution
+    np.testing.assert_allclose(resolution[populated], sigma, rtol=0.08)
+
+
 def test_gammapy_reads_the_exported_gadf_file(irfs, tmp_path):
     from gammapy.irf import PSF3D, Background2D, EffectiveAreaTable2D, EnergyDispersion2D
 
