@@ -5,90 +5,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
 import aiosqlite
 
-from calibd.store.records import Completion, ProductRecord
+from calibd.store.plan import plan_commit
+from calibd.store.records import Completion, DeadLetterRecord, ProductRecord
 from calibd.store.rules import CATEGORIES, lower_categories, product_of_wait
+from calibd.store.sql import sql_list
 from calibd.store.sqlite.reads import fetch_all, fetch_one
 from calibd.store.times import now_text as _now
 
-__all__ = ["commit", "existing_keys", "sql_list"]
+__all__ = ["commit", "existing_keys"]
 
 
 async def commit(conn: aiosqlite.Connection, items: Sequence[Completion]) -> None:
-    for c in items:  # a rolled-back attempt may have set them
-        c.was_duplicate, c.dead_letter_id = False, None
     existing = await existing_keys(
         conn, [c.key for c in items if c.key], [c.wait_id for c in items if c.wait_id]
     )
     open_waits = await _open_waits(conn, [c.wait_id for c in items if c.wait_id])
-    seen: set[tuple[str, str]] = set()
-    products, outbox, ledger, inbox_done = [], [], [], []
-    waits, resolves, wait_updates = [], [], []
-    now = _now()
-    for c in items:
-        if c.inbox_id is not None:
-            inbox_done.append((c.inbox_id,))
-        key = c.key
-        if (
-            c.status == "duplicate"
-            or (key and (key in existing or key in seen))
-            or (c.wait_id is not None and c.wait_id not in open_waits)
-        ):
-            c.was_duplicate = True
-            continue
-        if c.wait_id is not None:
-            open_waits.discard(c.wait_id)
-            wait_updates.append((c.wait_status, now, c.wait_detail, c.wait_id))
-        waits.extend({**w, "created_at": now} for w in c.waits)
-        resolves.extend((r[2], r[0], r[1]) for r in c.resolves)
-        if key:
-            seen.add(key)
-        out = list(c.outbox)
-        if c.dead_letter is not None:
-            d = c.dead_letter
-            cur = await conn.execute(
-                "INSERT OR IGNORE INTO dead_letters (origin_key, transport, origin, "
-                "received_at, event_id, event_type, event_source, reason, detail, payload, "
-                "headers) VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
-                (
-                    d.origin_key,
-                    d.transport,
-                    d.origin,
-                    d.received_at,
-                    d.event_id,
-                    d.event_type,
-                    d.event_source,
-                    d.reason,
-                    d.detail,
-                    d.payload,
-                    d.headers,
-                ),
-            )
-            row = await cur.fetchone()
-            if row is None:  # the same origin was dead-lettered before (a redelivery)
-                c.was_duplicate = True
-            else:
-                c.dead_letter_id = row[0]
-                if c.dlq is not None:
-                    out.append(c.dlq(c.dead_letter_id))
-        products.extend(c.products)
-        outbox.extend(out)
-        if key:
-            ledger.append(
-                (
-                    key[0],
-                    key[1],
-                    c.event_type,
-                    c.status,
-                    c.transport,
-                    json.dumps([p.id for p in c.products]),
-                    now,
-                    c.digest,
-                )
-            )
+    plan = await plan_commit(items, existing, open_waits, _now(), partial(_dead_letter, conn))
+    products, outbox, ledger = plan.products, plan.outbox, plan.ledger
+    waits, resolves, wait_updates = plan.waits, plan.resolves, plan.wait_updates
+    inbox_done = [(i,) for i in plan.inbox_done]
     if products:
         await conn.executemany(
             "INSERT INTO products (id, product_type, tel_id, category, valid_from, valid_to, "
@@ -173,6 +113,29 @@ async def commit(conn: aiosqlite.Connection, items: Sequence[Completion]) -> Non
         await _wake_new_waits(conn, waits)
 
 
+async def _dead_letter(conn: aiosqlite.Connection, d: DeadLetterRecord) -> int | None:
+    cur = await conn.execute(
+        "INSERT OR IGNORE INTO dead_letters (origin_key, transport, origin, "
+        "received_at, event_id, event_type, event_source, reason, detail, payload, "
+        "headers) VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+        (
+            d.origin_key,
+            d.transport,
+            d.origin,
+            d.received_at,
+            d.event_id,
+            d.event_type,
+            d.event_source,
+            d.reason,
+            d.detail,
+            d.payload,
+            d.headers,
+        ),
+    )
+    row = await cur.fetchone()
+    return None if row is None else row[0]
+
+
 async def _wake_new_waits(conn: aiosqlite.Connection, waits: list[dict[str, Any]]) -> None:
     """A wait for a product that was committed while its handler was still looking (after
     its `since`) is ready at once: no lost wake-up between the look and the commit."""
@@ -197,11 +160,6 @@ async def _wake_new_waits(conn: aiosqlite.Connection, waits: list[dict[str, Any]
                     w["event_source"],
                 ),
             )
-
-
-def sql_list(values: Iterable[str]) -> str:
-    """An SQL list of (trusted) text literals: ('A', 'B')."""
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 async def _supersede(conn: aiosqlite.Connection, new: list[ProductRecord]) -> None:

@@ -11,21 +11,15 @@ import aiosqlite
 
 from calibd.errors import StoreError
 from calibd.store.records import InputProduct, ReleasedDeadLetter, ReprocessCandidate
-from calibd.store.rules import CATEGORIES, category_rank, lower_categories
-from calibd.store.sqlite.commit import sql_list
+from calibd.store.rows import input_product, released_dead_letter, reprocess_candidate
+from calibd.store.rules import CATEGORIES, lower_categories
+from calibd.store.sql import CATEGORY_RANK, COUNTS, sql_list
 from calibd.store.sqlite.connection import SqliteConnections
 from calibd.store.sqlite.reads import fetch_all, fetch_one
-from calibd.store.sqlite.rows import input_product, released_dead_letter, reprocess_candidate
 from calibd.store.times import format_time
 from calibd.store.times import now_text as _now
 
 __all__ = ["SqliteQueries"]
-
-CATEGORY_RANK = (  # rules.category_rank in SQL
-    "CASE category "
-    + " ".join(f"WHEN '{c}' THEN {category_rank(c)}" for c in reversed(CATEGORIES[1:]))
-    + " ELSE 1 END"
-)
 
 
 class SqliteQueries(SqliteConnections):
@@ -175,15 +169,6 @@ class SqliteQueries(SqliteConnections):
     async def counts(self) -> dict[str, int]:
         """Row counts an operator wants to see."""
         out = {}
-        for name, sql in {
-            "products": "SELECT COUNT(*) FROM products",
-            "processed": "SELECT COUNT(*) FROM processed WHERE status = 'done'",
-            "dead_letters": "SELECT COUNT(*) FROM dead_letters WHERE status = 'dead'",
-            "inbox": "SELECT COUNT(*) FROM inbox",
-            "waits_pending": "SELECT COUNT(*) FROM waits WHERE status IN ('pending', 'ready')",
-            "outbox_pending": "SELECT COUNT(*) FROM outbox_deliveries "
-            "WHERE delivered_at IS NULL AND failed_at IS NULL",
-            "outbox_failed": "SELECT COUNT(*) FROM outbox_deliveries WHERE failed_at IS NOT NULL",
-        }.items():
+        for name, sql in COUNTS.items():
             out[name] = (await fetch_one(self.r, sql))[0]  # type: ignore[index]
         return out

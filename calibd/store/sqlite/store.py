@@ -16,10 +16,10 @@ from calibd.store.records import (
     InboxRow,
     PendingDelivery,
 )
+from calibd.store.rows import config_version_row, due_wait, inbox_row, pending_delivery
 from calibd.store.sqlite import commit as _commit
 from calibd.store.sqlite.queries import SqliteQueries
 from calibd.store.sqlite.reads import fetch_all, fetch_one
-from calibd.store.sqlite.rows import config_version_row, due_wait, inbox_row, pending_delivery
 from calibd.store.times import format_time
 from calibd.store.times import now_text as _now
 
