@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from calibd.store.records import Completion, DeadLetterRecord, OutboxRecord, ProductRecord
+from calibd.store.rules import product_of_wait
 
-__all__ = ["CommitPlan", "LedgerRow", "plan_commit"]
+__all__ = ["CommitPlan", "LedgerRow", "plan_commit", "waits_to_wake", "woken_by"]
 
 LedgerRow = tuple[str, str, str | None, str, str, str, str, str | None]
 """(source, event_id, event_type, status, transport, product ids JSON, finished_at, digest)."""
@@ -84,3 +85,21 @@ async def plan_commit(
                 (key[0], key[1], c.event_type, c.status, c.transport, ids, now, c.digest)
             )
     return plan
+
+
+def waits_to_wake(
+    waits: Iterable[dict[str, Any]],
+) -> list[tuple[dict[str, Any], tuple[str, int | None]]]:
+    """New product waits whose handler looked from `since`, each with its (product type,
+    telescope): a product of that kind committed since then makes the wait ready at once
+    (no lost wake-up between the handler's look and the commit)."""
+    return [
+        (w, product)
+        for w in waits
+        if w.get("since") and (product := product_of_wait(w["kind"], w["key"])) is not None
+    ]
+
+
+def woken_by(product_id: str) -> str:
+    """The `resolved_by` JSON of a wait made ready by a product."""
+    return json.dumps({"product_id": product_id})
