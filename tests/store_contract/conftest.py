@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from calibd.store import SqliteStore, StoreBackend
+from calibd.store.postgres import PostgresStore
+from calibd.store.postgres.migrate import TABLES
 
 
 class SqliteBackend:
@@ -35,11 +37,34 @@ class SqliteBackend:
             await store.w.execute("ROLLBACK")
 
 
-BACKENDS = {"sqlite": SqliteBackend}
+class PostgresBackend:
+    """A fresh database of the session's private cluster for each test."""
+
+    name = "postgres"
+
+    def __init__(self, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+        cluster = request.getfixturevalue("postgres")
+        self.url = cluster.url(cluster.create_database("contract"))
+
+    def make(self, busy_timeout_ms: int = 10_000) -> StoreBackend:
+        return PostgresStore(self.url, busy_timeout_ms)
+
+    @asynccontextmanager
+    async def holding_write_lock(self, store: StoreBackend) -> AsyncIterator[None]:
+        """Every table locked EXCLUSIVE from another connection: reads go on, writes wait."""
+        assert isinstance(store, PostgresStore)
+        async with store.pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"LOCK TABLE {', '.join(TABLES)} IN EXCLUSIVE MODE")
+            yield
+
+
+BACKENDS = {"sqlite": SqliteBackend, "postgres": PostgresBackend}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request, tmp_path):
+    if request.param == "postgres":
+        return PostgresBackend(tmp_path, request)
     return BACKENDS[request.param](tmp_path)
 
 
