@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -36,6 +37,7 @@ from calibd.config_input import format_errors, parse_overrides
 from calibd.errors import ConfigurationError
 from calibd.events import received_on
 from calibd.events.channels import Send
+from calibd.redact import redacted_url
 from calibd.store.rules import Category
 
 __all__ = ["Settings", "config_hash", "format_errors", "load_settings", "parse_overrides"]
@@ -68,8 +70,36 @@ class SecretFile(Section):
 
 
 class DatabaseSettings(Section):
+    """SQLite at `path` (the default), or PostgreSQL at `url`."""
+
     path: Path | None = Field(default=None, description="Default: <data_dir>/calibd.sqlite")
     busy_timeout_ms: int = Field(default=10_000, ge=0, le=600_000)
+    url: str | None = Field(
+        default=None,
+        description="PostgreSQL instead of SQLite: postgresql://user@host:port/dbname "
+        "(a password here is never logged; prefer password_file)",
+    )
+    password_file: Path | None = Field(
+        default=None, description="The PostgreSQL password, e.g. a systemd credential"
+    )
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = (
+        None
+    )
+    sslrootcert: Path | None = None
+    sslcert: Path | None = None
+    sslkey: Path | None = None
+    pool_size: int = Field(default=4, ge=1, le=100, description="PostgreSQL connections")
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")  # the value may hold a password
+        return value
+
+    @field_serializer("url")
+    def _url_shown(self, value: str | None) -> str | None:
+        return None if value is None else redacted_url(value)
 
 
 class KafkaSettings(Section):

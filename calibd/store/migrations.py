@@ -9,7 +9,7 @@ from importlib import resources
 
 from calibd.errors import StoreError
 
-__all__ = ["load_migrations", "newer_schema"]
+__all__ = ["load_migrations", "newer_schema", "older_schema"]
 
 _NAME = re.compile(r"(\d{4})_\w+\.sql")
 
@@ -33,4 +33,12 @@ def newer_schema(where: str, version: int, known: int) -> StoreError:
     return StoreError(
         f"database {where} has schema version {version}, newer than this calibd ({known}); "
         "upgrade calibd"
+    )
+
+
+def older_schema(where: str, version: int, known: int) -> StoreError:
+    """The error of a database not migrated to this calibd's schema yet."""
+    return StoreError(
+        f"database {where} has schema version {version}, this calibd needs {known}: "
+        "run `calibd db migrate`"
     )

@@ -15,7 +15,7 @@ import asyncpg
 
 from calibd.errors import StoreError
 from calibd.store.postgres.errors import translated
-from calibd.store.postgres.migrate import check_schema, migrate
+from calibd.store.postgres.migrate import check_schema, migrate, schema_version
 
 __all__ = ["ClaimLost", "PostgresConnections"]
 
@@ -91,6 +91,10 @@ class PostgresConnections:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    async def schema_version(self) -> int:
+        async with self.pool.acquire() as conn:
+            return await schema_version(conn)
 
     @property
     def pool(self) -> asyncpg.Pool:

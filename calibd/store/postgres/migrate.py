@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncpg
 
 from calibd.errors import StoreError
-from calibd.store.migrations import load_migrations, newer_schema
+from calibd.store.migrations import load_migrations, newer_schema, older_schema
 
 __all__ = ["MIGRATIONS", "TABLES", "check_schema", "migrate", "schema_version"]
 
@@ -29,8 +29,9 @@ _LOCK = 0x63616C6962  # pg_advisory_xact_lock key of calibd's migrations
 
 async def schema_version(conn: asyncpg.Connection) -> int:
     """The applied version (0 for an empty database)."""
-    exists = await conn.fetchval("SELECT to_regclass('calibd_schema') IS NOT NULL")
-    return await conn.fetchval("SELECT max(version) FROM calibd_schema") or 0 if exists else 0
+    if not await conn.fetchval("SELECT to_regclass('calibd_schema') IS NOT NULL"):
+        return 0
+    return await conn.fetchval("SELECT coalesce(max(version), 0) FROM calibd_schema")
 
 
 async def migrate(conn: asyncpg.Connection, where: str) -> int:
@@ -58,10 +59,7 @@ async def check_schema(conn: asyncpg.Connection, where: str) -> None:
     if version > len(MIGRATIONS):
         raise newer_schema(where, version, len(MIGRATIONS))
     if version < len(MIGRATIONS):
-        raise StoreError(
-            f"database {where} has schema version {version}, this calibd needs "
-            f"{len(MIGRATIONS)}: run `calibd db migrate`"
-        )
+        raise older_schema(where, version, len(MIGRATIONS))
     present = {
         r[0]
         for r in await conn.fetch(

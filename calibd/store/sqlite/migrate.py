@@ -10,18 +10,32 @@ from pathlib import Path
 
 import aiosqlite
 
-from calibd.store.migrations import load_migrations, newer_schema
+from calibd.store.migrations import load_migrations, newer_schema, older_schema
 
-__all__ = ["MIGRATIONS", "load_migrations", "migrate"]
+__all__ = ["MIGRATIONS", "check_version", "migrate", "schema_version"]
 
 MIGRATIONS: list[str] = load_migrations("calibd.store.sqlite")
+
+
+async def schema_version(conn: aiosqlite.Connection) -> int:
+    async with conn.execute("PRAGMA user_version") as cur:
+        (version,) = await cur.fetchone()  # type: ignore[misc]
+    return version
+
+
+async def check_version(conn: aiosqlite.Connection, path: Path) -> None:
+    """Raise StoreError unless the database is at this calibd's version."""
+    version = await schema_version(conn)
+    if version > len(MIGRATIONS):
+        raise newer_schema(str(path), version, len(MIGRATIONS))
+    if version < len(MIGRATIONS):
+        raise older_schema(str(path), version, len(MIGRATIONS))
 
 
 async def migrate(conn: aiosqlite.Connection, path: Path) -> None:
     """Apply the migrations past the database's version, each in its own transaction.
     Raises StoreError for a database newer than this calibd."""
-    async with conn.execute("PRAGMA user_version") as cur:
-        (version,) = await cur.fetchone()  # type: ignore[misc]
+    version = await schema_version(conn)
     if version > len(MIGRATIONS):
         raise newer_schema(str(path), version, len(MIGRATIONS))
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
