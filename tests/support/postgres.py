@@ -18,9 +18,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-__all__ = ["PostgresCluster", "PostgresUnavailable", "find_bindir"]
+__all__ = ["PASSWORD_USER", "USER", "PostgresCluster", "PostgresUnavailable", "find_bindir"]
 
 USER = "calibd"
+PASSWORD_USER = "calibd_pw"
+"""A role that must give its password (scram-sha-256 over TCP): `PostgresCluster.password`."""
 
 
 class PostgresUnavailable(RuntimeError):
@@ -65,6 +67,7 @@ class PostgresCluster:
         self.log = self.root / "server.log"
         self._as_root = os.geteuid() == 0
         self._names = itertools.count(1)
+        self.password = f"pw-{os.urandom(6).hex()}"
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         prefix = ["runuser", "-u", "postgres", "--"] if self._as_root else []
@@ -88,6 +91,9 @@ class PostgresCluster:
             *("-D", str(self.data), "-U", USER, "-A", "trust", "-E", "UTF8", "--no-sync"),
         )
         self._check("initdb", initdb)
+        hba = self.data / "pg_hba.conf"  # the password role first; trust for the rest
+        rule = f"host all {PASSWORD_USER} 127.0.0.1/32 scram-sha-256\n"
+        hba.write_text(rule + hba.read_text())
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
@@ -98,6 +104,7 @@ class PostgresCluster:
             "start",
         )
         self._check("start", started)
+        self.psql(f"CREATE ROLE {PASSWORD_USER} LOGIN PASSWORD '{self.password}'")
         return self
 
     def stop(self) -> None:
@@ -119,10 +126,10 @@ class PostgresCluster:
         self._check(f"psql {sql!r}", done)
         return done.stdout
 
-    def create_database(self, prefix: str = "t") -> str:
-        """A new empty database; its name."""
+    def create_database(self, prefix: str = "t", owner: str = USER) -> str:
+        """A new empty database (of `owner`); its name."""
         name = f"{prefix}_{os.getpid()}_{next(self._names)}"
-        self.psql(f'CREATE DATABASE "{name}"')
+        self.psql(f'CREATE DATABASE "{name}" OWNER {owner}')
         return name
 
     def __enter__(self) -> PostgresCluster:
