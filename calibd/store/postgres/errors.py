@@ -12,12 +12,9 @@ by SQLSTATE class:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import asyncpg
 
-from calibd.store.errors import StoreBusy, StoreError, StoreValueError
+from calibd.store.errors import StoreBusy, StoreError, StoreValueError, translating
 
 __all__ = ["translate", "translated"]
 
@@ -42,15 +39,5 @@ def translate(exc: BaseException) -> Exception | None:
     return None
 
 
-@contextmanager
-def translated() -> Iterator[None]:
-    """Re-raise PostgreSQL's errors (and the values' errors asyncpg raises) as the store's."""
-    try:
-        yield
-    except (StoreError, StoreValueError):
-        raise
-    except Exception as exc:
-        new = translate(exc)
-        if new is None:
-            raise
-        raise new from exc
+translated = translating(translate)
+"""Re-raise PostgreSQL's errors (and the values' errors it raises) as the store's."""

@@ -17,23 +17,15 @@ from calibd.store.postgres.connection import PostgresConnections
 from calibd.store.records import InputProduct, ReleasedDeadLetter, ReprocessCandidate
 from calibd.store.rows import input_product, released_dead_letter, reprocess_candidate
 from calibd.store.rules import CATEGORIES, lower_categories
-from calibd.store.sql import CATEGORY_RANK, COUNTS, sql_list
+from calibd.store.sql import COUNTS, Params, products_query, sql_list
 from calibd.store.times import format_time
 
-__all__ = ["Params", "PostgresQueries", "listing"]
+__all__ = ["PostgresQueries", "listing"]
 
 
 def listing(row: Mapping[str, Any]) -> dict[str, Any]:
     """A row as the dict listings return: times as stored text, blobs as bytes."""
     return {k: format_time(v) if isinstance(v, datetime) else v for k, v in row.items()}
-
-
-class Params(list):
-    """Query parameters that name their own placeholders: `p.add(v)` is "$n"."""
-
-    def add(self, value: Any) -> str:
-        self.append(value)
-        return f"${len(self)}"
 
 
 class PostgresQueries(PostgresConnections):
@@ -57,35 +49,18 @@ class PostgresQueries(PostgresConnections):
     ) -> list[dict[str, Any]]:
         """Product metadata (no arrays), best first when `at` is given, else newest first;
         `as_of` (a stored time) answers as the database stood then."""
-        p, where = Params(), []
-        if product_type is not None:
-            where.append(f"product_type = {p.add(product_type)}")
-        if tel_id is not None:
-            where.append(f"tel_id = {p.add(tel_id)}")
-        if at is not None:
-            t = p.add(at)
-            where.append(f"valid_from <= {t} AND (valid_to IS NULL OR valid_to > {t})")
-        if as_of is not None:
-            t = p.add(ts(as_of))
-            where.append(
-                f"p.created_at < {t} AND NOT EXISTS (SELECT 1 FROM products s "
-                f"WHERE s.id = p.superseded_by AND s.created_at < {t})"
-            )
-        elif not include_superseded:
-            where.append("status = 'valid'")
-        order = (
-            f"{CATEGORY_RANK} DESC, valid_from DESC, created_at DESC"
-            if at is not None
-            else "created_at DESC"
+        p = Params(numbered=True)
+        sql = products_query(
+            p,
+            ts,
+            product_type=product_type,
+            tel_id=tel_id,
+            at=at,
+            include_superseded=include_superseded,
+            limit=limit,
+            as_of=as_of,
         )
-        rows = await self._fetch(
-            "SELECT id, product_type, tel_id, category, valid_from, valid_to, status, "
-            "superseded_by, created_at, input_source, input_event_id, algorithm, "
-            "algorithm_version, config_hash, config_version, summary FROM products p"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + f" ORDER BY {order} LIMIT {p.add(limit)}",
-            *p,
-        )
+        rows = await self._fetch(sql, *p)
         return [{**listing(r), "summary": json.loads(r["summary"])} for r in rows]
 
     async def product(self, product_id: str) -> dict[str, Any] | None:
@@ -112,7 +87,7 @@ class PostgresQueries(PostgresConnections):
         tel_ids: list[int] | None = None,
     ) -> list[ReprocessCandidate]:
         """Cat-A/B products (valid or superseded) whose validity starts in [start, end)."""
-        p = Params()
+        p = Params(numbered=True)
         where = [
             f"category IN {sql_list(lower_categories(CATEGORIES[-1]))}",
             f"valid_from >= {p.add(start)} AND valid_from < {p.add(end)}",

@@ -13,13 +13,18 @@ from calibd.errors import StoreError
 from calibd.store.records import InputProduct, ReleasedDeadLetter, ReprocessCandidate
 from calibd.store.rows import input_product, released_dead_letter, reprocess_candidate
 from calibd.store.rules import CATEGORIES, lower_categories
-from calibd.store.sql import CATEGORY_RANK, COUNTS, sql_list
+from calibd.store.sql import COUNTS, Params, products_query, sql_list
 from calibd.store.sqlite.connection import SqliteConnections
 from calibd.store.sqlite.reads import fetch_all, fetch_one
 from calibd.store.times import format_time
 from calibd.store.times import now_text as _now
 
 __all__ = ["SqliteQueries"]
+
+
+def _text(when: datetime | str) -> str | None:
+    """A time as the stored text SQLite compares."""
+    return when if isinstance(when, str) else format_time(when)
 
 
 class SqliteQueries(SqliteConnections):
@@ -48,38 +53,18 @@ class SqliteQueries(SqliteConnections):
         `as_of` (a stored time) answers as the database stood then: only products created
         before it, and superseded only by products created before it (for reproduction).
         """
-        where, params = [], []
-        if product_type is not None:
-            where.append("product_type = ?")
-            params.append(product_type)
-        if tel_id is not None:
-            where.append("tel_id = ?")
-            params.append(tel_id)
-        if at is not None:
-            t = format_time(at)
-            where.append("valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)")
-            params += [t, t]
-        if as_of is not None:
-            where.append(
-                "p.created_at < ? AND NOT EXISTS (SELECT 1 FROM products s "
-                "WHERE s.id = p.superseded_by AND s.created_at < ?)"
-            )
-            params += [as_of, as_of]
-        elif not include_superseded:
-            where.append("status = 'valid'")
-        order = (
-            f"{CATEGORY_RANK} DESC, valid_from DESC, created_at DESC"
-            if at is not None
-            else "created_at DESC"
+        params = Params()
+        sql = products_query(
+            params,
+            _text,
+            product_type=product_type,
+            tel_id=tel_id,
+            at=at,
+            include_superseded=include_superseded,
+            limit=limit,
+            as_of=as_of,
         )
-        sql = (
-            "SELECT id, product_type, tel_id, category, valid_from, valid_to, status, "
-            "superseded_by, created_at, input_source, input_event_id, algorithm, "
-            "algorithm_version, config_hash, config_version, summary FROM products p"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + f" ORDER BY {order} LIMIT ?"
-        )
-        rows = await fetch_all(self.r, sql, [*params, limit])
+        rows = await fetch_all(self.r, sql, params)
         return [{**dict(r), "summary": json.loads(r["summary"])} for r in rows]
 
     async def product(self, product_id: str) -> dict[str, Any] | None:
