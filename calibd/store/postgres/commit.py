@@ -14,20 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from calibd.store.columns import (
-    DEAD_LETTER,
-    PRODUCT,
-    PROVENANCE,
-    WAIT,
-    by_category,
-    dead_letter_row,
-    insert_sql,
-    outright,
-    product_row,
-    provenance_row,
-    row_values,
-    truncations,
-)
+from calibd.store import columns as col
 from calibd.store.plan import CommitPlan, plan_commit, waits_to_wake, woken_by
 from calibd.store.postgres.connection import ClaimLost
 from calibd.store.records import Completion, DeadLetterRecord, ProductRecord
@@ -87,12 +74,12 @@ async def _claim(conn: asyncpg.Connection, plan: CommitPlan) -> None:
 async def _write_plan(conn: asyncpg.Connection, plan: CommitPlan) -> None:
     if products := plan.products:
         await conn.executemany(
-            insert_sql("products", PRODUCT, _marks(len(PRODUCT))),
-            [row_values(PRODUCT, product_row(p), ts) for p in products],
+            col.insert_sql("products", col.PRODUCT, _marks(len(col.PRODUCT))),
+            [col.row_values(col.PRODUCT, col.product_row(p), ts) for p in products],
         )
         await conn.executemany(
-            insert_sql("provenance", PROVENANCE, _marks(len(PROVENANCE))),
-            [row_values(PROVENANCE, provenance_row(p), ts) for p in products],
+            col.insert_sql("provenance", col.PROVENANCE, _marks(len(col.PROVENANCE))),
+            [col.row_values(col.PROVENANCE, col.provenance_row(p), ts) for p in products],
         )
     if outbox := plan.outbox:
         await conn.executemany(
@@ -123,17 +110,17 @@ async def _write_plan(conn: asyncpg.Connection, plan: CommitPlan) -> None:
         )
     if plan.waits:
         await conn.executemany(
-            insert_sql("waits", (*WAIT, "status"), [*_marks(len(WAIT)), "'pending'"]),
-            [row_values(WAIT, w, ts) for w in plan.waits],
+            col.insert_sql("waits", (*col.WAIT, "status"), [*_marks(len(col.WAIT)), "'pending'"]),
+            [col.row_values(col.WAIT, w, ts) for w in plan.waits],
         )
         await _wake(conn, plan.waits)
 
 
 async def _dead_letter(conn: asyncpg.Connection, d: DeadLetterRecord) -> int | None:
-    sql = insert_sql("dead_letters", DEAD_LETTER, _marks(len(DEAD_LETTER)))
+    sql = col.insert_sql("dead_letters", col.DEAD_LETTER, _marks(len(col.DEAD_LETTER)))
     return await conn.fetchval(
         sql + " ON CONFLICT (origin_key) DO NOTHING RETURNING id",
-        *row_values(DEAD_LETTER, dead_letter_row(d), ts),
+        *col.row_values(col.DEAD_LETTER, col.dead_letter_row(d), ts),
     )
 
 
@@ -158,21 +145,21 @@ async def _wake(conn: asyncpg.Connection, waits: list[dict[str, Any]]) -> None:
 
 async def _supersede(conn: asyncpg.Connection, new: list[ProductRecord]) -> None:
     """What the new products replace (calibd.store.columns), one statement each kind."""
-    for lower, products in by_category(new):
+    for lower, products in col.by_category(new):
         await conn.executemany(
             "UPDATE products SET status = 'superseded', superseded_by = $1 "
             "WHERE product_type = $2 AND tel_id IS NOT DISTINCT FROM $3 AND status = 'valid' "
             f"AND valid_from = $4 AND category IN {sql_list(lower)} AND id <> $1",
             [(p.id, p.product_type, p.tel_id, ts(p.valid_from)) for p in products],
         )
-    if replaced := outright(new):
+    if replaced := col.outright(new):
         await conn.execute(
             "UPDATE products p SET status = 'superseded', superseded_by = r.new "
             "FROM unnest($1::text[], $2::text[]) AS r(new, old) "
             "WHERE p.id = r.old AND p.status = 'valid'",
             *zip(*replaced, strict=True),
         )
-    for start, old in truncations(new):
+    for start, old in col.truncations(new):
         await conn.execute(
             "UPDATE products SET valid_to = $1 WHERE id = $2 "
             "AND (valid_to IS NULL OR valid_to > $1) AND valid_from < $1",

@@ -12,12 +12,13 @@ from typing import Any
 import asyncpg
 
 from calibd.errors import StoreError
+from calibd.store.listing import ProductListing
 from calibd.store.postgres.commit import ts
 from calibd.store.postgres.connection import PostgresConnections
 from calibd.store.records import InputProduct, ReleasedDeadLetter, ReprocessCandidate
 from calibd.store.rows import input_product, released_dead_letter, reprocess_candidate
 from calibd.store.rules import CATEGORIES, lower_categories
-from calibd.store.sql import COUNTS, Params, products_query, sql_list
+from calibd.store.sql import COUNTS, Params, sql_list
 from calibd.store.times import format_time
 
 __all__ = ["PostgresQueries", "listing"]
@@ -28,40 +29,17 @@ def listing(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: format_time(v) if isinstance(v, datetime) else v for k, v in row.items()}
 
 
-class PostgresQueries(PostgresConnections):
+class PostgresQueries(ProductListing, PostgresConnections):
     """Product, dead-letter and reprocessing reads; counts; dead-letter release."""
 
-    async def best_product(
-        self, product_type: str, tel_id: int | None, at: datetime
-    ) -> dict[str, Any] | None:
-        rows = await self.products(product_type=product_type, tel_id=tel_id, at=at, limit=1)
-        return rows[0] if rows else None
+    def _listing_params(self) -> Params:
+        return Params(numbered=True)
 
-    async def products(
-        self,
-        *,
-        product_type: str | None = None,
-        tel_id: int | None = None,
-        at: datetime | None = None,
-        include_superseded: bool = False,
-        limit: int = 100,
-        as_of: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Product metadata (no arrays), best first when `at` is given, else newest first;
-        `as_of` (a stored time) answers as the database stood then."""
-        p = Params(numbered=True)
-        sql = products_query(
-            p,
-            ts,
-            product_type=product_type,
-            tel_id=tel_id,
-            at=at,
-            include_superseded=include_superseded,
-            limit=limit,
-            as_of=as_of,
-        )
-        rows = await self._fetch(sql, *p)
-        return [{**listing(r), "summary": json.loads(r["summary"])} for r in rows]
+    def _listing_time(self, when: Any) -> Any:
+        return ts(when)
+
+    async def _listing_rows(self, sql: str, params: Params) -> list[dict[str, Any]]:
+        return [listing(r) for r in await self._fetch(sql, *params)]
 
     async def product(self, product_id: str) -> dict[str, Any] | None:
         """One product with payload, arrays blob and provenance; `product_id` may be a prefix."""

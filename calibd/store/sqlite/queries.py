@@ -10,10 +10,11 @@ from typing import Any
 import aiosqlite
 
 from calibd.errors import StoreError
+from calibd.store.listing import ProductListing
 from calibd.store.records import InputProduct, ReleasedDeadLetter, ReprocessCandidate
 from calibd.store.rows import input_product, released_dead_letter, reprocess_candidate
 from calibd.store.rules import CATEGORIES, lower_categories
-from calibd.store.sql import COUNTS, Params, products_query, sql_list
+from calibd.store.sql import COUNTS, Params, sql_list
 from calibd.store.sqlite.connection import SqliteConnections
 from calibd.store.sqlite.reads import fetch_all, fetch_one
 from calibd.store.times import format_time
@@ -22,50 +23,17 @@ from calibd.store.times import now_text as _now
 __all__ = ["SqliteQueries"]
 
 
-def _text(when: datetime | str) -> str | None:
-    """A time as the stored text SQLite compares."""
-    return when if isinstance(when, str) else format_time(when)
-
-
-class SqliteQueries(SqliteConnections):
+class SqliteQueries(ProductListing, SqliteConnections):
     """Product, dead-letter and reprocessing reads; counts; dead-letter release."""
 
-    async def best_product(
-        self, product_type: str, tel_id: int | None, at: datetime
-    ) -> dict[str, Any] | None:
-        """The product of `product_type` for `tel_id` valid at `at`: Cat-C before Cat-B before
-        Cat-A, then the latest validity start, then the newest."""
-        rows = await self.products(product_type=product_type, tel_id=tel_id, at=at, limit=1)
-        return rows[0] if rows else None
+    def _listing_params(self) -> Params:
+        return Params()
 
-    async def products(
-        self,
-        *,
-        product_type: str | None = None,
-        tel_id: int | None = None,
-        at: datetime | None = None,
-        include_superseded: bool = False,
-        limit: int = 100,
-        as_of: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Product metadata (no arrays), best first when `at` is given, else newest first.
+    def _listing_time(self, when: Any) -> Any:
+        return when if isinstance(when, str) else format_time(when)
 
-        `as_of` (a stored time) answers as the database stood then: only products created
-        before it, and superseded only by products created before it (for reproduction).
-        """
-        params = Params()
-        sql = products_query(
-            params,
-            _text,
-            product_type=product_type,
-            tel_id=tel_id,
-            at=at,
-            include_superseded=include_superseded,
-            limit=limit,
-            as_of=as_of,
-        )
-        rows = await fetch_all(self.r, sql, params)
-        return [{**dict(r), "summary": json.loads(r["summary"])} for r in rows]
+    async def _listing_rows(self, sql: str, params: Params) -> list[dict[str, Any]]:
+        return [dict(r) for r in await fetch_all(self.r, sql, params)]
 
     async def product(self, product_id: str) -> dict[str, Any] | None:
         """One product with payload, arrays blob and provenance; `product_id` may be a prefix."""
