@@ -8,9 +8,9 @@
             assert outcome.status == "done"
             product = await h.store.product(outcome.product_ids[0])
 
-The store is the embedded SQLite database under `tmp_path`, the pipeline the one the daemon
-runs (process pool, committer, waits); nothing is mocked. `RecordingSink` stands in for a
-broker when an outbox relay is under test.
+The store is the embedded SQLite database under `tmp_path` (PostgreSQL when the settings
+give `database.url`), the pipeline the one the daemon runs (process pool, committer, waits);
+nothing is mocked. `RecordingSink` stands in for a broker when an outbox relay is under test.
 """
 
 from __future__ import annotations
