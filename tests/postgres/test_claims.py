@@ -58,6 +58,26 @@ async def test_many_instances_committing_one_input_write_one_product(url):
             await s.close()
 
 
+N = 2000
+
+
+async def test_group_commits_claiming_the_same_keys_in_other_orders_never_deadlock(url):
+    async with PostgresStore(url) as one, PostgresStore(url) as two:
+        for r in range(3):
+            keys = [f"k{r}-{i:04}" for i in range(N)]
+            first = [done(k) for k in keys]
+            second = [done(k) for k in reversed(keys)]
+            async with one.pool.acquire() as gate, gate.transaction():
+                # both look first, then claim together when the gate opens: one from each end
+                await gate.execute("LOCK TABLE processed IN EXCLUSIVE MODE")
+                racing = asyncio.gather(one.commit(first), two.commit(second))
+                await asyncio.sleep(0.2)
+            await racing  # no StoreBusy (a deadlock)
+            made = [c.event_id for c in first + second if not c.was_duplicate]
+            assert sorted(made) == keys
+        assert (await one.counts())["processed"] == 3 * N
+
+
 @pytest.mark.parametrize(
     "change",
     [

@@ -3,7 +3,8 @@
 The processed ledger is claimed first, atomically (INSERT ... ON CONFLICT DO NOTHING
 RETURNING): when another instance committed one of the keys after this transaction looked,
 fewer rows come back, and the transaction is rolled back and run again (`ClaimLost`), so two
-instances never both write a product for the same input.
+instances never both write a product for the same input. Keys are claimed in one order
+(sorted), so two group commits claiming the same keys wait for each other, never deadlock.
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ async def _claim(conn: asyncpg.Connection, plan: CommitPlan) -> None:
     claimed = await conn.fetch(
         "INSERT INTO processed (source, event_id, event_type, status, transport, product_ids, "
         "finished_at, digest) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
-        "$4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[]) "
-        "ON CONFLICT DO NOTHING RETURNING source",
+        "$4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[]) AS k "
+        "ORDER BY 1, 2 ON CONFLICT DO NOTHING RETURNING source",  # one lock order: no deadlock
         *columns,
     )
     if len(claimed) != len(plan.ledger):
