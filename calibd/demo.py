@@ -55,7 +55,7 @@ def _inputs(workdir: Path, handled: set[str]) -> list[bytes]:
 
 def run_demo(settings: Settings, keep: Path | None) -> int:
     from calibd.daemon import load_handlers, replay
-    from calibd.store import Store
+    from calibd.store.factory import make_store
 
     workdir = keep or Path(tempfile.mkdtemp(prefix="calibd-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -71,6 +71,7 @@ def run_demo(settings: Settings, keep: Path | None) -> int:
             "data_roots": [workdir],
             "kafka": settings.kafka.model_copy(update={"enabled": False}),
             "mqtt": settings.mqtt.model_copy(update={"enabled": False}),
+            "database": settings.database.model_copy(update={"url": None}),  # embedded
         }
     )
     replay_file = workdir / "demo-events.jsonl"
@@ -79,7 +80,7 @@ def run_demo(settings: Settings, keep: Path | None) -> int:
     counts = asyncio.run(replay(settings, replay_file))
 
     async def report() -> None:
-        async with Store(settings.database_path) as store:
+        async with make_store(settings) as store:
             products = await store.products(limit=1000)
             letters = await store.dead_letters(limit=1000)
         print("\nproducts:")
