@@ -93,8 +93,9 @@ class PostgresConnections:
         await self.close()
 
     async def schema_version(self) -> int:
-        async with self.pool.acquire() as conn:
-            return await schema_version(conn)
+        with translated():
+            async with self.pool.acquire() as conn:
+                return await schema_version(conn)
 
     @property
     def pool(self) -> asyncpg.Pool:
