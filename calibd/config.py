@@ -17,11 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
-    field_serializer,
     field_validator,
     model_validator,
 )
@@ -33,14 +30,23 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from calibd.config_database import DatabaseSettings, SecretFile, Section
 from calibd.config_input import format_errors, parse_overrides
 from calibd.errors import ConfigurationError
 from calibd.events import received_on
 from calibd.events.channels import Send
-from calibd.redact import redacted_url
 from calibd.store.rules import Category
 
-__all__ = ["Settings", "config_hash", "format_errors", "load_settings", "parse_overrides"]
+__all__ = [
+    "DatabaseSettings",
+    "SecretFile",
+    "Section",
+    "Settings",
+    "config_hash",
+    "format_errors",
+    "load_settings",
+    "parse_overrides",
+]
 
 
 def _default_data_dir() -> Path:
@@ -51,55 +57,6 @@ def _default_data_dir() -> Path:
 def _ordered(low: float, high: float, low_name: str, high_name: str) -> None:
     if low > high:
         raise ValueError(f"{low_name} ({low}) must not exceed {high_name} ({high})")
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class SecretFile(Section):
-    """A secret read from a file (e.g. a systemd credential); the value is never logged."""
-
-    path: Path
-
-    def read(self) -> str:
-        try:
-            return self.path.read_text().strip()
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read secret file {self.path}: {exc}") from None
-
-
-class DatabaseSettings(Section):
-    """SQLite at `path` (the default), or PostgreSQL at `url`."""
-
-    path: Path | None = Field(default=None, description="Default: <data_dir>/calibd.sqlite")
-    busy_timeout_ms: int = Field(default=10_000, ge=0, le=600_000)
-    url: str | None = Field(
-        default=None,
-        description="PostgreSQL instead of SQLite: postgresql://user@host:port/dbname "
-        "(a password here is never logged; prefer password_file)",
-    )
-    password_file: Path | None = Field(
-        default=None, description="The PostgreSQL password, e.g. a systemd credential"
-    )
-    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = (
-        None
-    )
-    sslrootcert: Path | None = None
-    sslcert: Path | None = None
-    sslkey: Path | None = None
-    pool_size: int = Field(default=4, ge=1, le=100, description="PostgreSQL connections")
-
-    @field_validator("url")
-    @classmethod
-    def _postgres_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("postgresql://", "postgres://")):
-            raise ValueError("must be a postgresql:// URL")  # the value may hold a password
-        return value
-
-    @field_serializer("url")
-    def _url_shown(self, value: str | None) -> str | None:
-        return None if value is None else redacted_url(value)
 
 
 class KafkaSettings(Section):
