@@ -1,7 +1,9 @@
 """The `store` fixture, parametrised over the store backends, and each backend's hooks.
 
 A backend entry knows how to make a store on a fresh database (`make`, more than once on the
-same database) and how to hold the write lock from another store (for StoreBusy). Everything
+same database) and how to hold the write lock from another store (for StoreBusy). SQLite: a
+file under the test's tmp_path; PostgreSQL: a new database of the session's private cluster
+(the `postgres` fixture, tests/support/postgres.py). Everything
 else the tests do goes through the protocols, errors included (StoreValueError, StoreBusy).
 """
 
@@ -21,7 +23,7 @@ from calibd.store.postgres.migrate import TABLES
 class SqliteBackend:
     name = "sqlite"
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, request: pytest.FixtureRequest) -> None:
         self.path = tmp_path / "calibd.sqlite"
 
     def make(self, busy_timeout_ms: int = 10_000) -> StoreBackend:
@@ -63,9 +65,7 @@ BACKENDS = {"sqlite": SqliteBackend, "postgres": PostgresBackend}
 
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request, tmp_path):
-    if request.param == "postgres":
-        return PostgresBackend(tmp_path, request)
-    return BACKENDS[request.param](tmp_path)
+    return BACKENDS[request.param](tmp_path, request)
 
 
 @pytest.fixture
