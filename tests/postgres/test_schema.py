@@ -1,79 +1,71 @@
 """Migrations on PostgreSQL: applied once, `calibd db migrate` / `db check`, and a database
-that is newer than this calibd or broken refused at start-up (exit 3)."""
+that is newer than this calibd or broken refused at start-up (exit 3); the password from its
+file, never shown."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from calibd.errors import StoreError
-from calibd.store.postgres import PostgresStore
+from calibd.cli import main
 from calibd.store.postgres.migrate import MIGRATIONS
+from tests.support.postgres import PASSWORD_USER
 
 
-def calibd(tmp_path, url: str, *args: str, password_file=None) -> subprocess.CompletedProcess:
-    sets = ["--set", f"database.url={url}"]
-    if password_file is not None:
-        sets += ["--set", f"database.password_file={password_file}"]
-    return subprocess.run(
-        [sys.executable, "-m", "calibd", "--data-dir", str(tmp_path), *sets, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+@pytest.fixture
+def calibd(tmp_path, capsys):
+    """`calibd --set database.url=URL ARGS...` in this process: (exit code, stdout + stderr)."""
+
+    def run(url: str, *args: str, password_file=None) -> tuple[int, str]:
+        sets = ["--set", f"database.url={url}"]
+        if password_file is not None:
+            sets += ["--set", f"database.password_file={password_file}"]
+        code = main(["--data-dir", str(tmp_path), *sets, *args])
+        out = capsys.readouterr()
+        return code, out.out + out.err
+
+    return run
 
 
-async def test_migrations_apply_once_and_a_newer_schema_is_refused(postgres, tmp_path):
+def test_migrations_apply_once_and_a_newer_schema_is_refused(postgres, calibd):
     db = postgres.create_database("schema")
     url = postgres.url(db)
-    assert calibd(tmp_path, url, "db", "check").returncode == 3  # empty: not migrated yet
-    done = calibd(tmp_path, url, "db", "migrate")
-    assert done.returncode == 0, done.stderr
-    assert f"schema version {len(MIGRATIONS)}, ok" in done.stdout
-    async with PostgresStore(url) as store:  # opened again: nothing applied twice
-        assert await store.schema_version() == len(MIGRATIONS)
+    code, out = calibd(url, "db", "check")
+    assert code == 3 and "run `calibd db migrate`" in out  # empty: not migrated yet
+    code, out = calibd(url, "db", "migrate")
+    assert code == 0 and f"schema version {len(MIGRATIONS)}, ok" in out
+    assert calibd(url, "db", "migrate")[0] == 0  # again: nothing to apply
     assert postgres.psql("SELECT count(*) FROM calibd_schema", db).strip() == str(len(MIGRATIONS))
-    assert calibd(tmp_path, url, "db", "check").returncode == 0
+    assert calibd(url, "db", "check") == (0, f"database {url}: schema version 1, ok\n")
 
     postgres.psql(f"INSERT INTO calibd_schema VALUES ({len(MIGRATIONS) + 1})", db)
-    with pytest.raises(StoreError, match="newer than this calibd"):
-        await PostgresStore(url).open()
     for args in (("db", "check"), ("db", "migrate"), ("status",)):
-        refused = calibd(tmp_path, url, *args)
-        assert refused.returncode == 3, (args, refused.stderr)
-        assert "newer than this calibd" in refused.stderr
+        code, out = calibd(url, *args)
+        assert code == 3 and "newer than this calibd" in out, (args, out)
 
 
-async def test_a_database_missing_a_table_is_refused(postgres, tmp_path):
+def test_a_database_missing_a_table_is_refused(postgres, calibd):
     db = postgres.create_database("broken")
     url = postgres.url(db)
-    async with PostgresStore(url):
-        pass
+    assert calibd(url, "db", "migrate")[0] == 0
     postgres.psql("DROP TABLE waits", db)
-    with pytest.raises(StoreError, match="tables missing: waits"):
-        await PostgresStore(url).open()
-    refused = calibd(tmp_path, url, "status")
-    assert refused.returncode == 3 and "tables missing: waits" in refused.stderr
+    for args in (("db", "check"), ("status",)):
+        code, out = calibd(url, *args)
+        assert code == 3 and "tables missing: waits" in out, (args, out)
 
 
-def test_the_password_comes_from_its_file_and_is_never_shown(postgres, tmp_path):
-    from tests.support.postgres import PASSWORD_USER
-
+def test_the_password_comes_from_its_file_and_is_never_shown(postgres, calibd, tmp_path):
     db = postgres.create_database("secret", owner=PASSWORD_USER)
     url = f"postgresql://{PASSWORD_USER}@127.0.0.1:{postgres.port}/{db}"
     secret = tmp_path / "password"
     secret.write_text(postgres.password + "\n")
-    done = calibd(tmp_path, url, "db", "migrate", password_file=secret)
-    assert done.returncode == 0, done.stderr
-    assert postgres.password not in done.stdout + done.stderr
-    assert calibd(tmp_path, url, "db", "check").returncode == 3  # no password: refused
+    code, out = calibd(url, "db", "migrate", password_file=secret)
+    assert code == 0 and postgres.password not in out
+    code, out = calibd(url, "db", "check")  # no password: refused
+    assert code == 3 and "password authentication failed" in out
 
     wrong = url.replace(f"{PASSWORD_USER}@", f"{PASSWORD_USER}:not-the-password-42@")
-    refused = calibd(tmp_path, wrong, "status")
-    assert refused.returncode == 3
-    assert "not-the-password-42" not in refused.stdout + refused.stderr
-    shown = calibd(tmp_path, wrong.replace("not-the-password-42", postgres.password), "status")
-    assert shown.returncode == 0, shown.stderr
-    assert "<redacted>" in shown.stdout and postgres.password not in shown.stdout + shown.stderr
+    code, out = calibd(wrong, "status")
+    assert code == 3 and "not-the-password-42" not in out
+    code, out = calibd(wrong.replace("not-the-password-42", postgres.password), "status")
+    assert code == 0, out
+    assert "<redacted>" in out and postgres.password not in out
