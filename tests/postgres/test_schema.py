@@ -7,12 +7,21 @@ from __future__ import annotations
 import pytest
 
 from calibd.cli import main
+from calibd.logs import configure_logging
 from calibd.store.postgres.migrate import MIGRATIONS
 from tests.support.postgres import PASSWORD_USER
 
 
 @pytest.fixture
-def calibd(tmp_path, capsys):
+def cli_logging():
+    """`main` logs to the test's captured stderr, closed after the test: logging is set back
+    once capsys is gone (this fixture is set up before it, so torn down after it)."""
+    yield
+    configure_logging("json", "info")
+
+
+@pytest.fixture
+def calibd(cli_logging, tmp_path, capsys):
     """`calibd --set database.url=URL ARGS...` in this process: (exit code, stdout + stderr)."""
 
     def run(url: str, *args: str, password_file=None) -> tuple[int, str]:

@@ -10,6 +10,7 @@ import pytest
 from calibd.cli import main
 from calibd.config import load_settings
 from calibd.errors import ConfigurationError
+from calibd.logs import configure_logging
 from calibd.redact import redacted_url
 from calibd.store.factory import database_shown, make_store, postgres_dsn
 from calibd.store.postgres import PostgresStore
@@ -68,7 +69,15 @@ def test_a_bad_url_is_refused_without_its_password(tmp_path):
     assert "hunter22" not in str(caught.value)
 
 
-def test_db_migrate_and_check_on_sqlite(tmp_path, capsys):
+@pytest.fixture
+def cli_logging():
+    """`main` logs to the test's captured stderr, closed after the test: logging is set back
+    once capsys is gone (requested before it, so torn down after it)."""
+    yield
+    configure_logging("json", "info")
+
+
+def test_db_migrate_and_check_on_sqlite(cli_logging, tmp_path, capsys):
     args = ["--data-dir", str(tmp_path), "db"]
     assert main([*args, "check"]) == 3  # no database yet
     assert "does not exist" in capsys.readouterr().err
