@@ -141,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--limit", type=int, default=50)
     dl.add_argument("--json", action="store_true")
 
+    db = sub.add_parser("db", help="the database's schema: migrate it, or check it as it is")
+    dbs = db.add_subparsers(dest="action", required=True)
+    dbs.add_parser("migrate", help="apply the missing migrations (SQLite or PostgreSQL)")
+    dbs.add_parser("check", help="exit 3 unless the database is usable as it is")
+
     sc = sub.add_parser("schemas", help="message contracts")
     scs = sc.add_subparsers(dest="action", required=True)
     ex = scs.add_parser("export", help="write JSON Schemas, examples and the AsyncAPI document")
@@ -236,6 +241,14 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
                 raise ConfigurationError("usage: calibd dead-letters retry ID")
             return cmd_dead_letter_retry(settings, args.dead_letter_id)
         return asyncio.run(cmd_dead_letters(settings, args))
+    if args.command == "db":
+        from calibd.store.admin import check_database, migrate_database
+        from calibd.store.factory import database_shown
+
+        act = migrate_database if args.action == "migrate" else check_database
+        version = asyncio.run(act(settings))
+        print(f"database {database_shown(settings)}: schema version {version}, ok")
+        return 0
     if args.command == "schemas":
         from calibd.schemas_export import check, export
 

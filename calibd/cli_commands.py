@@ -37,9 +37,9 @@ def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
 
 
 async def _with_store(settings: Settings, fn):
-    from calibd.store import Store
+    from calibd.store.factory import make_store
 
-    async with Store(settings.database_path, settings.database.busy_timeout_ms) as store:
+    async with make_store(settings) as store:
         return await fn(store)
 
 
@@ -226,7 +226,9 @@ def _http_get(url: str) -> str:
 async def cmd_status(settings: Settings) -> int:
     counts = await _with_store(settings, lambda s: s.counts())
     backlog = await _with_store(settings, lambda s: s.outbox_backlog())
-    print(f"database {settings.database_path}")
+    from calibd.store.factory import database_shown
+
+    print(f"database {database_shown(settings)}")
     for key, value in counts.items():
         print(f"  {key:<16} {value}")
     for sink, n in backlog.items():

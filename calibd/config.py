@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -32,13 +30,23 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from calibd.config_database import DatabaseSettings, SecretFile, Section
 from calibd.config_input import format_errors, parse_overrides
 from calibd.errors import ConfigurationError
 from calibd.events import received_on
 from calibd.events.channels import Send
 from calibd.store.rules import Category
 
-__all__ = ["Settings", "config_hash", "format_errors", "load_settings", "parse_overrides"]
+__all__ = [
+    "DatabaseSettings",
+    "SecretFile",
+    "Section",
+    "Settings",
+    "config_hash",
+    "format_errors",
+    "load_settings",
+    "parse_overrides",
+]
 
 
 def _default_data_dir() -> Path:
@@ -49,27 +57,6 @@ def _default_data_dir() -> Path:
 def _ordered(low: float, high: float, low_name: str, high_name: str) -> None:
     if low > high:
         raise ValueError(f"{low_name} ({low}) must not exceed {high_name} ({high})")
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class SecretFile(Section):
-    """A secret read from a file (e.g. a systemd credential); the value is never logged."""
-
-    path: Path
-
-    def read(self) -> str:
-        try:
-            return self.path.read_text().strip()
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read secret file {self.path}: {exc}") from None
-
-
-class DatabaseSettings(Section):
-    path: Path | None = Field(default=None, description="Default: <data_dir>/calibd.sqlite")
-    busy_timeout_ms: int = Field(default=10_000, ge=0, le=600_000)
 
 
 class KafkaSettings(Section):

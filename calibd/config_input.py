@@ -1,5 +1,6 @@
 """Settings as people give them: `--set KEY=VALUE` overrides, and validation errors
-written back as `key: problem (got value)` lines that never show a secret."""
+written back as `key: problem (got value)` lines that never show a secret (nor the password
+of a URL)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from calibd.errors import ConfigurationError
-from calibd.redact import is_secret_key
+from calibd.redact import is_secret_key, redacted_url
 
 __all__ = ["format_errors", "parse_overrides"]
 
@@ -48,6 +49,8 @@ def format_errors(exc: ValidationError, prefix: str = "") -> list[str]:
         key = prefix + (".".join(str(p) for p in err["loc"]) or "<root>")
         given = err.get("input")
         secret = any(is_secret_key(p) for p in key.split("."))
+        if isinstance(given, str):
+            given = redacted_url(given)  # a URL's password is never shown
         shown = (
             "" if secret or isinstance(given, dict | list) or given is None else f" (got {given!r})"
         )

@@ -19,7 +19,7 @@ from calibd.logs import get_logger
 from calibd.outbox import OutboxRelay
 from calibd.pipeline import Pipeline
 from calibd.registry import Registry, default_registry
-from calibd.store import Store
+from calibd.store.factory import database_shown, make_store
 from calibd.systemd import Notifier
 from calibd.transports.base import Sink, Source, inbox_raw
 
@@ -65,7 +65,7 @@ class Daemon:
     def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
         self.settings = settings
         self.registry = registry or load_handlers(settings.pipeline.handler_modules)
-        self.store = Store(settings.database_path, settings.database.busy_timeout_ms)
+        self.store = make_store(settings)
         self.sinks = build_sinks(settings)
         self.pipeline: Pipeline | None = None
         self.relay: OutboxRelay | None = None
@@ -94,7 +94,7 @@ class Daemon:
         self.relay.start()
         log.info(
             "calibd started",
-            database=str(self.settings.database_path),
+            database=database_shown(self.settings),
             handlers=sorted(h.event_type for h in self.registry),
             sinks=[s.name for s in self.sinks],
         )

@@ -52,7 +52,7 @@ def run_demo(settings: Settings, keep: Path | None, serve_port: int | None = Non
     from calibd import demo_story
     from calibd.daemon import load_handlers, replay
     from calibd.demo_summary import collect, render
-    from calibd.store import Store
+    from calibd.store.factory import make_store
 
     workdir = keep or Path(tempfile.mkdtemp(prefix="calibd-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -68,11 +68,12 @@ def run_demo(settings: Settings, keep: Path | None, serve_port: int | None = Non
             "data_roots": [workdir],
             "kafka": settings.kafka.model_copy(update={"enabled": False}),
             "mqtt": settings.mqtt.model_copy(update={"enabled": False}),
+            "database": settings.database.model_copy(update={"url": None}),  # embedded
         }
     )
 
     async def waits() -> list[dict[str, Any]]:
-        async with Store(settings.database_path) as store:
+        async with make_store(settings) as store:
             return await store.waits(limit=10_000)
 
     built: list[dict[str, Any]] = []
@@ -99,7 +100,7 @@ def run_demo(settings: Settings, keep: Path | None, serve_port: int | None = Non
         counts += asyncio.run(replay(settings, _replay_file(workdir, name, lines())))
 
     async def summarize() -> dict[str, Any]:
-        async with Store(settings.database_path) as store:
+        async with make_store(settings) as store:
             return await collect(store)
 
     summary = asyncio.run(summarize())

@@ -5,8 +5,8 @@ failing, file corrupt or read-only, closed): the backend raises a `StoreError`, 
 stops without acknowledging anything more. Or because of what one message (or its handler's
 result) contains: a value the backend cannot bind, a constraint it breaks (`StoreValueError`),
 a bug in building the rows. Then only that message fails, and it is dead-lettered. Each
-backend translates its driver's errors at its edge (calibd.store.sqlite.errors); this module
-knows no backend.
+backend translates its driver's errors at its edge (calibd.store.sqlite.errors,
+calibd.store.postgres.errors); this module knows no backend.
 """
 
 from __future__ import annotations

@@ -13,7 +13,14 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "is_secret_key", "redact_log_fields", "scrub", "secret_values"]
+__all__ = [
+    "REDACTED",
+    "is_secret_key",
+    "redact_log_fields",
+    "redacted_url",
+    "scrub",
+    "secret_values",
+]
 
 REDACTED = "<redacted>"
 _SECRET = re.compile(r"passw|secret|token|credential|api_?key|private_?key", re.IGNORECASE)
@@ -73,3 +80,13 @@ def redact_log_fields(_logger: Any, _name: str, event_dict: dict[str, Any]) -> d
         if is_secret_key(key):
             event_dict[key] = REDACTED
     return event_dict
+
+
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^/@:]*):[^/@]*@", re.IGNORECASE)
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&]*", re.IGNORECASE)
+
+
+def redacted_url(url: str) -> str:
+    """`url` with its password replaced, in the user info (scheme://user:<redacted>@host/db)
+    or the query (?password=<redacted>)."""
+    return _QUERY_PASSWORD.sub(rf"\1{REDACTED}", _URL_PASSWORD.sub(rf"\1:{REDACTED}@", url))

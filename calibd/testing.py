@@ -8,9 +8,9 @@
             assert outcome.status == "done"
             product = await h.store.product(outcome.product_ids[0])
 
-The store is the embedded SQLite database under `tmp_path`, the pipeline the one the daemon
-runs (process pool, committer, waits); nothing is mocked. `RecordingSink` stands in for a
-broker when an outbox relay is under test.
+The store is the embedded SQLite database under `tmp_path` (PostgreSQL when the settings
+give `database.url`), the pipeline the one the daemon runs (process pool, committer, waits);
+nothing is mocked. `RecordingSink` stands in for a broker when an outbox relay is under test.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from calibd.events.examples import EXAMPLES
 from calibd.pipeline import Outcome, Pipeline
 from calibd.registry import Registry
 from calibd.runtime_config import deep_merge
-from calibd.store import PendingDelivery, Store
+from calibd.store import PendingDelivery, StoreBackend
+from calibd.store.factory import make_store
 from calibd.transports.base import Delivered, RawMessage, Refused, inbox_raw
 
 __all__ = [
@@ -85,7 +86,7 @@ def harness_settings(data_dir: Path, overrides: dict[str, Any] | None = None) ->
 
 
 async def outgoing(
-    store: Store,
+    store: StoreBackend,
     *,
     event_type: str | None = None,
     channel: str | None = None,
@@ -106,7 +107,7 @@ class Harness:
     """A started pipeline on its own store."""
 
     settings: Settings
-    store: Store
+    store: StoreBackend
     pipeline: Pipeline
 
     async def process(self, message: dict[str, Any] | bytes | RawMessage) -> Outcome:
@@ -142,7 +143,7 @@ async def start_pipeline(
         registry = load_handlers(["calibd.handlers"])
     if not isinstance(settings, Settings):
         settings = harness_settings(data_dir, settings)
-    store = await Store(settings.database_path).open()
+    store = await make_store(settings).open()
     try:
         pipeline = Pipeline(settings, store, registry, sinks=tuple(sinks))
         await pipeline.start(waits=waits)

@@ -1,4 +1,5 @@
-"""Shared fixtures: real brokers for the whole session, fresh names for each test."""
+"""Shared fixtures: real brokers and a PostgreSQL cluster for the whole session, fresh names
+for each test."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from calibd.testing import envelope
 from tests.support.brokers import BrokerProcess, start_mosquitto, start_tansu
+from tests.support.postgres import PostgresCluster
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +30,15 @@ def mqtt(broker_dir) -> BrokerProcess:
     broker = start_mosquitto(broker_dir)
     yield broker
     broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> PostgresCluster:
+    """A private PostgreSQL cluster (started when a test first needs it; failing, not
+    skipping, when it cannot start)."""
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+
 from calibd.errors import StoreError
 
-__all__ = ["StoreBusy", "StoreError", "StoreValueError"]
+__all__ = ["StoreBusy", "StoreError", "StoreValueError", "translating"]
 
 
 class StoreBusy(StoreError):
@@ -15,3 +18,24 @@ class StoreBusy(StoreError):
 class StoreValueError(Exception):
     """The values one message would write cannot be stored (a value the backend cannot bind,
     a broken constraint): that message's fault, not the database's; it is dead-lettered."""
+
+
+def translating(
+    translate: Callable[[BaseException], Exception | None],
+) -> Callable[[], AbstractContextManager[None]]:
+    """A backend's `translated()` context manager: re-raise what `translate` maps (the
+    driver's errors, the values' errors it raises) as the store's; the rest as it is."""
+
+    @contextmanager
+    def translated() -> Iterator[None]:
+        try:
+            yield
+        except (StoreError, StoreValueError):
+            raise
+        except Exception as exc:
+            new = translate(exc)
+            if new is None:
+                raise
+            raise new from exc
+
+    return translated

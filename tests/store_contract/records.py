@@ -16,6 +16,14 @@ def ft(text: str) -> str:
     return format_time(t(text))  # type: ignore[return-value]
 
 
+def at(created: str) -> str:
+    """A stored time as it is; an ordinal ("1", "2") as that many seconds into the test
+    period (later products are made later)."""
+    if not created.isdigit():
+        return created
+    return format_time(t("2026-06-01T00:00:00") + timedelta(seconds=int(created)))  # type: ignore[return-value]
+
+
 def product(
     pid: str,
     category: str,
@@ -32,7 +40,7 @@ def product(
         category=category,
         valid_from=start,
         valid_to=end,
-        created_at=created,
+        created_at=at(created),
         input_source="s",
         input_event_id=pid,
         algorithm="a",
@@ -53,8 +61,8 @@ def product(
             "config_hash": "h",
             "software": "{}",
             "host": "x",
-            "started_at": "1",
-            "finished_at": "2",
+            "started_at": at("1"),
+            "finished_at": at("2"),
         },
     )
 

@@ -1,4 +1,5 @@
-"""Waits: a result parked until another product arrives or a deadline passes; restart-safe."""
+"""Waits: a result parked until another product arrives or a deadline passes; restart-safe.
+The pipeline runs on each store backend (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -81,9 +82,14 @@ def coefficients(event, pedestal_id: str) -> ProductDraft:
     )
 
 
-@pytest.fixture
-def settings(tmp_path):
-    return load_settings(None, {"data_dir": str(tmp_path)})
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request, tmp_path):
+    """The pipeline's settings on SQLite, and on a fresh database of the PostgreSQL cluster."""
+    overrides: dict = {"data_dir": str(tmp_path)}
+    if request.param == "postgres":
+        cluster = request.getfixturevalue("postgres")
+        overrides["database"] = {"url": cluster.url(cluster.create_database("waits"))}
+    return load_settings(None, overrides)
 
 
 async def start(settings, deadline=timedelta(hours=1)):

@@ -3,130 +3,64 @@ and waits are written in the caller's transaction, together or not at all."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
 import aiosqlite
 
-from calibd.store.records import Completion, ProductRecord
-from calibd.store.rules import CATEGORIES, lower_categories, product_of_wait
+from calibd.store.columns import (
+    DEAD_LETTER,
+    PRODUCT,
+    PROVENANCE,
+    WAIT,
+    by_category,
+    dead_letter_row,
+    insert_sql,
+    outright,
+    product_row,
+    provenance_row,
+    row_values,
+    truncations,
+)
+from calibd.store.plan import CommitPlan, plan_commit, waits_to_wake, woken_by
+from calibd.store.records import Completion, DeadLetterRecord, ProductRecord
+from calibd.store.sql import sql_list
 from calibd.store.sqlite.reads import fetch_all, fetch_one
 from calibd.store.times import now_text as _now
 
-__all__ = ["commit", "existing_keys", "sql_list"]
+__all__ = ["commit", "existing_keys"]
 
 
 async def commit(conn: aiosqlite.Connection, items: Sequence[Completion]) -> None:
-    for c in items:  # a rolled-back attempt may have set them
-        c.was_duplicate, c.dead_letter_id = False, None
     existing = await existing_keys(
         conn, [c.key for c in items if c.key], [c.wait_id for c in items if c.wait_id]
     )
     open_waits = await _open_waits(conn, [c.wait_id for c in items if c.wait_id])
-    seen: set[tuple[str, str]] = set()
-    products, outbox, ledger, inbox_done = [], [], [], []
-    waits, resolves, wait_updates = [], [], []
-    now = _now()
-    for c in items:
-        if c.inbox_id is not None:
-            inbox_done.append((c.inbox_id,))
-        key = c.key
-        if (
-            c.status == "duplicate"
-            or (key and (key in existing or key in seen))
-            or (c.wait_id is not None and c.wait_id not in open_waits)
-        ):
-            c.was_duplicate = True
-            continue
-        if c.wait_id is not None:
-            open_waits.discard(c.wait_id)
-            wait_updates.append((c.wait_status, now, c.wait_detail, c.wait_id))
-        waits.extend({**w, "created_at": now} for w in c.waits)
-        resolves.extend((r[2], r[0], r[1]) for r in c.resolves)
-        if key:
-            seen.add(key)
-        out = list(c.outbox)
-        if c.dead_letter is not None:
-            d = c.dead_letter
-            cur = await conn.execute(
-                "INSERT OR IGNORE INTO dead_letters (origin_key, transport, origin, "
-                "received_at, event_id, event_type, event_source, reason, detail, payload, "
-                "headers) VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
-                (
-                    d.origin_key,
-                    d.transport,
-                    d.origin,
-                    d.received_at,
-                    d.event_id,
-                    d.event_type,
-                    d.event_source,
-                    d.reason,
-                    d.detail,
-                    d.payload,
-                    d.headers,
-                ),
-            )
-            row = await cur.fetchone()
-            if row is None:  # the same origin was dead-lettered before (a redelivery)
-                c.was_duplicate = True
-            else:
-                c.dead_letter_id = row[0]
-                if c.dlq is not None:
-                    out.append(c.dlq(c.dead_letter_id))
-        products.extend(c.products)
-        outbox.extend(out)
-        if key:
-            ledger.append(
-                (
-                    key[0],
-                    key[1],
-                    c.event_type,
-                    c.status,
-                    c.transport,
-                    json.dumps([p.id for p in c.products]),
-                    now,
-                    c.digest,
-                )
-            )
-    if products:
+    plan = await plan_commit(items, existing, open_waits, _now(), partial(_dead_letter, conn))
+    await _write_plan(conn, plan)
+
+
+def _same(value: object) -> object:
+    return value
+
+
+def _marks(columns: Sequence[str]) -> list[str]:
+    return ["?"] * len(columns)
+
+
+async def _write_plan(conn: aiosqlite.Connection, plan: CommitPlan) -> None:
+    """The plan's rows, in an order the foreign keys accept."""
+    if products := plan.products:
         await conn.executemany(
-            "INSERT INTO products (id, product_type, tel_id, category, valid_from, valid_to, "
-            "created_at, input_source, input_event_id, algorithm, algorithm_version, "
-            "config_hash, payload, summary, arrays, config_version) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    p.id,
-                    p.product_type,
-                    p.tel_id,
-                    p.category,
-                    p.valid_from,
-                    p.valid_to,
-                    p.created_at,
-                    p.input_source,
-                    p.input_event_id,
-                    p.algorithm,
-                    p.algorithm_version,
-                    p.config_hash,
-                    p.payload,
-                    p.summary,
-                    p.arrays,
-                    p.config_version,
-                )
-                for p in products
-            ],
+            insert_sql("products", PRODUCT, _marks(PRODUCT)),
+            [row_values(PRODUCT, product_row(p), _same) for p in products],
         )
         await conn.executemany(
-            "INSERT INTO provenance (product_id, input_message, input_transport, "
-            "input_origin, input_files, algorithm, algorithm_version, handler, config, "
-            "config_hash, software, host, started_at, finished_at) "
-            "VALUES (:product_id, :input_message, :input_transport, :input_origin, "
-            ":input_files, :algorithm, :algorithm_version, :handler, :config, :config_hash, "
-            ":software, :host, :started_at, :finished_at)",
-            [{"product_id": p.id, **p.provenance} for p in products],
+            insert_sql("provenance", PROVENANCE, _marks(PROVENANCE)),
+            [row_values(PROVENANCE, provenance_row(p), _same) for p in products],
         )
-    if outbox:
+    if outbox := plan.outbox:
         now = _now()
         await conn.executemany(
             "INSERT INTO outbox (event_id, event_type, channel, subtopic, key, envelope, "
@@ -140,45 +74,49 @@ async def commit(conn: aiosqlite.Connection, items: Sequence[Completion]) -> Non
             "INSERT INTO outbox_deliveries (event_id, sink) VALUES (?, ?)",
             [(o.event_id, s) for o in outbox for s in o.sinks],
         )
-    if ledger:
+    if plan.ledger:
         await conn.executemany(
             "INSERT INTO processed (source, event_id, event_type, status, transport, "
             "product_ids, finished_at, digest) VALUES (?,?,?,?,?,?,?,?)",
-            ledger,
+            plan.ledger,
         )
-    if inbox_done:
-        await conn.executemany("DELETE FROM inbox WHERE id = ?", inbox_done)
+    if plan.inbox_done:
+        await conn.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in plan.inbox_done])
     if products:
         await _supersede(conn, products)
-    if wait_updates:
+    if plan.wait_updates:
         await conn.executemany(
             "UPDATE waits SET status = ?, finished_at = ?, detail = ? WHERE id = ?",
-            wait_updates,
+            plan.wait_updates,
         )
-    if resolves:
+    if plan.resolves:
         await conn.executemany(
             "UPDATE waits SET status = 'ready', resolved_by = ? "
             "WHERE status = 'pending' AND kind = ? AND key = ?",
-            resolves,
+            plan.resolves,
         )
-    if waits:
+    if plan.waits:
         await conn.executemany(
-            "INSERT INTO waits (handler, kind, key, status, deadline, created_at, "
-            "event_source, event_id, input_message, input_transport, input_origin, state) "
-            "VALUES (:handler, :kind, :key, 'pending', :deadline, :created_at, "
-            ":event_source, :event_id, :input_message, :input_transport, :input_origin, "
-            ":state)",
-            waits,
+            insert_sql("waits", (*WAIT, "status"), [*_marks(WAIT), "'pending'"]),
+            [row_values(WAIT, w, _same) for w in plan.waits],
         )
-        await _wake_new_waits(conn, waits)
+        await _wake_new_waits(conn, plan.waits)
+
+
+async def _dead_letter(conn: aiosqlite.Connection, d: DeadLetterRecord) -> int | None:
+    sql = insert_sql("dead_letters", DEAD_LETTER, _marks(DEAD_LETTER))
+    cur = await conn.execute(
+        sql.replace("INSERT", "INSERT OR IGNORE", 1) + " RETURNING id",
+        row_values(DEAD_LETTER, dead_letter_row(d), _same),
+    )
+    row = await cur.fetchone()
+    return None if row is None else row[0]
 
 
 async def _wake_new_waits(conn: aiosqlite.Connection, waits: list[dict[str, Any]]) -> None:
     """A wait for a product that was committed while its handler was still looking (after
     its `since`) is ready at once: no lost wake-up between the look and the commit."""
-    for w in waits:
-        if not w.get("since") or (product := product_of_wait(w["kind"], w["key"])) is None:
-            continue
+    for w, product in waits_to_wake(waits):
         row = await fetch_one(
             conn,
             "SELECT id FROM products WHERE product_type = ? AND tel_id IS ? "
@@ -189,59 +127,31 @@ async def _wake_new_waits(conn: aiosqlite.Connection, waits: list[dict[str, Any]
             await conn.execute(
                 "UPDATE waits SET status = 'ready', resolved_by = ? WHERE status = 'pending' "
                 "AND kind = ? AND key = ? AND event_id = ? AND event_source = ?",
-                (
-                    json.dumps({"product_id": row["id"]}),
-                    w["kind"],
-                    w["key"],
-                    w["event_id"],
-                    w["event_source"],
-                ),
+                (woken_by(row["id"]), w["kind"], w["key"], w["event_id"], w["event_source"]),
             )
-
-
-def sql_list(values: Iterable[str]) -> str:
-    """An SQL list of (trusted) text literals: ('A', 'B')."""
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 async def _supersede(conn: aiosqlite.Connection, new: list[ProductRecord]) -> None:
-    """Apply what new products replace (one statement each kind, for the whole group).
-
-    - a product of a higher category supersedes the valid products of the same type and
-      telescope with a lower category and the same validity start (a Cat-C product made by
-      reprocessing supersedes the Cat-B one);
-    - `supersedes`: these products are superseded outright;
-    - `truncates`: these products stay valid only until the new product's validity start.
-    """
-    for category in reversed(CATEGORIES):  # (rules.supersedes_by_category)
-        if not (lower := lower_categories(category)):
-            continue
-        below = sql_list(lower)
-        rows = [
-            (p.id, p.product_type, p.tel_id, p.valid_from, p.id)
-            for p in new
-            if p.category == category
-        ]
-        if rows:
-            await conn.executemany(
-                "UPDATE products SET status = 'superseded', superseded_by = ? "
-                "WHERE product_type = ? AND tel_id IS ? AND status = 'valid' "
-                f"AND valid_from = ? AND category IN {below} AND id != ?",
-                rows,
-            )
-    outright = [(p.id, old) for p in new for old in p.supersedes]
-    if outright:
+    """Apply what new products replace (calibd.store.columns: by_category, outright,
+    truncations), one statement each kind for the whole group."""
+    for lower, products in by_category(new):
+        await conn.executemany(
+            "UPDATE products SET status = 'superseded', superseded_by = ? "
+            "WHERE product_type = ? AND tel_id IS ? AND status = 'valid' "
+            f"AND valid_from = ? AND category IN {sql_list(lower)} AND id != ?",
+            [(p.id, p.product_type, p.tel_id, p.valid_from, p.id) for p in products],
+        )
+    if replaced := outright(new):
         await conn.executemany(
             "UPDATE products SET status = 'superseded', superseded_by = ? "
             "WHERE id = ? AND status = 'valid'",
-            outright,
+            replaced,
         )
-    cut = [(p.valid_from, old, p.valid_from, p.valid_from) for p in new for old in p.truncates]
-    if cut:
+    if cut := truncations(new):
         await conn.executemany(
             "UPDATE products SET valid_to = ? WHERE id = ? "
             "AND (valid_to IS NULL OR valid_to > ?) AND valid_from < ?",
-            cut,
+            [(start, old, start, start) for start, old in cut],
         )
 
 

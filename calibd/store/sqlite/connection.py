@@ -17,7 +17,7 @@ import aiosqlite
 
 from calibd.store.errors import StoreError
 from calibd.store.sqlite.errors import translated
-from calibd.store.sqlite.migrate import migrate
+from calibd.store.sqlite.migrate import check_version, migrate, schema_version
 
 __all__ = ["SqliteConnections"]
 
@@ -27,20 +27,27 @@ T = TypeVar("T")
 class SqliteConnections:
     """Opening, checking and migrating the database file; the write transaction."""
 
-    def __init__(self, path: Path, busy_timeout_ms: int = 10_000) -> None:
+    def __init__(self, path: Path, busy_timeout_ms: int = 10_000, *, migrate: bool = True) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
+        self.auto_migrate = migrate
+        """False: open only a database at this calibd's schema version (`calibd db check`)."""
         self._w: aiosqlite.Connection | None = None
         self._r: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
     async def open(self) -> Self:
+        if not self.auto_migrate and not self.path.is_file():
+            raise StoreError(f"database {self.path} does not exist: run `calibd db migrate`")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._w = await self._connect()
             await self._w.execute("PRAGMA journal_mode=WAL")
             await self._check_integrity()
-            await migrate(self._w, self.path)
+            if self.auto_migrate:
+                await migrate(self._w, self.path)
+            else:
+                await check_version(self._w, self.path)
             self._r = await self._connect()
         except (sqlite3.Error, OSError) as exc:
             await self.close()
@@ -80,6 +87,9 @@ class SqliteConnections:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    async def schema_version(self) -> int:
+        return await schema_version(self.w)
 
     @property
     def w(self) -> aiosqlite.Connection:

@@ -10,10 +10,8 @@ would write (a string with a lone surrogate, an integer past 64 bits, a broken c
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from calibd.store.errors import StoreBusy, StoreError, StoreValueError
+from calibd.store.errors import StoreBusy, StoreError, StoreValueError, translating
 
 __all__ = ["is_busy", "translate", "translated"]
 
@@ -52,15 +50,5 @@ def translate(exc: BaseException) -> Exception | None:
     return None
 
 
-@contextmanager
-def translated() -> Iterator[None]:
-    """Re-raise SQLite's errors (and the values' errors it raises) as the store's."""
-    try:
-        yield
-    except (StoreError, StoreValueError):
-        raise
-    except Exception as exc:
-        new = translate(exc)
-        if new is None:
-            raise
-        raise new from exc
+translated = translating(translate)
+"""Re-raise SQLite's errors (and the values' errors it raises) as the store's."""

@@ -10,83 +10,30 @@ from typing import Any
 import aiosqlite
 
 from calibd.errors import StoreError
+from calibd.store.listing import ProductListing
 from calibd.store.records import InputProduct, ReleasedDeadLetter, ReprocessCandidate
-from calibd.store.rules import CATEGORIES, category_rank, lower_categories
-from calibd.store.sqlite.commit import sql_list
+from calibd.store.rows import input_product, released_dead_letter, reprocess_candidate
+from calibd.store.rules import CATEGORIES, lower_categories
+from calibd.store.sql import COUNTS, OVERDUE_WAITS, Params, sql_list
 from calibd.store.sqlite.connection import SqliteConnections
 from calibd.store.sqlite.reads import fetch_all, fetch_one
-from calibd.store.sqlite.rows import input_product, released_dead_letter, reprocess_candidate
 from calibd.store.times import format_time
 from calibd.store.times import now_text as _now
 
 __all__ = ["SqliteQueries"]
 
-CATEGORY_RANK = (  # rules.category_rank in SQL
-    "CASE category "
-    + " ".join(f"WHEN '{c}' THEN {category_rank(c)}" for c in reversed(CATEGORIES[1:]))
-    + " ELSE 1 END"
-)
 
-
-class SqliteQueries(SqliteConnections):
+class SqliteQueries(ProductListing, SqliteConnections):
     """Product, dead-letter and reprocessing reads; counts; dead-letter release."""
 
-    async def best_product(
-        self, product_type: str, tel_id: int | None, at: datetime
-    ) -> dict[str, Any] | None:
-        """The product of `product_type` for `tel_id` valid at `at`: Cat-C before Cat-B before
-        Cat-A, then the latest validity start, then the newest."""
-        rows = await self.products(product_type=product_type, tel_id=tel_id, at=at, limit=1)
-        return rows[0] if rows else None
+    def _listing_params(self) -> Params:
+        return Params()
 
-    async def products(
-        self,
-        *,
-        product_type: str | None = None,
-        tel_id: int | None = None,
-        at: datetime | None = None,
-        include_superseded: bool = False,
-        limit: int = 100,
-        as_of: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Product metadata (no arrays), best first when `at` is given, else newest first.
+    def _listing_time(self, when: Any) -> Any:
+        return when if isinstance(when, str) else format_time(when)
 
-        `as_of` (a stored time) answers as the database stood then: only products created
-        before it, and superseded only by products created before it (for reproduction).
-        """
-        where, params = [], []
-        if product_type is not None:
-            where.append("product_type = ?")
-            params.append(product_type)
-        if tel_id is not None:
-            where.append("tel_id = ?")
-            params.append(tel_id)
-        if at is not None:
-            t = format_time(at)
-            where.append("valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)")
-            params += [t, t]
-        if as_of is not None:
-            where.append(
-                "p.created_at < ? AND NOT EXISTS (SELECT 1 FROM products s "
-                "WHERE s.id = p.superseded_by AND s.created_at < ?)"
-            )
-            params += [as_of, as_of]
-        elif not include_superseded:
-            where.append("status = 'valid'")
-        order = (
-            f"{CATEGORY_RANK} DESC, valid_from DESC, created_at DESC"
-            if at is not None
-            else "created_at DESC"
-        )
-        sql = (
-            "SELECT id, product_type, tel_id, category, valid_from, valid_to, status, "
-            "superseded_by, created_at, input_source, input_event_id, algorithm, "
-            "algorithm_version, config_hash, config_version, summary FROM products p"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + f" ORDER BY {order} LIMIT ?"
-        )
-        rows = await fetch_all(self.r, sql, [*params, limit])
-        return [{**dict(r), "summary": json.loads(r["summary"])} for r in rows]
+    async def _listing_rows(self, sql: str, params: Params) -> list[dict[str, Any]]:
+        return [dict(r) for r in await fetch_all(self.r, sql, params)]
 
     async def product(self, product_id: str) -> dict[str, Any] | None:
         """One product with payload, arrays blob and provenance; `product_id` may be a prefix."""
@@ -175,17 +122,8 @@ class SqliteQueries(SqliteConnections):
     async def counts(self) -> dict[str, int]:
         """Row counts an operator wants to see."""
         out = {}
-        for name, sql in {
-            "products": "SELECT COUNT(*) FROM products",
-            "processed": "SELECT COUNT(*) FROM processed WHERE status = 'done'",
-            "dead_letters": "SELECT COUNT(*) FROM dead_letters WHERE status = 'dead'",
-            "inbox": "SELECT COUNT(*) FROM inbox",
-            "waits_pending": "SELECT COUNT(*) FROM waits WHERE status IN ('pending', 'ready')",
-            "outbox_pending": "SELECT COUNT(*) FROM outbox_deliveries "
-            "WHERE delivered_at IS NULL AND failed_at IS NULL",
-            "outbox_failed": "SELECT COUNT(*) FROM outbox_deliveries WHERE failed_at IS NOT NULL",
-            "waits_overdue": "SELECT COUNT(*) FROM waits WHERE status = 'pending' AND deadline < ?",
-        }.items():
-            args = (_now(),) if "?" in sql else ()
-            out[name] = (await fetch_one(self.r, sql, args))[0]  # type: ignore[index]
+        for name, sql in COUNTS.items():
+            out[name] = (await fetch_one(self.r, sql))[0]  # type: ignore[index]
+        overdue = await fetch_one(self.r, OVERDUE_WAITS.replace("%(now)s", "?"), (_now(),))
+        out["waits_overdue"] = overdue[0]  # type: ignore[index]
         return out

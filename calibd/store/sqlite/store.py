@@ -9,6 +9,7 @@ from typing import Any
 
 import aiosqlite
 
+from calibd.store.dashboard import DashboardReads
 from calibd.store.records import (
     Completion,
     ConfigVersionRow,
@@ -16,18 +17,17 @@ from calibd.store.records import (
     InboxRow,
     PendingDelivery,
 )
+from calibd.store.rows import config_version_row, due_wait, inbox_row, pending_delivery
 from calibd.store.sqlite import commit as _commit
-from calibd.store.sqlite.dashboard import SqliteDashboardReads
 from calibd.store.sqlite.queries import SqliteQueries
 from calibd.store.sqlite.reads import fetch_all, fetch_one
-from calibd.store.sqlite.rows import config_version_row, due_wait, inbox_row, pending_delivery
 from calibd.store.times import format_time
 from calibd.store.times import now_text as _now
 
 __all__ = ["SqliteStore"]
 
 
-class SqliteStore(SqliteQueries, SqliteDashboardReads):
+class SqliteStore(DashboardReads, SqliteQueries):
     """Async access to the CalibPipe database in SQLite.
 
     `commit` writes a group of finished messages in ONE transaction: each message's ledger

@@ -1,5 +1,6 @@
-"""SQLite rows to the store's read records, by the records' field types: a `datetime` field
-is parsed from its TEXT column, a `dict`/`list` field decoded from its JSON column, a `bytes`
+"""Database rows (any mapping of column names) to the store's read records, by the records'
+field types: a `datetime` field is parsed from its TEXT column (SQLite) or taken as the
+driver's datetime (PostgreSQL), a `dict`/`list` field decoded from its JSON text, a `bytes`
 field read as bytes; every other column is taken as it is."""
 
 from __future__ import annotations
@@ -9,11 +10,9 @@ import functools
 import json
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
-
-import aiosqlite
 
 from calibd.store import records
 from calibd.store.records import (
@@ -45,6 +44,10 @@ def _as_bytes(value: Any) -> Any:
     return None if value is None else bytes(value)
 
 
+def _as_datetime(value: Any) -> Any:
+    return value if isinstance(value, datetime) else parse_time(value)
+
+
 def _converter(hint: Any) -> Callable[[Any], Any] | None:
     """How a column becomes a field of type `hint` (None: as it is)."""
     args = typing.get_args(hint)
@@ -52,7 +55,7 @@ def _converter(hint: Any) -> Callable[[Any], Any] | None:
         hint = next(a for a in args if a is not type(None))
     origin = typing.get_origin(hint) or hint
     if origin is datetime:
-        return parse_time
+        return _as_datetime
     if origin in (dict, list):
         return json.loads
     if origin is bytes:
@@ -66,7 +69,7 @@ def _columns(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
     return tuple((f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls))
 
 
-def record(cls: type[R], row: aiosqlite.Row) -> R:
+def record(cls: type[R], row: Mapping[str, Any]) -> R:
     """The `cls` record of a row whose columns carry the record's field names."""
     values = {}
     for name, convert in _columns(cls):

@@ -1,5 +1,6 @@
-"""The dashboard's reads: a filtered, offset page of products, products per type and
-telescope, and the products one superseded. Plain, bounded SQL."""
+"""The dashboard's reads of every backend: a filtered, offset page of products, products per
+type and telescope, and the products one superseded. Plain, bounded SQL written once over the
+backend's placeholders, time parameters and row reading (the hooks of `listing`)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-from calibd.store.sqlite.connection import SqliteConnections
-from calibd.store.sqlite.queries import CATEGORY_RANK
-from calibd.store.sqlite.reads import fetch_all
-from calibd.store.times import format_time
+from calibd.store.listing import ProductListing
+from calibd.store.sql import CATEGORY_RANK
 
-__all__ = ["SqliteDashboardReads"]
+__all__ = ["DashboardReads"]
 
 LISTED = (
     "id, product_type, tel_id, category, valid_from, valid_to, status, superseded_by, "
@@ -21,7 +20,9 @@ LISTED = (
 )
 
 
-class SqliteDashboardReads(SqliteConnections):
+class DashboardReads(ProductListing):
+    """Mixed into a backend's store beside `ProductListing` (whose hooks it uses)."""
+
     async def product_page(
         self,
         *,
@@ -37,26 +38,23 @@ class SqliteDashboardReads(SqliteConnections):
     ) -> list[dict[str, Any]]:
         """Products as `products` lists them, filtered, from `offset`; newest first, or best
         first when `at` is given."""
+        p = self._listing_params()
+        time = self._listing_time
         where: list[str] = []
-        params: list[Any] = []
         for column, value in (
             ("product_type", product_type),
             ("tel_id", tel_id),
             ("category", category),
         ):
             if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
+                where.append(f"{column} = {p.add(value)}")
         if since is not None:
-            where.append("valid_from >= ?")
-            params.append(format_time(since))
+            where.append(f"valid_from >= {p.add(time(since))}")
         if until is not None:
-            where.append("valid_from < ?")
-            params.append(format_time(until))
+            where.append(f"valid_from < {p.add(time(until))}")
         if at is not None:
-            t = format_time(at)
-            where.append("valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)")
-            params += [t, t]
+            where.append(f"valid_from <= {p.add(time(at))}")
+            where.append(f"(valid_to IS NULL OR valid_to > {p.add(time(at))})")
         if not include_superseded:
             where.append("status = 'valid'")
         order = (
@@ -67,25 +65,25 @@ class SqliteDashboardReads(SqliteConnections):
         sql = (
             f"SELECT {LISTED} FROM products"
             + (" WHERE " + " AND ".join(where) if where else "")
-            + f" ORDER BY {order} LIMIT ? OFFSET ?"
+            + f" ORDER BY {order} LIMIT {p.add(limit)} OFFSET {p.add(offset)}"
         )
-        rows = await fetch_all(self.r, sql, [*params, limit, offset])
-        return [{**dict(r), "summary": json.loads(r["summary"])} for r in rows]
+        rows = await self._listing_rows(sql, p)
+        return [{**r, "summary": json.loads(r["summary"])} for r in rows]
 
     async def product_counts(self) -> list[dict[str, Any]]:
-        rows = await fetch_all(
-            self.r,
+        """Products per (type, telescope, status): their number and latest validity start."""
+        return await self._listing_rows(
             "SELECT product_type, tel_id, status, COUNT(*) AS n, MAX(valid_from) AS latest "
             "FROM products GROUP BY product_type, tel_id, status "
             "ORDER BY product_type, tel_id, status",
+            self._listing_params(),
         )
-        return [dict(r) for r in rows]
 
     async def superseded_products(self, product_id: str) -> list[dict[str, Any]]:
-        rows = await fetch_all(
-            self.r,
+        """The products `product_id` superseded (at most 100, oldest first)."""
+        p = self._listing_params()
+        return await self._listing_rows(
             "SELECT id, product_type, tel_id, category, valid_from FROM products "
-            "WHERE superseded_by = ? ORDER BY created_at LIMIT 100",
-            (product_id,),
+            f"WHERE superseded_by = {p.add(product_id)} ORDER BY created_at LIMIT 100",
+            p,
         )
-        return [dict(r) for r in rows]

@@ -1,0 +1,195 @@
+"""The PostgreSQL store: inbox, group commit, ledger, configuration versions, waits, outbox."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from calibd.store.dashboard import DashboardReads
+from calibd.store.postgres import commit as _commit
+from calibd.store.postgres.errors import translated
+from calibd.store.postgres.queries import PostgresQueries, listing
+from calibd.store.records import Completion, ConfigVersionRow, DueWait, InboxRow, PendingDelivery
+from calibd.store.rows import config_version_row, due_wait, inbox_row, pending_delivery
+
+__all__ = ["PostgresStore"]
+
+_DELIVERY = "UPDATE outbox_deliveries d SET attempts = attempts + 1"
+_OF_SINK = " FROM unnest($1::text[]) AS e(id) WHERE d.event_id = e.id AND d.sink = $2"
+
+
+class PostgresStore(DashboardReads, PostgresQueries):
+    """Async access to the CalibPipe database in PostgreSQL (see calibd.store.postgres)."""
+
+    async def add_many_to_inbox(
+        self, transport: str, messages: Sequence[tuple[str, bytes]]
+    ) -> list[int]:
+        """Durably record several (origin, payload) messages in one transaction; their ids."""
+
+        async def run(conn: asyncpg.Connection) -> list[int]:
+            rows = await conn.fetch(
+                "INSERT INTO inbox (transport, origin, payload, received_at) "
+                "SELECT $1, o, p, now() FROM unnest($2::text[], $3::bytea[]) "
+                "WITH ORDINALITY AS m(o, p, n) ORDER BY n RETURNING id",
+                transport,
+                [m[0] for m in messages],
+                [m[1] for m in messages],
+            )
+            return sorted(r[0] for r in rows)
+
+        return await self._write(run)
+
+    async def inbox(self, transport: str | None = None) -> list[InboxRow]:
+        """Inbox rows not yet completed (left by a crash or a stop), oldest first."""
+        rows = await self._fetch(
+            "SELECT * FROM inbox WHERE ($1::text IS NULL OR transport = $1) ORDER BY id",
+            transport,
+        )
+        return [inbox_row(r) for r in rows]
+
+    async def commit(self, items: Sequence[Completion]) -> None:
+        """Write the outcomes of several messages in one transaction (all or nothing)."""
+        await self._write(_commit.commit, items)
+
+    async def processed(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+        """Which of these (source, id) pairs are completed (or parked for a retry), each with
+        its recorded content digest (None when not known)."""
+        with translated():
+            return await _commit.existing_keys(self.pool, keys)
+
+    # --- configuration versions -------------------------------------------------------------
+
+    async def latest_config_version(self) -> ConfigVersionRow | None:
+        row = await self._fetchrow("SELECT * FROM config_versions ORDER BY version DESC LIMIT 1")
+        return config_version_row(row) if row else None
+
+    async def config_version_of_event(self, event_id: str) -> ConfigVersionRow | None:
+        row = await self._fetchrow("SELECT * FROM config_versions WHERE event_id = $1", event_id)
+        return config_version_row(row) if row else None
+
+    async def config_version_at(self, when: datetime) -> dict[str, Any] | None:
+        row = await self._fetchrow(
+            "SELECT * FROM config_versions WHERE created_at <= $1 ORDER BY version DESC LIMIT 1",
+            when,
+        )
+        return listing(row) if row else None
+
+    async def config_versions(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = await self._fetch(
+            "SELECT * FROM config_versions ORDER BY version DESC LIMIT $1", limit
+        )
+        return [listing(r) for r in rows]
+
+    async def add_config_version(
+        self,
+        *,
+        requested_by: str,
+        reason: str,
+        event_id: str | None,
+        changes: list[dict[str, Any]],
+        overlay: dict[str, Any],
+        effective: dict[str, Any],
+        config_hash: str,
+    ) -> int:
+        """Record a new version; its number. Versions are serialised by a table lock, so
+        their numbers follow their commit order across instances."""
+
+        async def run(conn: asyncpg.Connection) -> int:
+            await conn.execute("LOCK TABLE config_versions IN SHARE ROW EXCLUSIVE MODE")
+            return await conn.fetchval(
+                "INSERT INTO config_versions (created_at, requested_by, reason, event_id, "
+                "changes, overlay, effective, config_hash) "
+                "VALUES (now(), $1, $2, $3, $4, $5, $6, $7) RETURNING version",
+                requested_by,
+                reason,
+                event_id,
+                json.dumps(changes),
+                json.dumps(overlay, sort_keys=True),
+                json.dumps(effective, sort_keys=True),
+                config_hash,
+            )
+
+        return await self._write(run)
+
+    # --- waits ----------------------------------------------------------------------------
+
+    async def due_waits(self, now: datetime, limit: int = 50) -> list[DueWait]:
+        """Ready waits and pending ones past their deadline, not before a failed hook's
+        next attempt (`retry_at`)."""
+        rows = await self._fetch(
+            "SELECT * FROM waits "
+            "WHERE (status = 'ready' OR (status = 'pending' AND deadline <= $1)) "
+            "AND (retry_at IS NULL OR retry_at <= $1) ORDER BY id LIMIT $2",
+            now,
+            limit,
+        )
+        return [due_wait(r) for r in rows]
+
+    async def defer_wait(self, wait_id: int, attempts: int, retry_at: datetime) -> None:
+        """Record a failed attempt of a wait's hook; the waits loop skips it until `retry_at`."""
+
+        async def run(conn: asyncpg.Connection) -> None:
+            await conn.execute(
+                "UPDATE waits SET attempts = $1, retry_at = $2 WHERE id = $3",
+                attempts,
+                retry_at,
+                wait_id,
+            )
+
+        await self._write(run)
+
+    async def waits(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        rows = await self._fetch(
+            "SELECT * FROM waits WHERE ($1::text IS NULL OR status = $1) ORDER BY id DESC LIMIT $2",
+            status,
+            limit,
+        )
+        return [listing(r) for r in rows]
+
+    # --- outbox ---------------------------------------------------------------------------
+
+    async def pending_deliveries(self, sink: str, limit: int) -> list[PendingDelivery]:
+        """Notifications `sink` has still to publish, in commit order."""
+        rows = await self._fetch(
+            "SELECT o.seq, o.event_id, o.event_type, o.channel, o.subtopic, o.key, o.envelope "
+            "FROM outbox_deliveries d JOIN outbox o ON o.event_id = d.event_id "
+            "WHERE d.sink = $1 AND d.delivered_at IS NULL AND d.failed_at IS NULL "
+            "ORDER BY o.seq LIMIT $2",
+            sink,
+            limit,
+        )
+        return [pending_delivery(r) for r in rows]
+
+    async def _mark(self, sql: str, event_ids: Sequence[str], sink: str, *more: Any) -> None:
+        async def run(conn: asyncpg.Connection) -> None:
+            await conn.execute(sql, list(event_ids), sink, *more)
+
+        await self._write(run)
+
+    async def mark_delivered(self, sink: str, event_ids: Sequence[str]) -> None:
+        await self._mark(_DELIVERY + ", delivered_at = now()" + _OF_SINK, event_ids, sink)
+
+    async def mark_failed(self, sink: str, event_ids: Sequence[str], error: str) -> None:
+        """Record a failed attempt; the rows stay pending (the sink was unavailable)."""
+        sql = _DELIVERY + ", last_error = $3" + _OF_SINK
+        await self._mark(sql, event_ids, sink, error[:1000])
+
+    async def mark_refused(self, sink: str, refused: Sequence[tuple[str, str]]) -> None:
+        """Record (event id, reason) rows the sink refuses for good: failed, no longer pending."""
+        sql = (
+            _DELIVERY + ", last_error = left(r.reason, 1000), failed_at = now() "
+            "FROM unnest($1::text[], $3::text[]) AS r(id, reason) "
+            "WHERE d.event_id = r.id AND d.sink = $2"
+        )
+        await self._mark(sql, [e for e, _ in refused], sink, [r for _, r in refused])
+
+    async def outbox_backlog(self) -> dict[str, int]:
+        rows = await self._fetch(
+            "SELECT sink, COUNT(*) FROM outbox_deliveries "
+            "WHERE delivered_at IS NULL AND failed_at IS NULL GROUP BY sink"
+        )
+        return {r[0]: r[1] for r in rows}

@@ -1,0 +1,98 @@
+"""SQL both backends run: the category rank, trusted literal lists, the counts, and the
+product listing query (with each backend's placeholders and time parameters)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from calibd.store.rules import CATEGORIES, category_rank
+
+__all__ = ["CATEGORY_RANK", "COUNTS", "OVERDUE_WAITS", "Params", "products_query", "sql_list"]
+
+CATEGORY_RANK = (  # rules.category_rank in SQL
+    "CASE category "
+    + " ".join(f"WHEN '{c}' THEN {category_rank(c)}" for c in reversed(CATEGORIES[1:]))
+    + " ELSE 1 END"
+)
+
+
+def sql_list(values: Iterable[str]) -> str:
+    """An SQL list of (trusted) text literals: ('A', 'B')."""
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+COUNTS = {
+    "products": "SELECT COUNT(*) FROM products",
+    "processed": "SELECT COUNT(*) FROM processed WHERE status = 'done'",
+    "dead_letters": "SELECT COUNT(*) FROM dead_letters WHERE status = 'dead'",
+    "inbox": "SELECT COUNT(*) FROM inbox",
+    "waits_pending": "SELECT COUNT(*) FROM waits WHERE status IN ('pending', 'ready')",
+    "outbox_pending": "SELECT COUNT(*) FROM outbox_deliveries "
+    "WHERE delivered_at IS NULL AND failed_at IS NULL",
+    "outbox_failed": "SELECT COUNT(*) FROM outbox_deliveries WHERE failed_at IS NOT NULL",
+}
+"""Row counts an operator wants to see: name -> query of one number."""
+
+OVERDUE_WAITS = "SELECT COUNT(*) FROM waits WHERE status = 'pending' AND deadline < %(now)s"
+"""The count `waits_overdue` besides `COUNTS`: pending waits past their deadline at `now`
+(each backend puts its parameter in)."""
+
+
+class Params(list):
+    """Query parameters that write their own placeholders: `add(v)` is "?" (SQLite) or "$n"
+    (PostgreSQL, `numbered=True`)."""
+
+    def __init__(self, numbered: bool = False) -> None:
+        super().__init__()
+        self.numbered = numbered
+
+    def add(self, value: Any) -> str:
+        self.append(value)
+        return f"${len(self)}" if self.numbered else "?"
+
+
+def products_query(
+    p: Params,
+    time: Callable[[Any], Any],
+    *,
+    product_type: str | None,
+    tel_id: int | None,
+    at: datetime | None,
+    include_superseded: bool,
+    limit: int,
+    as_of: str | None,
+) -> str:
+    """The product listing (ReadStore.products): metadata without arrays, best first when
+    `at` is given, else newest first; `as_of` (a stored time) as the database stood then:
+    products created before it, superseded only by products created before it. `time`
+    makes a datetime or stored time the backend's parameter."""
+    where = []
+    if product_type is not None:
+        where.append(f"product_type = {p.add(product_type)}")
+    if tel_id is not None:
+        where.append(f"tel_id = {p.add(tel_id)}")
+    if at is not None:
+        where.append(f"valid_from <= {p.add(time(at))}")
+        where.append(f"(valid_to IS NULL OR valid_to > {p.add(time(at))})")
+    if as_of is not None:
+        where.append(f"p.created_at < {p.add(time(as_of))}")
+        where.append(
+            "NOT EXISTS (SELECT 1 FROM products s WHERE s.id = p.superseded_by "
+            f"AND s.created_at < {p.add(time(as_of))})"
+        )
+    elif not include_superseded:
+        where.append("status = 'valid'")
+    order = (
+        f"{CATEGORY_RANK} DESC, valid_from DESC, created_at DESC"
+        if at is not None
+        else "created_at DESC"
+    )
+    return (
+        "SELECT id, product_type, tel_id, category, valid_from, valid_to, status, "
+        "superseded_by, created_at, input_source, input_event_id, algorithm, "
+        "algorithm_version, config_hash, config_version, summary FROM products p"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + f" ORDER BY {order} LIMIT {p.add(limit)}"
+    )
