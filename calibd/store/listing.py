@@ -63,3 +63,26 @@ class ProductListing:
         )
         rows = await self._listing_rows(sql, params)
         return [{**r, "summary": json.loads(r["summary"])} for r in rows]
+
+    async def product(self, product_id: str) -> dict[str, Any] | None:
+        """One product with payload, arrays blob and provenance; `product_id` may be a prefix
+        (of one product only: None when it is ambiguous or unknown)."""
+        p = self._listing_params()
+        prefix = product_id.replace("\\", "").replace("%", "").replace("_", "\\_") + "%"
+        sql = (
+            f"SELECT * FROM products WHERE id = {p.add(product_id)} "
+            f"OR id LIKE {p.add(prefix)} ESCAPE '\\' "
+            f"ORDER BY id = {p.add(product_id)} DESC LIMIT 2"
+        )
+        rows = await self._listing_rows(sql, p)
+        if not rows or (len(rows) > 1 and rows[0]["id"] != product_id):
+            return None
+        prod = rows[0]
+        q = self._listing_params()
+        prov = await self._listing_rows(
+            f"SELECT * FROM provenance WHERE product_id = {q.add(prod['id'])}", q
+        )
+        prod["payload"] = json.loads(prod["payload"])
+        prod["summary"] = json.loads(prod["summary"])
+        prod["provenance"] = prov[0] if prov else None
+        return prod

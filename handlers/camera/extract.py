@@ -67,6 +67,13 @@ def _check_shape(waveforms: np.ndarray, source: str) -> None:
         )
 
 
+def _traces(waveforms: np.ndarray, source: str) -> tuple[np.ndarray, int]:
+    """The waveforms as an array of rank 4 (BadInput otherwise) and their length."""
+    waveforms = np.asarray(waveforms)
+    _check_shape(waveforms, source)
+    return waveforms, waveforms.shape[-1]
+
+
 def _integrate(
     waveforms: np.ndarray, start: np.ndarray, width: int, peak_time: bool = True
 ) -> Extraction:
@@ -105,9 +112,7 @@ def fixed_window(
     peak_time: bool = True,
 ) -> Extraction:
     """Sum of samples [start, start + width). Raises BadInput when the window leaves the trace."""
-    waveforms = np.asarray(waveforms)
-    _check_shape(waveforms, source)
-    n_samples = waveforms.shape[-1]
+    waveforms, n_samples = _traces(waveforms, source)
     if start < 0 or width < 1 or start + width > n_samples:
         raise BadInput(
             f"{source}: window [{start}, {start + width}) does not fit the "
@@ -119,9 +124,7 @@ def fixed_window(
 
 def _peak_window_input(waveforms: np.ndarray, width: int, source: str) -> tuple[np.ndarray, int]:
     """The waveforms as an array and their length; BadInput when `width` does not fit."""
-    waveforms = np.asarray(waveforms)
-    _check_shape(waveforms, source)
-    n_samples = waveforms.shape[-1]
+    waveforms, n_samples = _traces(waveforms, source)
     if width < 1 or width > n_samples:
         raise BadInput(f"{source}: window width {width} does not fit the {n_samples}-sample traces")
     return waveforms, n_samples

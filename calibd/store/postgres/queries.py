@@ -4,7 +4,6 @@ of a dead letter."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -40,22 +39,6 @@ class PostgresQueries(ProductListing, PostgresConnections):
 
     async def _listing_rows(self, sql: str, params: Params) -> list[dict[str, Any]]:
         return [listing(r) for r in await self._fetch(sql, *params)]
-
-    async def product(self, product_id: str) -> dict[str, Any] | None:
-        """One product with payload, arrays blob and provenance; `product_id` may be a prefix."""
-        rows = await self._fetch(
-            "SELECT * FROM products WHERE id = $1 OR id LIKE $2 ORDER BY id = $1 DESC LIMIT 2",
-            product_id,
-            product_id.replace("%", "").replace("_", r"\_") + "%",
-        )
-        if not rows or (len(rows) > 1 and rows[0]["id"] != product_id):
-            return None
-        prod = listing(rows[0])
-        prov = await self._fetchrow("SELECT * FROM provenance WHERE product_id = $1", prod["id"])
-        prod["payload"] = json.loads(prod["payload"])
-        prod["summary"] = json.loads(prod["summary"])
-        prod["provenance"] = listing(prov) if prov else None
-        return prod
 
     async def reprocess_candidates(
         self,

@@ -3,7 +3,6 @@ of reprocessing, row counts, and the release of a dead letter."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -34,24 +33,6 @@ class SqliteQueries(ProductListing, SqliteConnections):
 
     async def _listing_rows(self, sql: str, params: Params) -> list[dict[str, Any]]:
         return [dict(r) for r in await fetch_all(self.r, sql, params)]
-
-    async def product(self, product_id: str) -> dict[str, Any] | None:
-        """One product with payload, arrays blob and provenance; `product_id` may be a prefix."""
-        rows = await fetch_all(
-            self.r,
-            "SELECT * FROM products WHERE id = ? OR id LIKE ? ORDER BY id = ? DESC LIMIT 2",
-            (product_id, product_id.replace("%", "") + "%", product_id),
-        )
-        if not rows or (len(rows) > 1 and rows[0]["id"] != product_id):
-            return None
-        prod = dict(rows[0])
-        prov = await fetch_one(
-            self.r, "SELECT * FROM provenance WHERE product_id = ?", (prod["id"],)
-        )
-        prod["payload"] = json.loads(prod["payload"])
-        prod["summary"] = json.loads(prod["summary"])
-        prod["provenance"] = dict(prov) if prov else None
-        return prod
 
     async def reprocess_candidates(
         self,
