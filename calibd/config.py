@@ -208,6 +208,13 @@ class PipelineSettings(Section):
 
 class OutboxSettings(Section):
     batch_size: int = Field(default=500, ge=1, le=100_000)
+    claim_lease_s: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description="How long a relay's claim on the rows it publishes holds: another "
+        "instance's relay publishes them only after it expires (a dead instance's rows)",
+    )
     retry_min_s: float = Field(default=0.2, gt=0, le=3600)
     retry_max_s: float = Field(default=30.0, gt=0, le=3600)
 

@@ -2,6 +2,10 @@
 is down. A notification is published after its product is committed, at least once per sink;
 each copy carries the same envelope id, so consumers can deduplicate.
 
+Relays of several instances on one database share the rows: each claims what it publishes
+(`RelayStore.claim_deliveries`, for `outbox.claim_lease_s`), so a notification is published by
+one relay at a time, and a dead instance's rows go to another once its claims expire.
+
 A row a sink refuses for good (see `calibd.transports.base.Sink`) is recorded failed on its outbox
 row with the reason, counted (`calibd_notifications_refused_total`) and logged as an error
 once; the rows after it flow on. Nothing a row holds, and no database error, ends the relay.
@@ -10,6 +14,9 @@ once; the rows after it flow on. Nothing a row holds, and no database error, end
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import uuid
 
 from calibd.backoff import backoff_delay
 from calibd.config import OutboxSettings
@@ -24,7 +31,7 @@ log = get_logger("calibd.outbox")
 
 
 class OutboxRelay:
-    """One loop per sink: read pending deliveries in order, publish, record the outcomes."""
+    """One loop per sink: claim pending deliveries in order, publish, record the outcomes."""
 
     def __init__(
         self,
@@ -39,6 +46,8 @@ class OutboxRelay:
         self.metrics = metrics or Metrics()
         self._wake = {s.name: asyncio.Event() for s in sinks}
         self._tasks: list[asyncio.Task] = []
+        #: who claims the rows this relay publishes (unique per process and relay)
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.published = dict.fromkeys(self._wake, 0)
         self.refused = dict.fromkeys(self._wake, 0)
 
@@ -106,7 +115,10 @@ class OutboxRelay:
     async def _round(self, sink: Sink) -> bool:
         """Publish one batch and record what became of each row; False when none was
         pending. Raises (after recording the confirmed and refused rows) on a transient error."""
-        rows = await self.store.pending_deliveries(sink.name, self.settings.batch_size)
+        s = self.settings
+        rows = await self.store.claim_deliveries(
+            sink.name, s.batch_size, self.holder, s.claim_lease_s
+        )
         if not rows:
             return False
         delivered: list[str] = []

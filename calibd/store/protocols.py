@@ -165,6 +165,13 @@ class PipelineStore(ReadStore, InboxStore, Protocol):
 class RelayStore(Protocol):
     async def pending_deliveries(self, sink: str, limit: int) -> list[PendingDelivery]: ...
 
+    async def claim_deliveries(
+        self, sink: str, limit: int, holder: str, lease_s: float
+    ) -> list[PendingDelivery]:
+        """Pending rows of `sink` that no other holder's unexpired claim covers, in commit
+        order, now claimed by `holder` for `lease_s` (its own claims it takes again at once)."""
+        ...
+
     async def mark_delivered(self, sink: str, event_ids: Sequence[str]) -> None: ...
 
     async def mark_failed(self, sink: str, event_ids: Sequence[str], error: str) -> None:

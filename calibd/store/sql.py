@@ -9,7 +9,15 @@ from typing import Any
 
 from calibd.store.rules import CATEGORIES, category_rank
 
-__all__ = ["CATEGORY_RANK", "COUNTS", "OVERDUE_WAITS", "Params", "products_query", "sql_list"]
+__all__ = [
+    "CATEGORY_RANK",
+    "COUNTS",
+    "OVERDUE_WAITS",
+    "PENDING_FOR",
+    "Params",
+    "products_query",
+    "sql_list",
+]
 
 CATEGORY_RANK = (  # rules.category_rank in SQL
     "CASE category "
@@ -96,3 +104,13 @@ def products_query(
         + (" WHERE " + " AND ".join(where) if where else "")
         + f" ORDER BY {order} LIMIT {p.add(limit)}"
     )
+
+
+PENDING_FOR = (
+    "SELECT o.seq, o.event_id, o.event_type, o.channel, o.subtopic, o.key, o.envelope "
+    "FROM outbox_deliveries d JOIN outbox o ON o.event_id = d.event_id "
+    "WHERE d.sink = {sink} AND d.delivered_at IS NULL AND d.failed_at IS NULL "
+    "AND (d.claimed_by IS NULL OR d.claimed_by = {holder} OR d.claimed_until < {now}) "
+    "ORDER BY o.seq LIMIT {limit}"
+)
+"""The rows a relay may claim (`RelayStore.claim_deliveries`), placeholders by name."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from calibd.store import PendingDelivery, StoreBackend
@@ -49,3 +50,45 @@ async def test_delivered_failed_and_refused_rows(store: StoreBackend):
     assert await store.outbox_backlog() == {}
     counts = await store.counts()
     assert (counts["outbox_pending"], counts["outbox_failed"]) == (0, 1)
+
+
+async def test_relays_of_two_instances_claim_disjoint_rows_until_their_claims_expire(
+    backend, store: StoreBackend
+):
+    await store.commit([done("e1", outbox=[notice(f"n{i}") for i in range(6)])])
+    async with backend.make() as other:
+        mine = await store.claim_deliveries("kafka", 4, "relay-a", 60)
+        theirs = await other.claim_deliveries("kafka", 4, "relay-b", 60)
+        assert [r.event_id for r in mine] == ["n0", "n1", "n2", "n3"]
+        assert [r.event_id for r in theirs] == ["n4", "n5"]  # in commit order, none twice
+        assert await other.claim_deliveries("kafka", 4, "relay-b", 60) == theirs  # its own
+        assert await store.claim_deliveries("mqtt", 2, "relay-b", 60) != []  # per sink
+        # a failed attempt keeps the claim (the holder retries); delivered rows are gone
+        await store.mark_failed("kafka", ["n0"], "broker down")
+        await store.mark_delivered("kafka", ["n1", "n2", "n3"])
+        assert await other.claim_deliveries("kafka", 10, "relay-b", 60) == theirs
+        assert [r.event_id for r in await store.claim_deliveries("kafka", 10, "relay-a", 60)] == [
+            "n0"
+        ]
+        # relay-a dies: once its claim expires, relay-b publishes its row
+        await store.claim_deliveries("kafka", 10, "relay-a", 1)
+        assert [r.event_id for r in await other.claim_deliveries("kafka", 10, "relay-b", 60)] == [
+            "n4",
+            "n5",
+        ]
+        await asyncio.sleep(1.2)
+        taken = await other.claim_deliveries("kafka", 10, "relay-b", 60)
+        assert [r.event_id for r in taken] == ["n0", "n4", "n5"]
+        assert await store.claim_deliveries("kafka", 10, "relay-a", 60) == []
+        assert await store.outbox_backlog() == {"kafka": 3, "mqtt": 6}  # claims are pending
+
+
+async def test_concurrent_claims_never_hand_a_row_to_two_holders(backend, store: StoreBackend):
+    await store.commit([done("e1", outbox=[notice(f"n{i}") for i in range(40)])])
+    async with backend.make() as a, backend.make() as b, backend.make() as c:
+        relays = ((a, "a"), (b, "b"), (c, "c"))
+        got = await asyncio.gather(*(s.claim_deliveries("kafka", 14, n, 60) for s, n in relays))
+        claimed = [r.event_id for rows in got for r in rows]
+        assert len(claimed) == len(set(claimed))  # a row is one holder's
+        rest = await store.claim_deliveries("kafka", 40, "d", 60)
+    assert sorted(claimed + [r.event_id for r in rest]) == sorted(f"n{i}" for i in range(40))

@@ -15,6 +15,7 @@ from calibd.store.postgres.errors import translated
 from calibd.store.postgres.queries import PostgresQueries, listing
 from calibd.store.records import Completion, ConfigVersionRow, DueWait, InboxRow, PendingDelivery
 from calibd.store.rows import config_version_row, due_wait, inbox_row, pending_delivery
+from calibd.store.sql import PENDING_FOR
 
 __all__ = ["PostgresStore"]
 
@@ -162,6 +163,28 @@ class PostgresStore(DashboardReads, PostgresQueries):
             sink,
             limit,
         )
+        return [pending_delivery(r) for r in rows]
+
+    async def claim_deliveries(
+        self, sink: str, limit: int, holder: str, lease_s: float
+    ) -> list[PendingDelivery]:
+        """One statement: the claimable rows locked (those another relay is claiming right
+        now skipped), claimed, returned."""
+        pick = PENDING_FOR.format(sink="$1", holder="$2", now="now()", limit="$3")
+        pick = pick.replace("SELECT o.seq, o.event_id,", "SELECT d.event_id,", 1)
+        sql = (
+            f"WITH picked AS ({pick} FOR UPDATE OF d SKIP LOCKED) "
+            "UPDATE outbox_deliveries d SET claimed_by = $2, "
+            "claimed_until = now() + make_interval(secs => $4) "
+            "FROM picked, outbox o WHERE d.sink = $1 AND d.event_id = picked.event_id "
+            "AND o.event_id = d.event_id "
+            "RETURNING o.seq, o.event_id, o.event_type, o.channel, o.subtopic, o.key, o.envelope"
+        )
+
+        async def run(conn: asyncpg.Connection) -> list[Any]:
+            return await conn.fetch(sql, sink, holder, limit, float(lease_s))
+
+        rows = sorted(await self._write(run), key=lambda r: r["seq"])
         return [pending_delivery(r) for r in rows]
 
     async def _mark(self, sql: str, event_ids: Sequence[str], sink: str, *more: Any) -> None:

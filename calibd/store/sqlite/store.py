@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -18,6 +18,7 @@ from calibd.store.records import (
     PendingDelivery,
 )
 from calibd.store.rows import config_version_row, due_wait, inbox_row, pending_delivery
+from calibd.store.sql import PENDING_FOR
 from calibd.store.sqlite import commit as _commit
 from calibd.store.sqlite.queries import SqliteQueries
 from calibd.store.sqlite.reads import fetch_all, fetch_one
@@ -171,6 +172,29 @@ class SqliteStore(DashboardReads, SqliteQueries):
             (sink, limit),
         )
         return [pending_delivery(r) for r in rows]
+
+    async def claim_deliveries(
+        self, sink: str, limit: int, holder: str, lease_s: float
+    ) -> list[PendingDelivery]:
+        """Read what may be claimed without the write lock; claim it in one write (nothing is
+        written when nothing is pending: the relay polls)."""
+        now = datetime.now(UTC)
+        sql = PENDING_FOR.format(sink="?", holder="?", now="?", limit="?")
+        args = (sink, holder, format_time(now), limit)
+        if not await fetch_all(self.r, sql, args):
+            return []
+        until = format_time(now + timedelta(seconds=lease_s))
+
+        async def run(conn: aiosqlite.Connection) -> list[Any]:
+            rows = await (await conn.execute(sql, args)).fetchall()
+            await conn.executemany(
+                "UPDATE outbox_deliveries SET claimed_by = ?, claimed_until = ? "
+                "WHERE event_id = ? AND sink = ?",
+                [(holder, until, r["event_id"], sink) for r in rows],
+            )
+            return rows
+
+        return [pending_delivery(r) for r in await self._write(run)]
 
     async def mark_delivered(self, sink: str, event_ids: Sequence[str]) -> None:
         now = _now()
