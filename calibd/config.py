@@ -163,6 +163,14 @@ class PipelineSettings(Section):
     )
     workers: int = Field(default=max(1, (os.cpu_count() or 2) - 1), ge=1, le=256)
     commit_batch_max: int = Field(default=500, ge=1, le=100_000)
+    wait_claim_lease_s: float = Field(
+        default=120.0,
+        ge=1,
+        le=86_400,
+        description="How long the waits loop's claim on a due wait holds: another instance "
+        "(or this one after a crash) acts on it only after that; a wait acted on twice still "
+        "completes once",
+    )
     handler_modules: list[str] = Field(
         default=["calibd.handlers"],
         description="Modules imported at start-up that register handlers; later ones may replace",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import socket
 import time
 import uuid
 
-__all__ = ["new_product_id"]
+__all__ = ["new_product_id", "process_holder"]
 
 
 def new_product_id() -> str:
@@ -19,3 +21,10 @@ def new_product_id() -> str:
     value |= 0b10 << 62
     value |= rand & (2**62 - 1)
     return str(uuid.UUID(int=value))
+
+
+@functools.cache
+def process_holder() -> str:
+    """Who this process is when it claims database rows (outbox deliveries, due waits):
+    host, pid and a random part, unique across instances and restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -14,12 +14,10 @@ once; the rows after it flow on. Nothing a row holds, and no database error, end
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import uuid
 
 from calibd.backoff import backoff_delay
 from calibd.config import OutboxSettings
+from calibd.ids import process_holder
 from calibd.logs import get_logger
 from calibd.metrics import Metrics
 from calibd.store import RelayStore
@@ -46,8 +44,8 @@ class OutboxRelay:
         self.metrics = metrics or Metrics()
         self._wake = {s.name: asyncio.Event() for s in sinks}
         self._tasks: list[asyncio.Task] = []
-        #: who claims the rows this relay publishes (unique per process and relay)
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        #: who claims the rows this relay publishes
+        self.holder = process_holder()
         self.published = dict.fromkeys(self._wake, 0)
         self.refused = dict.fromkeys(self._wake, 0)
 

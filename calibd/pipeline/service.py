@@ -105,6 +105,7 @@ class Pipeline:
             dead=self._dead,
             tasks=self._tasks,
             on_fatal=lambda exc: self.on_fatal(exc),
+            lease_s=settings.pipeline.wait_claim_lease_s,
         )
 
     # --- life cycle -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from calibd import codec
 from calibd.committer import Committer
 from calibd.errors import MessageError
 from calibd.faults import is_storage_fault
+from calibd.ids import process_holder
 from calibd.logs import get_logger
 from calibd.pipeline.calls import expire_call, resume_call, retry_call
 from calibd.pipeline.dead_lettering import DeadLettering
@@ -50,8 +51,11 @@ class WaitScheduler:
         dead: DeadLettering,
         tasks: set[asyncio.Task],
         on_fatal: Callable[[BaseException], None],
+        lease_s: float = 120.0,
     ) -> None:
         self.store = store
+        self.lease_s = lease_s  # how long a claim on a due wait holds (other instances)
+        self.holder = process_holder()
         self.registry = registry
         self.invoker = invoker
         self.committer = committer
@@ -62,7 +66,8 @@ class WaitScheduler:
         self._running: set[int] = set()
 
     async def run(self) -> None:
-        """Act on ready and expired waits, after each commit and at least every second."""
+        """Act on ready and expired waits, after each commit and at least every second; each
+        is claimed first, so instances sharing a database act on a wait one at a time."""
         while True:
             try:
                 async with asyncio.timeout(1.0):
@@ -71,7 +76,8 @@ class WaitScheduler:
                 pass
             self.due.clear()
             try:
-                rows = await self.store.due_waits(datetime.now(UTC))
+                now = datetime.now(UTC)
+                rows = await self.store.claim_due_waits(now, 50, self.holder, self.lease_s)
             except Exception as exc:  # the database went away: the daemon is stopping
                 log.error("cannot read waits", error=str(exc))
                 continue

@@ -126,6 +126,13 @@ class PipelineStore(ReadStore, InboxStore, Protocol):
 
     async def due_waits(self, now: datetime, limit: int = 50) -> list[DueWait]: ...
 
+    async def claim_due_waits(
+        self, now: datetime, limit: int, holder: str, lease_s: float
+    ) -> list[DueWait]:
+        """`due_waits` that no other holder's unexpired claim covers, now claimed by `holder`
+        for `lease_s` (its own claims it takes again at once; `defer_wait` drops the claim)."""
+        ...
+
     async def defer_wait(self, wait_id: int, attempts: int, retry_at: datetime) -> None: ...
 
     async def latest_config_version(self) -> ConfigVersionRow | None: ...

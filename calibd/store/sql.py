@@ -12,6 +12,7 @@ from calibd.store.rules import CATEGORIES, category_rank
 __all__ = [
     "CATEGORY_RANK",
     "COUNTS",
+    "DUE_FOR",
     "OVERDUE_WAITS",
     "PENDING_FOR",
     "Params",
@@ -114,3 +115,12 @@ PENDING_FOR = (
     "ORDER BY o.seq LIMIT {limit}"
 )
 """The rows a relay may claim (`RelayStore.claim_deliveries`), placeholders by name."""
+
+DUE_FOR = (
+    "SELECT {columns} FROM waits "
+    "WHERE (status = 'ready' OR (status = 'pending' AND deadline <= {now})) "
+    "AND (retry_at IS NULL OR retry_at <= {now}) "
+    "AND (claimed_by IS NULL OR claimed_by = {holder} OR claimed_until < {now}) "
+    "ORDER BY id LIMIT {limit}"
+)
+"""The due waits a waits loop may claim (`PipelineStore.claim_due_waits`)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 
@@ -117,3 +118,35 @@ async def test_an_event_parked_for_a_retry_counts_as_processed_until_its_retry_e
     assert not retried.was_duplicate
     assert await store.processed([("s", "e9")]) == {("s", "e9"): "d9"}
     assert (await store.counts())["waits_pending"] == 0
+
+
+async def test_due_waits_are_claimed_by_one_holder_until_the_claim_expires(
+    backend, store: StoreBackend
+):
+    past = later(-1)
+    await store.commit(
+        [done(f"e{i}", waits=[wait(f"e{i}", "fram_down", f"k{i}", past)]) for i in range(5)]
+    )
+    async with backend.make() as other:
+        mine = await store.claim_due_waits(now(), 3, "loop-a", 60)
+        theirs = await other.claim_due_waits(now(), 10, "loop-b", 60)
+        assert len(mine) == 3 and len(theirs) == 2
+        assert {w.id for w in mine}.isdisjoint(w.id for w in theirs)
+        assert [w.id for w in await store.claim_due_waits(now(), 10, "loop-a", 60)] == [
+            w.id for w in mine
+        ]  # its own again, nothing of the other's
+        assert len(await store.due_waits(now())) == 5  # the plain read sees every due wait
+        # a deferred wait is free again (when its retry comes); an expired claim is too
+        await store.defer_wait(mine[0].id, 1, later(-1))
+        assert mine[0].id in {w.id for w in await other.claim_due_waits(now(), 10, "loop-b", 60)}
+        await store.claim_due_waits(now(), 10, "loop-a", 1)
+        await asyncio.sleep(1.2)
+        taken = {w.id for w in await other.claim_due_waits(now(), 10, "loop-b", 60)}
+        assert taken == {w.id for w in mine + theirs}
+        # a completed wait is never claimed again
+        first = mine[1]
+        completes = Completion(
+            status="done", transport="test", wait_id=first.id, wait_status="completed"
+        )
+        await store.commit([completes])
+        assert first.id not in {w.id for w in await other.claim_due_waits(now(), 10, "loop-b", 60)}

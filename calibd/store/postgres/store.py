@@ -15,7 +15,7 @@ from calibd.store.postgres.errors import translated
 from calibd.store.postgres.queries import PostgresQueries, listing
 from calibd.store.records import Completion, ConfigVersionRow, DueWait, InboxRow, PendingDelivery
 from calibd.store.rows import config_version_row, due_wait, inbox_row, pending_delivery
-from calibd.store.sql import PENDING_FOR
+from calibd.store.sql import DUE_FOR, PENDING_FOR
 
 __all__ = ["PostgresStore"]
 
@@ -130,12 +130,30 @@ class PostgresStore(DashboardReads, PostgresQueries):
         )
         return [due_wait(r) for r in rows]
 
+    async def claim_due_waits(
+        self, now: datetime, limit: int, holder: str, lease_s: float
+    ) -> list[DueWait]:
+        """As `claim_deliveries`: the claimable waits locked (others' in-flight claims
+        skipped), claimed, returned."""
+        pick = DUE_FOR.format(columns="id", now="$1", holder="$2", limit="$3")
+        sql = (
+            f"WITH picked AS ({pick} FOR UPDATE SKIP LOCKED) "
+            "UPDATE waits w SET claimed_by = $2, claimed_until = $1 + make_interval(secs => $4) "
+            "FROM picked WHERE w.id = picked.id RETURNING w.*"
+        )
+
+        async def run(conn: asyncpg.Connection) -> list[Any]:
+            return await conn.fetch(sql, now, holder, limit, float(lease_s))
+
+        rows = sorted(await self._write(run), key=lambda r: r["id"])
+        return [due_wait(r) for r in rows]
+
     async def defer_wait(self, wait_id: int, attempts: int, retry_at: datetime) -> None:
         """Record a failed attempt of a wait's hook; the waits loop skips it until `retry_at`."""
 
         async def run(conn: asyncpg.Connection) -> None:
             await conn.execute(
-                "UPDATE waits SET attempts = $1, retry_at = $2 WHERE id = $3",
+                "UPDATE waits SET attempts = $1, retry_at = $2, claimed_by = NULL WHERE id = $3",
                 attempts,
                 retry_at,
                 wait_id,

@@ -18,7 +18,7 @@ from calibd.store.records import (
     PendingDelivery,
 )
 from calibd.store.rows import config_version_row, due_wait, inbox_row, pending_delivery
-from calibd.store.sql import PENDING_FOR
+from calibd.store.sql import DUE_FOR, PENDING_FOR
 from calibd.store.sqlite import commit as _commit
 from calibd.store.sqlite.queries import SqliteQueries
 from calibd.store.sqlite.reads import fetch_all, fetch_one
@@ -141,12 +141,33 @@ class SqliteStore(DashboardReads, SqliteQueries):
         )
         return [due_wait(r) for r in rows]
 
+    async def claim_due_waits(
+        self, now: datetime, limit: int, holder: str, lease_s: float
+    ) -> list[DueWait]:
+        """As `claim_deliveries`: read first, one write only when something is due."""
+        at = format_time(now)
+        sql = DUE_FOR.format(columns="*", now="?", holder="?", limit="?")
+        args = (at, at, holder, at, limit)
+        if not await fetch_all(self.r, sql, args):
+            return []
+        until = format_time(now + timedelta(seconds=lease_s))
+
+        async def run(conn: aiosqlite.Connection) -> list[Any]:
+            rows = await (await conn.execute(sql, args)).fetchall()
+            await conn.executemany(
+                "UPDATE waits SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+                [(holder, until, r["id"]) for r in rows],
+            )
+            return rows
+
+        return [due_wait(r) for r in await self._write(run)]
+
     async def defer_wait(self, wait_id: int, attempts: int, retry_at: datetime) -> None:
         """Record a failed attempt of a wait's hook; the waits loop skips it until `retry_at`."""
 
         async def run(conn: aiosqlite.Connection) -> None:
             await conn.execute(
-                "UPDATE waits SET attempts = ?, retry_at = ? WHERE id = ?",
+                "UPDATE waits SET attempts = ?, retry_at = ?, claimed_by = NULL WHERE id = ?",
                 (attempts, format_time(retry_at), wait_id),
             )
 
