@@ -278,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.logging.format,
             settings.logging.level,
             sys.stdout if args.command in ("run", "demo") else sys.stderr,
+            instance=settings.instance,
         )
         configure_offline_astropy()
         return _run(settings, args)

@@ -86,7 +86,11 @@ class Daemon:
             self.settings, self.store, self.registry, tuple(s.name for s in self.sinks)
         )
         self.relay = OutboxRelay(
-            self.store, self.sinks, self.settings.outbox, self.pipeline.metrics
+            self.store,
+            self.sinks,
+            self.settings.outbox,
+            self.pipeline.metrics,
+            instance=self.settings.instance,
         )
         self.pipeline.on_commit(self.relay.wake)
         self.pipeline.on_fatal = self._on_fatal

@@ -24,7 +24,7 @@ def new_product_id() -> str:
 
 
 @functools.cache
-def process_holder() -> str:
-    """Who this process is when it claims database rows (outbox deliveries, due waits):
-    host, pid and a random part, unique across instances and restarts."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+def process_holder(instance: str | None = None) -> str:
+    """Who this process is when it claims database rows (outbox deliveries, due waits): the
+    instance name (default the host's), pid and a random part, unique across restarts."""
+    return f"{instance or socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from typing import Any
 
 import structlog
 
@@ -42,15 +43,27 @@ def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
     return _ModuleLogger(name)  # type: ignore[return-value]
 
 
-def configure_logging(fmt: str = "json", level: str = "info", stream=None) -> None:
+def _with_instance(instance: str):
+    def add(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+        event.setdefault("instance", instance)
+        return event
+
+    return add
+
+
+def configure_logging(
+    fmt: str = "json", level: str = "info", stream=None, instance: str | None = None
+) -> None:
     """Configure structlog and the stdlib loggers of aiokafka/aiomqtt the same way.
 
     The daemon logs to stdout (journald); the other commands pass stderr, keeping stdout
-    for their output."""
+    for their output. With `instance` (the `instance` setting), every line names it: several
+    instances of a scaled-out site log to one place."""
     global _generation
     stream = stream or sys.stdout
     lvl = logging.getLevelName(level.upper())
     shared = [
+        *([_with_instance(instance)] if instance else []),
         structlog.contextvars.merge_contextvars,
         redact_log_fields,
         structlog.processors.add_log_level,

@@ -37,6 +37,7 @@ class OutboxRelay:
         sinks: list[Sink],
         settings: OutboxSettings,
         metrics: Metrics | None = None,
+        instance: str | None = None,
     ) -> None:
         self.store = store
         self.sinks = sinks
@@ -45,7 +46,7 @@ class OutboxRelay:
         self._wake = {s.name: asyncio.Event() for s in sinks}
         self._tasks: list[asyncio.Task] = []
         #: who claims the rows this relay publishes
-        self.holder = process_holder()
+        self.holder = process_holder(instance)
         self.published = dict.fromkeys(self._wake, 0)
         self.refused = dict.fromkeys(self._wake, 0)
 

@@ -106,6 +106,7 @@ class Pipeline:
             tasks=self._tasks,
             on_fatal=lambda exc: self.on_fatal(exc),
             lease_s=settings.pipeline.wait_claim_lease_s,
+            instance=settings.instance,
         )
 
     # --- life cycle -----------------------------------------------------------------------

@@ -52,10 +52,11 @@ class WaitScheduler:
         tasks: set[asyncio.Task],
         on_fatal: Callable[[BaseException], None],
         lease_s: float = 120.0,
+        instance: str | None = None,
     ) -> None:
         self.store = store
         self.lease_s = lease_s  # how long a claim on a due wait holds (other instances)
-        self.holder = process_holder()
+        self.holder = process_holder(instance)
         self.registry = registry
         self.invoker = invoker
         self.committer = committer
