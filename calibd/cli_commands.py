@@ -7,9 +7,11 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from calibd.config import Settings
+from calibd.store.times import format_time
 
 __all__ = [
     "cmd_config",
@@ -233,6 +235,12 @@ async def cmd_status(settings: Settings) -> int:
         print(f"  {key:<16} {value}")
     for sink, n in backlog.items():
         print(f"  outbox[{sink}]{'':<8} {n}")
+    claims = await _with_store(settings, lambda s: s.claims())
+    print("instances holding claims:" if claims else "instances holding claims: none")
+    now = format_time(datetime.now(UTC))
+    for c in claims:
+        state = "expired" if c["until"] < now else "held"
+        print(f"  {c['holder']}  {c['what']:<6} {c['n']:>6} rows  until {c['until']} ({state})")
     ops = settings.operations
     if ops.http_port is None:
         print("live metrics: operations.http_port is not set")

@@ -1,6 +1,7 @@
 """The dashboard's reads of every backend: a filtered, offset page of products, products per
-type and telescope, and the products one superseded. Plain, bounded SQL written once over the
-backend's placeholders, time parameters and row reading (the hooks of `listing`)."""
+type and telescope, the products one superseded, and the instances holding claims. Plain,
+bounded SQL written once over the backend's placeholders, time parameters and row reading
+(the hooks of `listing`)."""
 
 from __future__ import annotations
 
@@ -87,3 +88,19 @@ class DashboardReads(ProductListing):
             f"WHERE superseded_by = {p.add(product_id)} ORDER BY created_at LIMIT 100",
             p,
         )
+
+    async def claims(self) -> list[dict[str, Any]]:
+        """The instances holding claims on open rows (outbox deliveries, waits): holder, what,
+        how many rows and until when (the latest), by holder."""
+        return await self._listing_rows(CLAIMS, self._listing_params())
+
+
+CLAIMS = (
+    "SELECT claimed_by AS holder, 'outbox' AS what, COUNT(*) AS n, "
+    "MAX(claimed_until) AS until FROM outbox_deliveries "
+    "WHERE claimed_by IS NOT NULL AND delivered_at IS NULL AND failed_at IS NULL "
+    "GROUP BY claimed_by "
+    "UNION ALL SELECT claimed_by, 'waits', COUNT(*), MAX(claimed_until) FROM waits "
+    "WHERE claimed_by IS NOT NULL AND status IN ('pending', 'ready') GROUP BY claimed_by "
+    "ORDER BY 1, 2"
+)

@@ -101,6 +101,10 @@ class ReadStore(Protocol):
         superseded (whose `superseded_by` it is), oldest first; at most 100."""
         ...
 
+    async def claims(self) -> list[dict[str, Any]]:
+        """Instances holding claims on open rows: holder, what (outbox, waits), n, until."""
+        ...
+
 
 class InboxStore(Protocol):
     async def add_many_to_inbox(

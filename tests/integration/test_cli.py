@@ -53,6 +53,7 @@ def test_a_dead_letter_runs_again_after_the_fix(tmp_path):
 
     status = calibd(data, "status").stdout
     assert "products         1" in status and "dead_letters     0" in status
+    assert "instances holding claims: none" in status  # the replay's relay left none open
 
 
 def test_invalid_settings_exit_2_naming_the_key(tmp_path):

@@ -92,3 +92,17 @@ async def test_concurrent_claims_never_hand_a_row_to_two_holders(backend, store:
         assert len(claimed) == len(set(claimed))  # a row is one holder's
         rest = await store.claim_deliveries("kafka", 40, "d", 60)
     assert sorted(claimed + [r.event_id for r in rest]) == sorted(f"n{i}" for i in range(40))
+
+
+async def test_the_instances_holding_claims_are_listed(store: StoreBackend):
+    assert await store.claims() == []
+    await store.commit([done("e1", outbox=[notice(f"n{i}") for i in range(3)])])
+    await store.claim_deliveries("kafka", 2, "calibd-a:1:x", 60)
+    await store.claim_deliveries("mqtt", 3, "calibd-b:2:y", 60)
+    await store.mark_delivered("mqtt", ["n0"])  # a delivered row holds no claim any more
+    rows = await store.claims()
+    assert [(c["holder"], c["what"], c["n"]) for c in rows] == [
+        ("calibd-a:1:x", "outbox", 2),
+        ("calibd-b:2:y", "outbox", 2),
+    ]
+    assert all(isinstance(c["until"], str) and c["until"] > "2026" for c in rows)
