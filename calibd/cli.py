@@ -145,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     dbs = db.add_subparsers(dest="action", required=True)
     dbs.add_parser("migrate", help="apply the missing migrations (SQLite or PostgreSQL)")
     dbs.add_parser("check", help="exit 3 unless the database is usable as it is")
+    dbc = dbs.add_parser(
+        "copy", help="copy an SQLite database into an empty PostgreSQL one, verified"
+    )
+    dbc.add_argument("--from", dest="source", type=Path, required=True, help="the SQLite file")
+    dbc.add_argument("--to", dest="target", help="PostgreSQL URL (default: database.url)")
 
     sc = sub.add_parser("schemas", help="message contracts")
     scs = sc.add_subparsers(dest="action", required=True)
@@ -242,8 +247,11 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
             return cmd_dead_letter_retry(settings, args.dead_letter_id)
         return asyncio.run(cmd_dead_letters(settings, args))
     if args.command == "db":
-        from calibd.store.admin import check_database, migrate_database
+        from calibd.store.admin import check_database, copy_database, migrate_database
         from calibd.store.factory import database_shown
+
+        if args.action == "copy":
+            return asyncio.run(copy_database(settings, args.source, args.target))
 
         act = migrate_database if args.action == "migrate" else check_database
         version = asyncio.run(act(settings))
