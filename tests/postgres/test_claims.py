@@ -10,6 +10,7 @@ import pytest
 
 from calibd.store import StoreValueError
 from calibd.store.postgres import PostgresStore
+from calibd.store.postgres.migrate import MIGRATIONS
 from tests.store_contract.records import done, ft, product
 
 
@@ -95,3 +96,16 @@ async def test_a_value_postgres_cannot_store_is_the_messages_fault(url, change):
             await store.commit([done("e1", p)])
         await store.commit([done("e2", product("p2", "B", ft("2026-01-01T00:00:00")))])
         assert [r["id"] for r in await store.products()] == ["p2"]  # the store goes on
+
+
+async def test_instances_starting_together_on_an_empty_database_migrate_once(postgres):
+    url = postgres.url(postgres.create_database("together"))
+    stores = [PostgresStore(url) for _ in range(4)]
+    opened = await asyncio.gather(*(s.open() for s in stores))  # no CREATE TABLE race
+    try:
+        assert [await s.schema_version() for s in opened] == [len(MIGRATIONS)] * 4
+        assert postgres.psql(
+            "SELECT count(*) FROM calibd_schema", url.rsplit("/", 1)[1]
+        ).strip() == str(len(MIGRATIONS))
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))

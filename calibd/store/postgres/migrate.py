@@ -36,7 +36,9 @@ async def schema_version(conn: asyncpg.Connection) -> int:
 
 async def migrate(conn: asyncpg.Connection, where: str) -> int:
     """Apply the migrations past the database's version; the number applied."""
-    await conn.execute("CREATE TABLE IF NOT EXISTS calibd_schema (version integer PRIMARY KEY)")
+    async with conn.transaction():  # under the lock: CREATE ... IF NOT EXISTS races otherwise
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK)
+        await conn.execute("CREATE TABLE IF NOT EXISTS calibd_schema (version integer PRIMARY KEY)")
     applied = 0
     for number, script in enumerate(MIGRATIONS, start=1):
         async with conn.transaction():

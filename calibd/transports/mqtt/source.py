@@ -87,7 +87,7 @@ class MqttSource:
             if reason.is_failure:
                 loop.call_soon_threadsafe(self._disconnected, str(reason))
                 return
-            client.subscribe([(f, 1) for f in s.topic_filters])
+            client.subscribe([(f, 1) for f in s.subscriptions])
             loop.call_soon_threadsafe(self._on_connected)
 
         def on_disconnect(_client, _userdata, _flags, reason, _props) -> None:
@@ -114,7 +114,7 @@ class MqttSource:
                 "mqtt connected",
                 host=s.host,
                 port=s.port,
-                filters=s.topic_filters,
+                filters=s.subscriptions,
                 client_id=s.client_id,
             )
         self._was_connected = True
