@@ -66,6 +66,13 @@ class PipelineSettings(Section):
     )
     workers: int = Field(default=max(1, (os.cpu_count() or 2) - 1), ge=1, le=256)
     commit_batch_max: int = Field(default=500, ge=1, le=100_000)
+    config_follow_s: float = Field(
+        default=5.0,
+        ge=0.1,
+        le=3600,
+        description="How often a configuration version recorded by another instance sharing "
+        "the database is looked for and taken in",
+    )
     wait_claim_lease_s: float = Field(
         default=120.0,
         ge=1,

@@ -181,6 +181,7 @@ class RuntimeConfig:
         self.overlay: dict[str, Any] = {}
         self.current = self._build(0, self.baseline)
         self._lock = asyncio.Lock()
+        self._unfollowed = 0  # the newest version of another instance that did not validate
 
     # --- validation -----------------------------------------------------------------------
 
@@ -319,6 +320,7 @@ class RuntimeConfig:
                 "config_changes.operator_sources and config_changes.allowed_sources)"
             )
         async with self._lock:  # one change at a time: each builds on the last
+            await self._follow(store)  # the last may be another instance's
             done = await store.config_version_of_event(event_id)
             if done is not None:
                 return done.version, done.changes
@@ -363,6 +365,33 @@ class RuntimeConfig:
             self.overlay = overlay
             self.current = ConfigVersion(number, effective, candidate.handler_configs)
             return number, recorded
+
+    async def follow(self, store: PipelineStore) -> ConfigVersion | None:
+        """Take in a newer version another instance recorded in the shared database; the
+        version now current, or None when there was none to take."""
+        async with self._lock:
+            return await self._follow(store)
+
+    async def _follow(self, store: PipelineStore) -> ConfigVersion | None:
+        latest = await store.latest_config_version()
+        if latest is None or latest.version <= self.current.version:
+            return None
+        overlay = canonical_settings(latest.overlay, self.aliases)
+        try:
+            built = self._build(latest.version, self.effective_at(overlay))
+        except ConfigurationError as exc:
+            if latest.version != self._unfollowed:  # once per version, not at every poll
+                self._unfollowed = latest.version
+                log.error(
+                    "configuration version of another instance not valid here, not followed",
+                    config_version=latest.version,
+                    error=str(exc),
+                )
+            return None
+        self.overlay, self.current = overlay, built
+        by = latest.requested_by
+        log.info("configuration version followed", config_version=latest.version, by=by)
+        return built
 
     async def at(self, store: PipelineStore, when: datetime) -> dict[str, Any] | None:
         """The version in force at `when` (None before the first)."""

@@ -64,6 +64,7 @@ class Pipeline:
         self._tasks: set[asyncio.Task] = set()
         self._waits_task: asyncio.Task | None = None
         self._timeout_task: asyncio.Task | None = None
+        self._follow_task: asyncio.Task | None = None
         self._commit_listener: Callable[[], None] = lambda: None
         p = settings.pipeline
         self._committer = Committer(store, p.commit_batch_max)
@@ -121,6 +122,17 @@ class Pipeline:
         self._timeout_task = asyncio.create_task(
             self.invoker.enforce_timeout(), name="calibd-handler-timeout"
         )
+        self._follow_task = asyncio.create_task(self._follow_config(), name="calibd-config")
+
+    async def _follow_config(self) -> None:
+        """Take in configuration versions other instances record, every
+        `pipeline.config_follow_s` (a change made through one instance reaches the others)."""
+        while True:
+            await asyncio.sleep(self.settings.pipeline.config_follow_s)
+            try:
+                await self.runtime.follow(self.store)
+            except Exception as exc:  # the database is away: the next poll tries again
+                log.warning("cannot read the configuration version", error=str(exc))
 
     def _after_commit(self) -> None:
         self._waits.due.set()
@@ -144,7 +156,7 @@ class Pipeline:
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def stop(self) -> None:
-        for task in (self._waits_task, self._timeout_task):
+        for task in (self._waits_task, self._timeout_task, self._follow_task):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
