@@ -30,18 +30,26 @@ from typing import Any
 from pydantic import BaseModel
 
 from calibd.config import Settings, config_hash
+from calibd.config_keys import MISSING as _MISSING
+from calibd.config_keys import (
+    canonical_key,
+    canonical_settings,
+    deep_merge,
+    get_path,
+    leaves,
+    set_path,
+)
 from calibd.config_rules import unauthorised_keys
 from calibd.errors import ConfigurationError
 from calibd.logs import get_logger
 from calibd.registry import Registry
-from calibd.store import PipelineStore
+from calibd.store import PipelineStore, VersionConflict
 from calibd.store.rules import CATEGORIES
 
 __all__ = ["ConfigRejected", "ConfigUnauthorised", "ConfigVersion", "RuntimeConfig", "deep_merge"]
 
 log = get_logger("calibd.config")
-
-_MISSING = object()
+_ATTEMPTS = 5  # builds of one change when other instances record versions meanwhile
 
 
 class ConfigRejected(Exception):
@@ -54,89 +62,6 @@ class ConfigUnauthorised(ConfigRejected):
     """The change's source may not change (some of) its keys (`config_changes.*`)."""
 
     reason = "config_unauthorised"
-
-
-def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def _get(doc: dict[str, Any], parts: list[str]) -> Any:
-    node: Any = doc
-    for part in parts:
-        if not isinstance(node, dict) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
-
-
-def _set(doc: dict[str, Any], parts: list[str], value: Any) -> None:
-    node = doc
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
-
-
-def canonical_key(key: str, aliases: dict[str, str]) -> str:
-    """`key` with a deprecated handler name (`handlers.<alias>...`,
-    `profiles.<cat>.<alias>...`) replaced by the handler's name; other keys unchanged."""
-    parts = key.split(".")
-    at = {"handlers": 1, "profiles": 2}.get(parts[0])
-    if at is None or len(parts) <= at or parts[at] not in aliases:
-        return key
-    new = ".".join([*parts[:at], aliases[parts[at]], *parts[at + 1 :]])
-    log.warning("deprecated config key", key=key, new_key=new)
-    return new
-
-
-def _canonical_section(
-    section: dict[str, Any], aliases: dict[str, str], prefix: str
-) -> dict[str, Any]:
-    """A `handlers` (or one profile's) section with deprecated handler names mapped."""
-    if not any(name in aliases for name in section):
-        return section
-    out = {k: v for k, v in section.items() if k not in aliases}
-    for old, value in section.items():
-        new = aliases.get(old)
-        if new is None:
-            continue
-        log.warning("deprecated config key", key=f"{prefix}{old}", new_key=f"{prefix}{new}")
-        if new not in out:
-            out[new] = value
-        elif isinstance(value, dict) and isinstance(out[new], dict):
-            out[new] = deep_merge(value, out[new])  # the new key's values win
-    return out
-
-
-def canonical_settings(doc: dict[str, Any], aliases: dict[str, str]) -> dict[str, Any]:
-    """A configuration document (`handlers`, `profiles` sections; either may be absent) with
-    deprecated handler names mapped to the handlers' names."""
-    if not aliases:
-        return doc
-    out = dict(doc)
-    if isinstance(doc.get("handlers"), dict):
-        out["handlers"] = _canonical_section(doc["handlers"], aliases, "handlers.")
-    if isinstance(doc.get("profiles"), dict):
-        out["profiles"] = {
-            cat: _canonical_section(p, aliases, f"profiles.{cat}.") if isinstance(p, dict) else p
-            for cat, p in doc["profiles"].items()
-        }
-    return out
-
-
-def _leaves(doc: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    for key, value in doc.items():
-        if isinstance(value, dict) and value:
-            out += _leaves(value, f"{prefix}{key}.")
-        else:
-            out.append((f"{prefix}{key}", value))
-    return out
 
 
 @dataclass(frozen=True)
@@ -273,9 +198,9 @@ class RuntimeConfig:
             pass
         kept: dict[str, Any] = {}
         dropped = []
-        for key, value in _leaves(self.overlay):
+        for key, value in leaves(self.overlay):
             trial = copy.deepcopy(kept)
-            _set(trial, key.split("."), value)
+            set_path(trial, key.split("."), value)
             try:
                 self._build(0, self.effective_at(trial))
             except ConfigurationError as exc:
@@ -324,47 +249,64 @@ class RuntimeConfig:
             done = await store.config_version_of_event(event_id)
             if done is not None:
                 return done.version, done.changes
-            overlay = copy.deepcopy(self.overlay)
-            effective_before = self.current.effective
-            recorded = []
-            for key, value in changes:
-                parts = key.split(".")
-                if not (
-                    parts == ["default_category"]
-                    or (parts[0] == "handlers" and len(parts) >= 3)
-                    or (parts[0] == "profiles" and len(parts) >= 4 and parts[1] in CATEGORIES)
-                ):
-                    raise ConfigRejected(
-                        f"{key}: cannot change at run time; only default_category, "
-                        "handlers.<handler>.<key> and profiles.<A|B|C>.<handler>.<key> can "
-                        "(restart calibd with the new value)"
-                    )
-                previous = _get(effective_before, parts)
-                _set(overlay, parts, value)
-                recorded.append(
-                    {
-                        "key": key,
-                        "previous": None if previous is _MISSING else previous,
-                        "value": value,
-                    }
+            for _ in range(_ATTEMPTS):  # again on top of another instance's new version
+                try:
+                    return await self._record(store, changes, requested_by, reason, event_id)
+                except VersionConflict:
+                    await self._follow(store)
+            raise ConfigRejected("other instances kept recording versions: try again later")
+
+    async def _record(
+        self,
+        store: PipelineStore,
+        changes: list[tuple[str, Any]],
+        requested_by: str,
+        reason: str,
+        event_id: str,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Build `changes` on the current version and record them right after it."""
+        overlay = copy.deepcopy(self.overlay)
+        effective_before = self.current.effective
+        recorded = []
+        for key, value in changes:
+            parts = key.split(".")
+            if not (
+                parts == ["default_category"]
+                or (parts[0] == "handlers" and len(parts) >= 3)
+                or (parts[0] == "profiles" and len(parts) >= 4 and parts[1] in CATEGORIES)
+            ):
+                raise ConfigRejected(
+                    f"{key}: cannot change at run time; only default_category, "
+                    "handlers.<handler>.<key> and profiles.<A|B|C>.<handler>.<key> can "
+                    "(restart calibd with the new value)"
                 )
-            effective = self.effective_at(overlay)
-            try:
-                candidate = self._build(0, effective)
-            except ConfigurationError as exc:
-                raise ConfigRejected(str(exc).removeprefix("invalid configuration: ")) from None
-            number = await store.add_config_version(
-                requested_by=requested_by,
-                reason=reason,
-                event_id=event_id,
-                changes=recorded,
-                overlay=overlay,
-                effective=effective,
-                config_hash=config_hash(effective),
+            previous = get_path(effective_before, parts)
+            set_path(overlay, parts, value)
+            recorded.append(
+                {
+                    "key": key,
+                    "previous": None if previous is _MISSING else previous,
+                    "value": value,
+                }
             )
-            self.overlay = overlay
-            self.current = ConfigVersion(number, effective, candidate.handler_configs)
-            return number, recorded
+        effective = self.effective_at(overlay)
+        try:
+            candidate = self._build(0, effective)
+        except ConfigurationError as exc:
+            raise ConfigRejected(str(exc).removeprefix("invalid configuration: ")) from None
+        number = await store.add_config_version(
+            requested_by=requested_by,
+            reason=reason,
+            event_id=event_id,
+            changes=recorded,
+            overlay=overlay,
+            effective=effective,
+            config_hash=config_hash(effective),
+            after=self.current.version,
+        )
+        self.overlay = overlay
+        self.current = ConfigVersion(number, effective, candidate.handler_configs)
+        return number, recorded
 
     async def follow(self, store: PipelineStore) -> ConfigVersion | None:
         """Take in a newer version another instance recorded in the shared database; the

@@ -14,7 +14,7 @@ sqlite/     the SQLite backend; `Store` is its store class
 postgres/   the PostgreSQL backend (asyncpg), `PostgresStore`
 """
 
-from calibd.store.errors import StoreBusy, StoreError, StoreValueError
+from calibd.store.errors import StoreBusy, StoreError, StoreValueError, VersionConflict
 from calibd.store.protocols import (
     InboxStore,
     PipelineStore,
@@ -62,6 +62,7 @@ __all__ = [
     "StoreBusy",
     "StoreError",
     "StoreValueError",
+    "VersionConflict",
     "format_time",
     "parse_time",
 ]

@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager, contextmanager
 
 from calibd.errors import StoreError
 
-__all__ = ["StoreBusy", "StoreError", "StoreValueError", "translating"]
+__all__ = ["StoreBusy", "StoreError", "StoreValueError", "VersionConflict", "translating"]
 
 
 class StoreBusy(StoreError):
@@ -18,6 +18,11 @@ class StoreBusy(StoreError):
 class StoreValueError(Exception):
     """The values one message would write cannot be stored (a value the backend cannot bind,
     a broken constraint): that message's fault, not the database's; it is dead-lettered."""
+
+
+class VersionConflict(Exception):
+    """`add_config_version(after=N)`: the latest recorded version is no longer N (another
+    instance recorded one meanwhile); take it in and build the change again."""
 
 
 def translating(

@@ -153,6 +153,7 @@ class PipelineStore(ReadStore, InboxStore, Protocol):
         overlay: dict[str, Any],
         effective: dict[str, Any],
         config_hash: str,
+        after: int | None = None,
     ) -> int:
         """Record a new version; its number."""
         ...

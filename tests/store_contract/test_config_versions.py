@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from calibd.store import ConfigVersionRow, StoreBackend
+import pytest
+
+from calibd.store import ConfigVersionRow, StoreBackend, VersionConflict
 from tests.store_contract.records import later, now, t
 
 
-async def add(store: StoreBackend, event_id: str | None, value: int) -> int:
+async def add(store: StoreBackend, event_id: str | None, value: int, **after) -> int:
     return await store.add_config_version(
         requested_by="operator",
         reason=f"set {value}",
@@ -17,6 +19,7 @@ async def add(store: StoreBackend, event_id: str | None, value: int) -> int:
         overlay={"handlers": {"h": {"x": value}}},
         effective={"handlers": {"h": {"x": value}}, "default_category": "B"},
         config_hash=f"hash{value}",
+        **after,
     )
 
 
@@ -40,3 +43,14 @@ async def test_versions_are_numbered_and_read_back(store: StoreBackend):
     assert await store.config_version_at(t("2000-01-01T00:00:00")) is None
     assert [v["version"] for v in await store.config_versions()] == [second, first]
     assert [v["version"] for v in await store.config_versions(1)] == [second]
+
+
+async def test_a_version_recorded_after_a_given_one_is_refused_when_another_came_first(
+    store: StoreBackend,
+):
+    first = await add(store, None, 1, after=0)
+    with pytest.raises(VersionConflict):
+        await add(store, None, 2, after=0)  # another instance recorded `first` meanwhile
+    assert (await store.latest_config_version()).version == first
+    assert await add(store, None, 2, after=first) == first + 1
+    assert await add(store, None, 3) == first + 2  # without `after`: no check

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from calibd.store.dashboard import DashboardReads
+from calibd.store.errors import VersionConflict
 from calibd.store.postgres import commit as _commit
 from calibd.store.postgres.errors import translated
 from calibd.store.postgres.queries import PostgresQueries, listing
@@ -95,12 +96,20 @@ class PostgresStore(DashboardReads, PostgresQueries):
         overlay: dict[str, Any],
         effective: dict[str, Any],
         config_hash: str,
+        after: int | None = None,
     ) -> int:
         """Record a new version; its number. Versions are serialised by a table lock, so
-        their numbers follow their commit order across instances."""
+        their numbers follow their commit order across instances; with `after`, only if
+        the latest recorded is that one (VersionConflict otherwise)."""
 
         async def run(conn: asyncpg.Connection) -> int:
             await conn.execute("LOCK TABLE config_versions IN SHARE ROW EXCLUSIVE MODE")
+            if after is not None:
+                latest = await conn.fetchval(
+                    "SELECT COALESCE(MAX(version), 0) FROM config_versions"
+                )
+                if latest != after:
+                    raise VersionConflict(f"the latest version is no longer {after}")
             return await conn.fetchval(
                 "INSERT INTO config_versions (created_at, requested_by, reason, event_id, "
                 "changes, overlay, effective, config_hash) "

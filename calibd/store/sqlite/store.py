@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 
 from calibd.store.dashboard import DashboardReads
+from calibd.store.errors import VersionConflict
 from calibd.store.records import (
     Completion,
     ConfigVersionRow,
@@ -107,8 +108,16 @@ class SqliteStore(DashboardReads, SqliteQueries):
         overlay: dict[str, Any],
         effective: dict[str, Any],
         config_hash: str,
+        after: int | None = None,
     ) -> int:
+        """Record a new version; its number. With `after`, only if the latest recorded is
+        that one (VersionConflict otherwise: the check and the insert are one write)."""
+
         async def run(conn: aiosqlite.Connection) -> int:
+            if after is not None:
+                cur = await conn.execute("SELECT COALESCE(MAX(version), 0) FROM config_versions")
+                if (await cur.fetchone())[0] != after:  # type: ignore[index]
+                    raise VersionConflict(f"the latest version is no longer {after}")
             cur = await conn.execute(
                 "INSERT INTO config_versions (created_at, requested_by, reason, event_id, "
                 "changes, overlay, effective, config_hash) VALUES (?,?,?,?,?,?,?,?)",
