@@ -121,6 +121,13 @@ class AcadaTriggerSettings(Section):
     enabled: bool = False
     directories: list[Path] = Field(default_factory=list)
     poll_interval_s: float = Field(default=2.0, gt=0, le=3600)
+    lease_s: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="The scanning lease: one instance sharing the database scans at a time; "
+        "a standby takes over this long after the holder stops renewing it",
+    )
     streams: dict[str, str] = Field(
         default={"CAL": "auto", "MUON": "ctao.acada.muon_data"},
         description=(
@@ -129,3 +136,9 @@ class AcadaTriggerSettings(Section):
         ),
     )
     source: str = "ctao.acada/dl0-triggers"
+
+    @model_validator(mode="after")
+    def _lease_outlasts_polls(self) -> AcadaTriggerSettings:
+        if self.lease_s <= 2 * self.poll_interval_s:
+            raise ValueError("lease_s must exceed twice poll_interval_s (renewed every poll)")
+        return self

@@ -227,6 +227,9 @@ class RecordingAdmission:
     async def record_ignored(self, key: tuple[str, str], transport: str, why: str) -> None:
         return None
 
+    async def hold_lease(self, name: str, lease_s: float) -> bool:
+        return True
+
 
 @dataclass
 class RecordingSink:

@@ -15,6 +15,7 @@ from calibd.errors import MessageError, StoreError
 from calibd.events import CloudEvent
 from calibd.executor import CpuPool
 from calibd.faults import is_storage_fault
+from calibd.ids import process_holder
 from calibd.logs import get_logger
 from calibd.metrics import Metrics
 from calibd.pipeline.batch import BatchIntake
@@ -328,6 +329,10 @@ class Pipeline:
             inbox_raw(inbox_id, transport, origin, payload)
             for inbox_id, (origin, payload) in zip(ids, messages, strict=True)
         ]
+
+    async def hold_lease(self, name: str, lease_s: float) -> bool:
+        """Take or renew the named lease for this process (`process_holder`)."""
+        return await self.store.hold_lease(name, process_holder(self.settings.instance), lease_s)
 
     async def already_processed(self, key: tuple[str, str]) -> bool:
         """True when (source, id) is in the ledger."""

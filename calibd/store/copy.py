@@ -37,6 +37,7 @@ TABLES = (
     "outbox_deliveries",
     "dead_letters",
     "waits",
+    "leases",
 )
 
 

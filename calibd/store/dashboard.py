@@ -102,5 +102,6 @@ CLAIMS = (
     "GROUP BY claimed_by "
     "UNION ALL SELECT claimed_by, 'waits', COUNT(*), MAX(claimed_until) FROM waits "
     "WHERE claimed_by IS NOT NULL AND status IN ('pending', 'ready') GROUP BY claimed_by "
+    "UNION ALL SELECT holder, 'lease ' || name, 1, until FROM leases "
     "ORDER BY 1, 2"
 )

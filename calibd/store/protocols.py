@@ -130,6 +130,11 @@ class PipelineStore(ReadStore, InboxStore, Protocol):
 
     async def due_waits(self, now: datetime, limit: int = 50) -> list[DueWait]: ...
 
+    async def hold_lease(self, name: str, holder: str, lease_s: float) -> bool:
+        """Take the lease `name` for `holder` for `lease_s`, or renew it; False while another
+        holder's lease has not expired."""
+        ...
+
     async def claim_due_waits(
         self, now: datetime, limit: int, holder: str, lease_s: float
     ) -> list[DueWait]:

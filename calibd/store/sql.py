@@ -13,6 +13,7 @@ __all__ = [
     "CATEGORY_RANK",
     "COUNTS",
     "DUE_FOR",
+    "LEASE",
     "OVERDUE_WAITS",
     "PENDING_FOR",
     "Params",
@@ -124,3 +125,10 @@ DUE_FOR = (
     "ORDER BY id LIMIT {limit}"
 )
 """The due waits a waits loop may claim (`PipelineStore.claim_due_waits`)."""
+
+LEASE = (
+    "INSERT INTO leases (name, holder, until) VALUES ({name}, {holder}, {until}) "
+    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until "
+    "WHERE leases.holder = excluded.holder OR leases.until < {now} RETURNING holder"
+)
+"""Take or renew a named lease (`PipelineStore.hold_lease`): a row back when it is ours."""

@@ -97,6 +97,11 @@ class Admission(Protocol):
 
     async def record_ignored(self, key: tuple[str, str], transport: str, why: str) -> None: ...
 
+    async def hold_lease(self, name: str, lease_s: float) -> bool:
+        """Take or renew the named lease for this instance (one holder at a time among the
+        instances sharing the database); False while another instance holds it."""
+        ...
+
 
 class Source(Protocol):
     """Receives messages and submits them to its `Admission`; `run` returns only when

@@ -106,3 +106,16 @@ async def test_the_instances_holding_claims_are_listed(store: StoreBackend):
         ("calibd-b:2:y", "outbox", 2),
     ]
     assert all(isinstance(c["until"], str) and c["until"] > "2026" for c in rows)
+
+
+async def test_a_lease_has_one_holder_until_it_expires(backend, store: StoreBackend):
+    async with backend.make() as other:
+        assert await store.hold_lease("acada-triggers:/data", "a", 1)
+        assert not await other.hold_lease("acada-triggers:/data", "b", 60)
+        assert await other.hold_lease("acada-triggers:/other", "b", 60)  # another lease
+        assert await store.hold_lease("acada-triggers:/data", "a", 1)  # renewed
+        await asyncio.sleep(1.2)  # a stopped renewing: b takes over, a is now refused
+        assert await other.hold_lease("acada-triggers:/data", "b", 60)
+        assert not await store.hold_lease("acada-triggers:/data", "a", 60)
+    leases = {c["what"]: c["holder"] for c in await store.claims()}
+    assert leases == {"lease acada-triggers:/data": "b", "lease acada-triggers:/other": "b"}

@@ -17,6 +17,7 @@ TABLES = (
     "config_versions",
     "dead_letters",
     "inbox",
+    "leases",
     "outbox",
     "outbox_deliveries",
     "processed",

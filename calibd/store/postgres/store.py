@@ -16,7 +16,7 @@ from calibd.store.postgres.errors import translated
 from calibd.store.postgres.queries import PostgresQueries, listing
 from calibd.store.records import Completion, ConfigVersionRow, DueWait, InboxRow, PendingDelivery
 from calibd.store.rows import config_version_row, due_wait, inbox_row, pending_delivery
-from calibd.store.sql import DUE_FOR, PENDING_FOR
+from calibd.store.sql import DUE_FOR, LEASE, PENDING_FOR
 
 __all__ = ["PostgresStore"]
 
@@ -138,6 +138,15 @@ class PostgresStore(DashboardReads, PostgresQueries):
             limit,
         )
         return [due_wait(r) for r in rows]
+
+    async def hold_lease(self, name: str, holder: str, lease_s: float) -> bool:
+        until = "now() + make_interval(secs => $3)"
+        sql = LEASE.format(name="$1", holder="$2", until=until, now="now()")
+
+        async def run(conn: asyncpg.Connection) -> bool:
+            return await conn.fetchval(sql, name, holder, float(lease_s)) is not None
+
+        return await self._write(run)
 
     async def claim_due_waits(
         self, now: datetime, limit: int, holder: str, lease_s: float

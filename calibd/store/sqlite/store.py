@@ -19,7 +19,7 @@ from calibd.store.records import (
     PendingDelivery,
 )
 from calibd.store.rows import config_version_row, due_wait, inbox_row, pending_delivery
-from calibd.store.sql import DUE_FOR, PENDING_FOR
+from calibd.store.sql import DUE_FOR, LEASE, PENDING_FOR
 from calibd.store.sqlite import commit as _commit
 from calibd.store.sqlite.queries import SqliteQueries
 from calibd.store.sqlite.reads import fetch_all, fetch_one
@@ -149,6 +149,17 @@ class SqliteStore(DashboardReads, SqliteQueries):
             (format_time(now), format_time(now), limit),
         )
         return [due_wait(r) for r in rows]
+
+    async def hold_lease(self, name: str, holder: str, lease_s: float) -> bool:
+        now = datetime.now(UTC)
+        until = format_time(now + timedelta(seconds=lease_s))
+        sql = LEASE.format(name="?", holder="?", until="?", now="?")
+
+        async def run(conn: aiosqlite.Connection) -> bool:
+            cur = await conn.execute(sql, (name, holder, until, format_time(now)))
+            return (await cur.fetchone()) is not None
+
+        return await self._write(run)
 
     async def claim_due_waits(
         self, now: datetime, limit: int, holder: str, lease_s: float

@@ -212,10 +212,27 @@ class AcadaTriggerSource:
             "watching for ACADA trigger files",
             directories=[str(d) for d in self.settings.directories],
         )
+        name = "acada-triggers:" + ",".join(sorted(str(d) for d in self.settings.directories))
+        scanning: bool | None = None
         while True:
-            for trigger in await asyncio.to_thread(self.scan):
-                await self.handle(trigger)
+            held = await self._lease(name)
+            if held != scanning:  # log the changes only: standby, or (again) the scanner
+                scanning = held
+                log.info("trigger directories scanned here" if held else "standby: another "
+                         "instance scans the trigger directories", lease=name)  # fmt: skip
+            if held:
+                for trigger in await asyncio.to_thread(self.scan):
+                    await self.handle(trigger)
             await asyncio.sleep(self.settings.poll_interval_s)
+
+    async def _lease(self, name: str) -> bool:
+        """Whether this instance scans now (the lease, renewed every poll); a database error
+        is logged and counts as not holding it (the next poll tries again)."""
+        try:
+            return await self.pipeline.hold_lease(name, self.settings.lease_s)
+        except Exception as exc:
+            log.warning("cannot renew the trigger scanning lease", error=str(exc))
+            return False
 
     async def handle(self, trigger: Path) -> None:
         key = (self.settings.source, trigger_event_id(trigger))

@@ -1,0 +1,55 @@
+"""Two `calibd run` instances on one PostgreSQL database watching the same ACADA trigger
+directories: one scans (the lease holder), the other stands by and takes over when the
+scanner dies; every trigger file is handled once."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import pytest
+
+from tests.integration.test_mqtt_and_triggers import mqtt_settings, write_dl0
+from tests.support.daemon_process import DaemonProcess
+
+pytestmark = pytest.mark.integration
+
+BASE = "TEL001_SDH0000_20261124T210300_SBID0000000002_OBSID0000000200_TEL_CAL_CHUNK{:03d}.fits.fz"
+
+
+def count(postgres, db: str, sql: str) -> int:
+    return int(postgres.psql(sql, db).strip() or 0)
+
+
+async def test_one_instance_scans_and_a_standby_takes_over(postgres, mqtt, tmp_path, uid):
+    db = postgres.create_database("triggers")
+    dl0 = tmp_path / "dl0" / "LST-1" / "events" / "2026" / "11" / "24"
+    dl0.mkdir(parents=True)
+    write_dl0(dl0, BASE.format(0), "PEDESTAL")
+    extra = {
+        "database.url": postgres.url(db),
+        "mqtt.consume": False,
+        "acada_triggers.enabled": True,
+        "acada_triggers.directories": [str(tmp_path / "dl0")],
+        "acada_triggers.poll_interval_s": 0.2,
+        "acada_triggers.lease_s": 2.0,
+        "data_roots": [str(tmp_path / "dl0")],
+    }
+    first = DaemonProcess(tmp_path / "a", {**mqtt_settings(mqtt, uid), **extra}).start()
+    first.wait_msg("trigger directories scanned here")
+    settings_b = {**mqtt_settings(mqtt, uid), **extra, "mqtt.client_id": f"calibd-{uid}-b"}
+    second = DaemonProcess(tmp_path / "b", settings_b).start()
+    try:
+        second.wait_msg("standby: another instance scans the trigger directories")
+        assert first.stop(signal.SIGKILL) == -signal.SIGKILL  # the scanner dies
+        second.wait_msg("trigger directories scanned here", timeout=15)  # within the lease
+        write_dl0(dl0, BASE.format(1), "PEDESTAL")
+        for _ in range(150):
+            if count(postgres, db, "SELECT count(*) FROM products") >= 2:
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)  # several more polls of the new scanner
+    finally:
+        assert second.stop() == 0
+    assert count(postgres, db, "SELECT count(*) FROM products") == 2  # one per trigger
+    assert count(postgres, db, "SELECT count(DISTINCT input_event_id) FROM products") == 2
