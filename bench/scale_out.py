@@ -8,6 +8,10 @@ started again. Prints: inputs, products per input, lost inputs, notifications an
 per product on each sink, products made by each instance, the rebalances logged, and the
 seconds from the first message to the last product.
 Usage: python bench/scale_out.py [N_PER_TRANSPORT] [INSTANCES] [KILLS] [SEED]   (1000 3 2 1)
+
+`--throughput [N_PER_TRANSPORT]` instead times the product path with no kills, the same
+messages in the same run: one instance on SQLite, then 1, 2 and 3 instances on PostgreSQL,
+and prints messages per second and the ratios to one SQLite instance.
 """
 
 from __future__ import annotations
@@ -135,7 +139,65 @@ async def run(
     }
 
 
+async def throughput(kafka, mqtt, postgres, workdir: Path, n: int) -> list[tuple[str, float]]:
+    """Messages per second of the product path (first message to last product), per setup."""
+    out = []
+    for label, instances, pg in (
+        ("1 on SQLite", 1, False),
+        ("1 on PostgreSQL", 1, True),
+        ("2 on PostgreSQL", 2, True),
+        ("3 on PostgreSQL", 3, True),
+    ):
+        uid = uuid.uuid4().hex[:8]
+        url = postgres.url(postgres.create_database("tp")) if pg else None
+        daemons = []
+        for k in range(instances):
+            s = instance_settings(kafka, mqtt, uid, url or "", f"i{k}")
+            if url is None:
+                s.pop("database.url")
+            daemons.append(DaemonProcess(workdir / f"{uid}-{k}", s))
+        envs = [envelope("kafka") for _ in range(n)] + [envelope("mqtt") for _ in range(n)]
+
+        def done(url=url, daemons=daemons) -> int:
+            if url is None:
+                return daemons[0].query("SELECT COUNT(*) FROM products")[0][0]
+            db = url.rsplit("/", 1)[1]
+            return int(postgres.psql("SELECT count(*) FROM products", db))
+
+        try:
+            for d in daemons:
+                d.start().wait_msg("mqtt connected", timeout=60)
+            await asyncio.sleep(8.0)  # the consumer group settles (Tansu: seconds per join)
+            started = time.perf_counter()
+            await feed(kafka, mqtt, uid, envs, bursts=1)
+            total = len(envs)
+            await asyncio.to_thread(wait_until, lambda t=total: done() >= t, 300, "products")
+            out.append((label, len(envs) / (time.perf_counter() - started)))
+        finally:
+            for d in daemons:
+                d.stop()
+    return out
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--throughput"]:
+        n = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            kafka, mqtt, postgres = (
+                start_tansu(work),
+                start_mosquitto(work),
+                PostgresCluster().start(),
+            )
+            try:
+                rates = asyncio.run(throughput(kafka, mqtt, postgres, work, n))
+            finally:
+                for service in (kafka, mqtt, postgres):
+                    service.stop()
+        base = rates[0][1]
+        for label, rate in rates:
+            print(f"{label:<18} {rate:8.0f} msg/s   {rate / base:5.2f}x one SQLite instance")
+        return
     args = [int(a) for a in sys.argv[1:]] + [1000, 3, 2, 1][len(sys.argv) - 1 :]
     n, instances, kills, seed = args[:4]
     with tempfile.TemporaryDirectory() as tmp:
