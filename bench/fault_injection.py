@@ -185,19 +185,22 @@ async def run(
         "products per input": dict(Counter(per_input.get(i, 0) for i in inputs)),
         "lost": len(inputs - set(per_input)),
         "unknown products": len(set(per_input) - inputs),
-        **{
-            f"{sink} notifications per product": dict(
-                Counter(len(notes.seen[sink].get(p, [])) for p in products)
-            )
-            for sink in ("kafka", "mqtt")
-        },
-        **{
-            f"{sink} envelope ids per product": dict(
-                Counter(len(set(notes.seen[sink].get(p, []))) for p in products)
-            )
-            for sink in ("kafka", "mqtt")
-        },
+        **notification_figures(notes, products),
     }
+
+
+def notification_figures(notes: Notifications, products: list[str]) -> dict:
+    """Per sink: how many notifications each product had, and how many envelope ids."""
+    out = {}
+    for sink in ("kafka", "mqtt"):
+        seen = notes.seen[sink]
+        out[f"{sink} notifications per product"] = dict(
+            Counter(len(seen.get(p, [])) for p in products)
+        )
+        out[f"{sink} envelope ids per product"] = dict(
+            Counter(len(set(seen.get(p, []))) for p in products)
+        )
+    return out
 
 
 def main() -> None:

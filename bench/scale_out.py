@@ -28,7 +28,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.fault_injection import Notifications, envelope, feed, settings, wait_until
+from bench.fault_injection import (
+    Notifications,
+    envelope,
+    feed,
+    notification_figures,
+    settings,
+    wait_until,
+)
 from tests.support.brokers import BrokerProcess, start_mosquitto, start_tansu
 from tests.support.daemon_process import DaemonProcess
 from tests.support.postgres import PostgresCluster
@@ -121,18 +128,7 @@ async def run(
         "products": len(products),
         "products per input": dict(Counter(int(per_input.get(i, 0)) for i in inputs)),
         "lost": len(inputs - set(per_input)),
-        **{
-            f"{sink} notifications per product": dict(
-                Counter(len(notes.seen[sink].get(p, [])) for p in products)
-            )
-            for sink in ("kafka", "mqtt")
-        },
-        **{
-            f"{sink} envelope ids per product": dict(
-                Counter(len(set(notes.seen[sink].get(p, []))) for p in products)
-            )
-            for sink in ("kafka", "mqtt")
-        },
+        **notification_figures(notes, products),
         "partition assignments logged": rebalances,
         "messages processed per instance (logged)": by_instance,
         "seconds": round(seconds, 1),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -167,20 +167,36 @@ class SqliteStore(DashboardReads, SqliteQueries):
         """As `claim_deliveries`: read first, one write only when something is due."""
         at = format_time(now)
         sql = DUE_FOR.format(columns="*", now="?", holder="?", limit="?")
-        args = (at, at, holder, at, limit)
+        rows = await self._claim(
+            sql,
+            (at, at, holder, at, limit),
+            "UPDATE waits SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+            lambda r, until: (holder, until, r["id"]),
+            now + timedelta(seconds=lease_s),
+        )
+        return [due_wait(r) for r in rows]
+
+    async def _claim(
+        self,
+        sql: str,
+        args: tuple,
+        claim: str,
+        params: Callable[[Any, str], tuple],
+        until: datetime,
+    ) -> list[Any]:
+        """The rows of `sql` claimed (`claim` with `params(row, until)` for each): read first
+        without the write lock, then read again and claim in one write, only when some row
+        may be claimed (the relay and the waits loop poll)."""
         if not await fetch_all(self.r, sql, args):
             return []
-        until = format_time(now + timedelta(seconds=lease_s))
+        stored_until = format_time(until)
 
         async def run(conn: aiosqlite.Connection) -> list[Any]:
             rows = await (await conn.execute(sql, args)).fetchall()
-            await conn.executemany(
-                "UPDATE waits SET claimed_by = ?, claimed_until = ? WHERE id = ?",
-                [(holder, until, r["id"]) for r in rows],
-            )
+            await conn.executemany(claim, [params(r, stored_until) for r in rows])
             return rows
 
-        return [due_wait(r) for r in await self._write(run)]
+        return await self._write(run)
 
     async def defer_wait(self, wait_id: int, attempts: int, retry_at: datetime) -> None:
         """Record a failed attempt of a wait's hook; the waits loop skips it until `retry_at`."""
@@ -220,22 +236,15 @@ class SqliteStore(DashboardReads, SqliteQueries):
         """Read what may be claimed without the write lock; claim it in one write (nothing is
         written when nothing is pending: the relay polls)."""
         now = datetime.now(UTC)
-        sql = PENDING_FOR.format(sink="?", holder="?", now="?", limit="?")
-        args = (sink, holder, format_time(now), limit)
-        if not await fetch_all(self.r, sql, args):
-            return []
-        until = format_time(now + timedelta(seconds=lease_s))
-
-        async def run(conn: aiosqlite.Connection) -> list[Any]:
-            rows = await (await conn.execute(sql, args)).fetchall()
-            await conn.executemany(
-                "UPDATE outbox_deliveries SET claimed_by = ?, claimed_until = ? "
-                "WHERE event_id = ? AND sink = ?",
-                [(holder, until, r["event_id"], sink) for r in rows],
-            )
-            return rows
-
-        return [pending_delivery(r) for r in await self._write(run)]
+        rows = await self._claim(
+            PENDING_FOR.format(sink="?", holder="?", now="?", limit="?"),
+            (sink, holder, format_time(now), limit),
+            "UPDATE outbox_deliveries SET claimed_by = ?, claimed_until = ? "
+            "WHERE event_id = ? AND sink = ?",
+            lambda r, until: (holder, until, r["event_id"], sink),
+            now + timedelta(seconds=lease_s),
+        )
+        return [pending_delivery(r) for r in rows]
 
     async def mark_delivered(self, sink: str, event_ids: Sequence[str]) -> None:
         now = _now()
