@@ -94,6 +94,17 @@ class Notifications:
             async for message in client.messages:
                 self._add("mqtt", message.payload)
 
+    async def wait_for(self, products: list[str], timeout: float) -> None:
+        """Until every product was notified on both sinks; then the late copies' time."""
+        for sink in ("kafka", "mqtt"):
+            await asyncio.to_thread(
+                wait_until,
+                lambda s=sink: all(p in self.seen[s] for p in products),
+                timeout,
+                f"{sink} notifications",
+            )
+        await asyncio.sleep(2.0)  # late duplicate copies, if any, arrive now
+
     async def __aenter__(self) -> Notifications:
         self._tasks = [asyncio.create_task(self._kafka()), asyncio.create_task(self._mqtt())]
         await asyncio.wait_for(self._ready.wait(), 10)
@@ -166,14 +177,7 @@ async def run(
 
         await asyncio.to_thread(wait_until, lambda: distinct() >= len(envs), 180, "products")
         products = [r[0] for r in daemon.query("SELECT id FROM products")]
-        for sink in ("kafka", "mqtt"):
-            await asyncio.to_thread(
-                wait_until,
-                lambda s=sink: all(p in notes.seen[s] for p in products),
-                60,
-                f"{sink} notifications",
-            )
-        await asyncio.sleep(2.0)  # late duplicate copies, if any, arrive now
+        await notes.wait_for(products, 60)
         assert daemon.stop() == 0
     rows = daemon.query("SELECT input_event_id, COUNT(*) FROM products GROUP BY 1")
     per_input = {r[0]: r[1] for r in rows}

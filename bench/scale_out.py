@@ -99,14 +99,7 @@ async def run(
         await asyncio.to_thread(wait_until, lambda: distinct() >= len(envs), 240, "products")
         seconds = time.perf_counter() - started
         products = psql("SELECT id FROM products")
-        for sink in ("kafka", "mqtt"):
-            await asyncio.to_thread(
-                wait_until,
-                lambda s=sink: all(p in notes.seen[s] for p in products),
-                90,
-                f"{sink} notifications",
-            )
-        await asyncio.sleep(2.0)  # late duplicate copies, if any, arrive now
+        await notes.wait_for(products, 90)
         for d in daemons:
             assert d.stop() == 0, d.tail()
     rows = psql("SELECT input_event_id, count(*) FROM products GROUP BY 1")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import os
+import shutil
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -290,7 +291,9 @@ async def compute_block_parallel(
     most `workers` at a time, then step 2; spills in a temporary folder under `scratch`."""
     _checked(config)
     headers = await run_cpu(block_headers, paths)
-    with tempfile.TemporaryDirectory(prefix="calibd-block-", dir=scratch) as spill_dir:
+    # made and removed in a thread: the spills of a block are hundreds of MB (event loop)
+    spill_dir = await asyncio.to_thread(tempfile.mkdtemp, prefix="calibd-block-", dir=scratch)
+    try:
         calls = [
             run_cpu(extract_files, [headers[i] for i in g], g, config, spill_dir)
             for g in stream_groups(headers, workers)
@@ -301,4 +304,6 @@ async def compute_block_parallel(
             raise failed[0]
         spills = [info for group in done for info in group]
         reduced = await run_cpu(reduce_block, spills, config, headers[0].name)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, spill_dir, True)
     return _result(headers, reduced)
