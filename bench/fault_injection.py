@@ -128,7 +128,8 @@ async def feed(kafka: BrokerProcess, mqtt: BrokerProcess, uid: str, envs, bursts
                     if env["id"].startswith("kafka"):
                         await producer.send(f"acada.calibration.{uid}", payload)
                     else:
-                        await client.publish(f"fi/{uid}/ctao/acada/weather", payload, qos=1)
+                        topic = f"fi/{uid}/{env['type'].replace('.', '/')}"
+                        await client.publish(topic, payload, qos=1)
                 await producer.flush()
                 await asyncio.sleep(0.5)
     finally:

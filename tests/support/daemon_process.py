@@ -39,10 +39,11 @@ class DaemonProcess:
         )
         return self
 
-    def log_lines(self) -> list[dict[str, Any]]:
+    def log_lines(self, every_start: bool = False) -> list[dict[str, Any]]:
+        """The log lines of this start (of every start with `every_start`), parsed."""
         out = []
         with self.log.open("rb") as fh:
-            fh.seek(self.log_offset)
+            fh.seek(0 if every_start else self.log_offset)
             text = fh.read().decode(errors="replace")
         for line in text.splitlines():
             try:
