@@ -73,6 +73,13 @@ class PipelineSettings(Section):
         description="How often a configuration version recorded by another instance sharing "
         "the database is looked for and taken in",
     )
+    inbox_lease_s: float = Field(
+        default=60.0,
+        ge=1,
+        le=86_400,
+        description="How long an instance's hold on its inbox rows lasts (renewed every "
+        "third): past it, another instance sharing the database takes them over",
+    )
     wait_claim_lease_s: float = Field(
         default=120.0,
         ge=1,

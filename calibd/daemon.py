@@ -15,13 +15,14 @@ from typing import Any
 from calibd.config import Settings
 from calibd.errors import ConfigurationError, StoreError
 from calibd.heap import settle_heap
+from calibd.inbox_keeper import InboxKeeper
 from calibd.logs import get_logger
 from calibd.outbox import OutboxRelay
 from calibd.pipeline import Pipeline
 from calibd.registry import Registry, default_registry
 from calibd.store.factory import database_shown, make_store
 from calibd.systemd import Notifier
-from calibd.transports.base import Sink, Source, inbox_raw
+from calibd.transports.base import Sink, Source
 
 __all__ = ["Daemon", "load_handlers"]
 
@@ -108,14 +109,12 @@ class Daemon:
         await self.shutdown()
 
     async def recover_inbox(self) -> int:
-        """Process inbox rows a previous run received but did not complete."""
+        """Process this instance's inbox rows a previous run received but did not complete
+        (see calibd.inbox_keeper); `run` then keeps the inbox lease."""
         assert self.pipeline is not None
-        rows = await self.store.inbox()
-        for row in rows:
-            await self.pipeline.submit(inbox_raw(row.id, row.transport, row.origin, row.payload))
-        if rows:
-            log.info("recovered messages from the inbox", count=len(rows))
-        return len(rows)
+        s = self.settings
+        self.inbox = InboxKeeper(self.store, self.pipeline, s.instance, s.pipeline.inbox_lease_s)
+        return await self.inbox.recover()
 
     def build_sources(self) -> list[Source]:
         assert self.pipeline is not None
@@ -167,6 +166,7 @@ class Daemon:
             )
             await self.health.start()
         self._tasks.append(asyncio.create_task(self._summaries(), name="calibd-summary"))
+        self._tasks.append(asyncio.create_task(self.inbox.run(), name="calibd-inbox"))
         if self.notifier.watchdog_s:
             self._tasks.append(asyncio.create_task(self._watchdog(), name="calibd-watchdog"))
         self.notifier.ready(f"consuming from {', '.join(s.name for s in self.sources)}")

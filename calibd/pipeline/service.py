@@ -324,7 +324,7 @@ class Pipeline:
     ) -> list[RawMessage]:
         """Write (origin, payload) pairs to the inbox in one transaction (before the
         transport acknowledges them); their RawMessages, to `submit`."""
-        ids = await self.store.add_many_to_inbox(transport, list(messages))
+        ids = await self.store.add_many_to_inbox(transport, list(messages), self.settings.instance)
         return [
             inbox_raw(inbox_id, transport, origin, payload)
             for inbox_id, (origin, payload) in zip(ids, messages, strict=True)

@@ -108,12 +108,21 @@ class ReadStore(Protocol):
 
 class InboxStore(Protocol):
     async def add_many_to_inbox(
-        self, transport: str, messages: Sequence[tuple[str, bytes]]
+        self, transport: str, messages: Sequence[tuple[str, bytes]], owner: str | None = None
     ) -> list[int]:
-        """Durably record (origin, payload) messages in one transaction; their ids."""
+        """Durably record (origin, payload) messages received by instance `owner` in one
+        transaction; their ids."""
         ...
 
-    async def inbox(self, transport: str | None = None) -> list[InboxRow]: ...
+    async def inbox(self, transport: str | None = None, owner: str | None = None) -> list[InboxRow]:
+        """Rows not completed yet, oldest first; with `owner`: its rows and those of no owner."""
+        ...
+
+    async def adopt_inbox(self, owner: str) -> list[InboxRow]:
+        """Make `owner` the owner of every row of another instance whose inbox lease
+        (`rules.inbox_lease`) has expired or was never held; those rows, oldest first, as
+        they were (their `owner` the instance they are taken from)."""
+        ...
 
     async def processed(self, keys: Sequence[Key]) -> dict[Key, str | None]: ...
 

@@ -133,6 +133,8 @@ class InboxRow:
     payload: bytes
     headers: str | None
     received_at: datetime
+    owner: str | None = None
+    """The instance that received it (None: written before owners were recorded)."""
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,11 @@ from typing import Literal, get_args
 
 __all__ = [
     "CATEGORIES",
+    "INBOX_LEASE_PREFIX",
     "REPROCESSED",
     "Category",
     "category_rank",
+    "inbox_lease",
     "lower_categories",
     "product_of_wait",
     "product_wait_key",
@@ -63,3 +65,12 @@ def product_of_wait(kind: str, key: str) -> tuple[str, int | None] | None:
         return None
     tel = key.removeprefix(_TEL_KEY)
     return kind.removeprefix(_PRODUCT_KIND), None if tel == "None" else int(tel)
+
+
+#: the lease an instance holds while it is alive: its inbox rows are its own until it expires
+INBOX_LEASE_PREFIX = "inbox:"
+
+
+def inbox_lease(instance: str) -> str:
+    """The name of the lease `instance` holds on its inbox rows."""
+    return f"{INBOX_LEASE_PREFIX}{instance}"

@@ -7,13 +7,14 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from calibd.store.rules import CATEGORIES, category_rank
+from calibd.store.rules import CATEGORIES, INBOX_LEASE_PREFIX, category_rank
 
 __all__ = [
     "CATEGORY_RANK",
     "COUNTS",
     "DUE_FOR",
     "LEASE",
+    "ORPHANED_INBOX",
     "OVERDUE_WAITS",
     "PENDING_FOR",
     "Params",
@@ -125,6 +126,14 @@ DUE_FOR = (
     "ORDER BY id LIMIT {limit}"
 )
 """The due waits a waits loop may claim (`PipelineStore.claim_due_waits`)."""
+
+ORPHANED_INBOX = (
+    "SELECT {columns} FROM inbox WHERE owner IS NOT NULL AND owner <> {owner} "
+    "AND NOT EXISTS (SELECT 1 FROM leases "
+    f"WHERE leases.name = '{INBOX_LEASE_PREFIX}' || inbox.owner AND leases.until >= {{now}}) "
+    "ORDER BY id"
+)
+"""Inbox rows of instances whose inbox lease has expired (`InboxStore.adopt_inbox`)."""
 
 LEASE = (
     "INSERT INTO leases (name, holder, until) VALUES ({name}, {holder}, {until}) "

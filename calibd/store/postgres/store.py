@@ -16,7 +16,7 @@ from calibd.store.postgres.errors import translated
 from calibd.store.postgres.queries import PostgresQueries, listing
 from calibd.store.records import Completion, ConfigVersionRow, DueWait, InboxRow, PendingDelivery
 from calibd.store.rows import config_version_row, due_wait, inbox_row, pending_delivery
-from calibd.store.sql import DUE_FOR, LEASE, PENDING_FOR
+from calibd.store.sql import DUE_FOR, LEASE, ORPHANED_INBOX, PENDING_FOR
 
 __all__ = ["PostgresStore"]
 
@@ -28,30 +28,49 @@ class PostgresStore(DashboardReads, PostgresQueries):
     """Async access to the CalibPipe database in PostgreSQL (see calibd.store.postgres)."""
 
     async def add_many_to_inbox(
-        self, transport: str, messages: Sequence[tuple[str, bytes]]
+        self, transport: str, messages: Sequence[tuple[str, bytes]], owner: str | None = None
     ) -> list[int]:
         """Durably record several (origin, payload) messages in one transaction; their ids."""
 
         async def run(conn: asyncpg.Connection) -> list[int]:
             rows = await conn.fetch(
-                "INSERT INTO inbox (transport, origin, payload, received_at) "
-                "SELECT $1, o, p, now() FROM unnest($2::text[], $3::bytea[]) "
+                "INSERT INTO inbox (transport, origin, payload, received_at, owner) "
+                "SELECT $1, o, p, now(), $4 FROM unnest($2::text[], $3::bytea[]) "
                 "WITH ORDINALITY AS m(o, p, n) ORDER BY n RETURNING id",
                 transport,
                 [m[0] for m in messages],
                 [m[1] for m in messages],
+                owner,
             )
             return sorted(r[0] for r in rows)
 
         return await self._write(run)
 
-    async def inbox(self, transport: str | None = None) -> list[InboxRow]:
-        """Inbox rows not yet completed (left by a crash or a stop), oldest first."""
+    async def inbox(self, transport: str | None = None, owner: str | None = None) -> list[InboxRow]:
+        """Inbox rows not yet completed (left by a crash or a stop), oldest first; with
+        `owner`, that instance's and those of no owner."""
         rows = await self._fetch(
-            "SELECT * FROM inbox WHERE ($1::text IS NULL OR transport = $1) ORDER BY id",
+            "SELECT * FROM inbox WHERE ($1::text IS NULL OR transport = $1) "
+            "AND ($2::text IS NULL OR owner = $2 OR owner IS NULL) ORDER BY id",
             transport,
+            owner,
         )
         return [inbox_row(r) for r in rows]
+
+    async def adopt_inbox(self, owner: str) -> list[InboxRow]:
+        """As the protocol says; rows another instance is adopting now are skipped."""
+        old = ORPHANED_INBOX.format(columns="id, owner", owner="$1", now="now()")
+        sql = (
+            f"WITH old AS ({old} FOR UPDATE SKIP LOCKED) "
+            "UPDATE inbox SET owner = $1 FROM old WHERE inbox.id = old.id "
+            "RETURNING inbox.id, inbox.transport, inbox.origin, inbox.payload, inbox.headers, "
+            "inbox.received_at, old.owner"
+        )
+
+        async def run(conn: asyncpg.Connection) -> list[InboxRow]:
+            return sorted((inbox_row(r) for r in await conn.fetch(sql, owner)), key=lambda r: r.id)
+
+        return await self._write(run)
 
     async def commit(self, items: Sequence[Completion]) -> None:
         """Write the outcomes of several messages in one transaction (all or nothing)."""

@@ -19,7 +19,7 @@ from calibd.store.records import (
     PendingDelivery,
 )
 from calibd.store.rows import config_version_row, due_wait, inbox_row, pending_delivery
-from calibd.store.sql import DUE_FOR, LEASE, PENDING_FOR
+from calibd.store.sql import DUE_FOR, LEASE, ORPHANED_INBOX, PENDING_FOR
 from calibd.store.sqlite import commit as _commit
 from calibd.store.sqlite.queries import SqliteQueries
 from calibd.store.sqlite.reads import fetch_all, fetch_one
@@ -38,7 +38,7 @@ class SqliteStore(DashboardReads, SqliteQueries):
     """
 
     async def add_many_to_inbox(
-        self, transport: str, messages: Sequence[tuple[str, bytes]]
+        self, transport: str, messages: Sequence[tuple[str, bytes]], owner: str | None = None
     ) -> list[int]:
         """Durably record several (origin, payload) messages in one transaction; their ids."""
 
@@ -46,21 +46,36 @@ class SqliteStore(DashboardReads, SqliteQueries):
             now, ids = _now(), []
             for origin, payload in messages:
                 cur = await conn.execute(
-                    "INSERT INTO inbox (transport, origin, payload, received_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (transport, origin, payload, now),
+                    "INSERT INTO inbox (transport, origin, payload, received_at, owner) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (transport, origin, payload, now, owner),
                 )
                 ids.append(cur.lastrowid)
             return ids
 
         return await self._write(run)
 
-    async def inbox(self, transport: str | None = None) -> list[InboxRow]:
-        """Inbox rows not yet completed (left by a crash or a stop), oldest first."""
-        sql = "SELECT * FROM inbox" + (" WHERE transport = ?" if transport else "") + " ORDER BY id"
-        return [
-            inbox_row(r) for r in await fetch_all(self.r, sql, (transport,) if transport else ())
-        ]
+    async def inbox(self, transport: str | None = None, owner: str | None = None) -> list[InboxRow]:
+        """Inbox rows not yet completed (left by a crash or a stop), oldest first; with
+        `owner`, that instance's and those of no owner."""
+        sql = (
+            "SELECT * FROM inbox WHERE (? IS NULL OR transport = ?) "
+            "AND (? IS NULL OR owner = ? OR owner IS NULL) ORDER BY id"
+        )
+        rows = await fetch_all(self.r, sql, (transport, transport, owner, owner))
+        return [inbox_row(r) for r in rows]
+
+    async def adopt_inbox(self, owner: str) -> list[InboxRow]:
+        """As the protocol says; read first, one write only when some row is orphaned."""
+        sql = ORPHANED_INBOX.format(columns="*", owner="?", now="?")
+        rows = await self._claim(
+            sql,
+            (owner, _now()),
+            "UPDATE inbox SET owner = ? WHERE id = ?",
+            lambda r, _: (owner, r["id"]),
+            datetime.now(UTC),
+        )
+        return [inbox_row(r) for r in rows]
 
     async def commit(self, items: Sequence[Completion]) -> None:
         """Write the outcomes of several messages in one transaction (see module docstring)."""

@@ -1,0 +1,6 @@
+-- Migration 6 (SQLite's 13): each inbox row names the instance that received it. An instance
+-- recovers only its own rows at start, and takes over another's when that instance's
+-- `inbox:<name>` lease has expired. Rows written before (no owner) are recovered by whichever
+-- instance starts.
+ALTER TABLE inbox ADD COLUMN owner text;
+CREATE INDEX inbox_owner ON inbox (owner);
