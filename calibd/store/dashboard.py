@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from calibd.store.listing import ProductListing
+from calibd.store.rules import INBOX_LEASE_PREFIX
 from calibd.store.sql import CATEGORY_RANK
 
 __all__ = ["DashboardReads"]
@@ -90,8 +91,9 @@ class DashboardReads(ProductListing):
         )
 
     async def claims(self) -> list[dict[str, Any]]:
-        """The instances holding claims on open rows (outbox deliveries, waits): holder, what,
-        how many rows and until when (the latest), by holder."""
+        """The instances holding claims on open rows (outbox deliveries, waits, inbox rows by
+        owner until its inbox lease ends) and leases: holder, what, how many rows and until
+        when (the latest), by holder."""
         return await self._listing_rows(CLAIMS, self._listing_params())
 
 
@@ -103,5 +105,8 @@ CLAIMS = (
     "UNION ALL SELECT claimed_by, 'waits', COUNT(*), MAX(claimed_until) FROM waits "
     "WHERE claimed_by IS NOT NULL AND status IN ('pending', 'ready') GROUP BY claimed_by "
     "UNION ALL SELECT holder, 'lease ' || name, 1, until FROM leases "
+    "UNION ALL SELECT i.owner, 'inbox', COUNT(*), COALESCE(MAX(l.until), MIN(i.received_at)) "
+    f"FROM inbox i LEFT JOIN leases l ON l.name = '{INBOX_LEASE_PREFIX}' || i.owner "
+    "WHERE i.owner IS NOT NULL GROUP BY i.owner "
     "ORDER BY 1, 2"
 )

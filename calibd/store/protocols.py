@@ -102,7 +102,8 @@ class ReadStore(Protocol):
         ...
 
     async def claims(self) -> list[dict[str, Any]]:
-        """Instances holding claims on open rows: holder, what (outbox, waits), n, until."""
+        """Instances holding claims on open rows: holder, what (outbox, waits, inbox, lease
+        <name>), n, until."""
         ...
 
 

@@ -55,3 +55,13 @@ async def test_a_completed_row_is_neither_recovered_nor_adopted(store: StoreBack
     await store.commit([done("e1", inbox_id=row)])
     assert await store.inbox(owner="b") == []
     assert await store.adopt_inbox("a") == []
+
+
+async def test_claims_list_each_owners_inbox_rows_until_its_lease_ends(store: StoreBackend):
+    await store.add_many_to_inbox("mqtt", [("t", b"1"), ("t", b"2")], owner="a")
+    await store.add_many_to_inbox("mqtt", [("t", b"3")], owner="gone")
+    assert await store.hold_lease(inbox_lease("a"), "a", 60)
+    claims = {(c["holder"], c["what"]): c for c in await store.claims()}
+    assert claims[("a", "inbox")]["n"] == 2 and claims[("gone", "inbox")]["n"] == 1
+    assert claims[("a", "inbox")]["until"] == claims[("a", "lease inbox:a")]["until"]
+    assert claims[("gone", "inbox")]["until"] < claims[("a", "inbox")]["until"]  # expired
