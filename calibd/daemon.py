@@ -253,7 +253,7 @@ class Daemon:
                 "Seconds since the last systemd watchdog ping (withheld while unhealthy).",
                 {(): round(age, 1)},
             )
-        return 200, self.pipeline.metrics.prometheus(gauges)
+        return 200, self.pipeline.metrics.prometheus(gauges, self.settings.instance)
 
     async def _watchdog(self) -> None:
         """Ping systemd's watchdog at half its interval, only while healthy."""

@@ -37,37 +37,49 @@ class Metrics:
         return out
 
     def prometheus(
-        self, gauges: dict[str, tuple[str, dict[tuple[tuple[str, str], ...], float]]]
+        self,
+        gauges: dict[str, tuple[str, dict[tuple[tuple[str, str], ...], float]]],
+        instance: str | None = None,
     ) -> str:
-        """Prometheus text exposition: the counters here plus `gauges` (name -> help, values)."""
-        lines = [
-            "# HELP calibd_messages_total Messages by event type and outcome since start.",
-            "# TYPE calibd_messages_total counter",
-        ]
+        """Prometheus text exposition: the counters here plus `gauges` (name -> help, values),
+        every sample labelled `calibd_instance` when `instance` is given (Prometheus' own
+        `instance` label names the scrape target, not the calibd instance)."""
+        base = (("calibd_instance", instance),) if instance is not None else ()
+
+        def sample(name: str, labels: tuple[tuple[str, str], ...], value: object) -> str:
+            pairs = ",".join(f'{k}="{_escaped(str(v))}"' for k, v in (*base, *labels))
+            return f"{name}{{{pairs}}} {value}" if pairs else f"{name} {value}"
+
+        def header(name: str, kind: str, help_text: str) -> list[str]:
+            return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+
+        lines = header(
+            "calibd_messages_total", "counter", "Messages by event type and outcome since start."
+        )
         for (etype, outcome), n in sorted(self.messages.items()):
-            lines.append(f'calibd_messages_total{{type="{etype}",outcome="{outcome}"}} {n}')
-        lines += [
-            "# HELP calibd_handler_duration_seconds Time spent in handlers.",
-            "# TYPE calibd_handler_duration_seconds summary",
-        ]
+            by = (("type", etype), ("outcome", outcome))
+            lines.append(sample("calibd_messages_total", by, n))
+        lines += header("calibd_handler_duration_seconds", "summary", "Time spent in handlers.")
         for name, (total, count) in sorted(self.handler_seconds.items()):
-            lines.append(f'calibd_handler_duration_seconds_sum{{handler="{name}"}} {total:.6f}')
-            lines.append(f'calibd_handler_duration_seconds_count{{handler="{name}"}} {count}')
-        lines += [
-            "# HELP calibd_notifications_refused_total Notifications a sink refused for good "
-            "(recorded failed in the outbox) since start.",
-            "# TYPE calibd_notifications_refused_total counter",
-        ]
+            by = (("handler", name),)
+            lines.append(sample("calibd_handler_duration_seconds_sum", by, f"{total:.6f}"))
+            lines.append(sample("calibd_handler_duration_seconds_count", by, count))
+        lines += header(
+            "calibd_notifications_refused_total",
+            "counter",
+            "Notifications a sink refused for good (recorded failed in the outbox) since start.",
+        )
         for (sink, etype), n in sorted(self.notifications_refused.items()):
-            lines.append(f'calibd_notifications_refused_total{{sink="{sink}",type="{etype}"}} {n}')
-        lines += [
-            "# HELP calibd_uptime_seconds Seconds since start.",
-            "# TYPE calibd_uptime_seconds gauge",
-            f"calibd_uptime_seconds {time.time() - self.started:.1f}",
-        ]
+            by = (("sink", sink), ("type", etype))
+            lines.append(sample("calibd_notifications_refused_total", by, n))
+        lines += header("calibd_uptime_seconds", "gauge", "Seconds since start.")
+        lines.append(sample("calibd_uptime_seconds", (), f"{time.time() - self.started:.1f}"))
         for name, (help_text, values) in gauges.items():
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-            for labels, value in values.items():
-                label = ",".join(f'{k}="{v}"' for k, v in labels)
-                lines.append(f"{name}{{{label}}} {value}" if label else f"{name} {value}")
+            lines += header(name, "gauge", help_text)
+            lines += [sample(name, labels, value) for labels, value in values.items()]
         return "\n".join(lines) + "\n"
+
+
+def _escaped(value: str) -> str:
+    """A label value as the text format writes it (backslash, quote and newline escaped)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

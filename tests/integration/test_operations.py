@@ -37,7 +37,7 @@ async def test_notify_protocol_watchdog_health_and_metrics(mqtt, tmp_path, uid):
     sock.bind(sock_path)
     sock.settimeout(20)
     port = free_port()
-    settings = mqtt_settings(mqtt, uid, **{"operations.http_port": port})
+    settings = mqtt_settings(mqtt, uid, **{"operations.http_port": port, "instance": "ops-1"})
     os.environ["NOTIFY_SOCKET"] = sock_path
     os.environ["WATCHDOG_USEC"] = "1000000"  # ping every 0.5 s
     try:
@@ -56,10 +56,17 @@ async def test_notify_protocol_watchdog_health_and_metrics(mqtt, tmp_path, uid):
         daemon.wait_query("SELECT id FROM products", lambda r: len(r) == 1)
         code, metrics = get(port, "/metrics")
         assert code == 200
-        assert 'calibd_messages_total{type="ctao.acada.weather",outcome="done"} 1' in metrics
-        assert 'calibd_handler_duration_seconds_count{handler="echo_weather"} 1' in metrics
-        assert "calibd_healthy 1" in metrics and "calibd_waits_overdue 0" in metrics
-        assert re.search(r"^calibd_watchdog_ping_age_seconds [0-9.]+$", metrics, flags=re.M)
+        me = 'calibd_instance="ops-1"'  # on every sample
+        weather = 'type="ctao.acada.weather",outcome="done"'
+        assert f"calibd_messages_total{{{me},{weather}}} 1" in metrics
+        assert f'calibd_handler_duration_seconds_count{{{me},handler="echo_weather"}} 1' in metrics
+        assert f"calibd_healthy{{{me}}} 1" in metrics
+        assert f"calibd_waits_overdue{{{me}}} 0" in metrics
+        assert re.search(
+            r"^calibd_watchdog_ping_age_seconds\{" + me + r"\} [0-9.]+$", metrics, flags=re.M
+        )
+        samples = [line for line in metrics.splitlines() if not line.startswith("#")]
+        assert samples and all(me in line for line in samples)
         # every series the shipped Grafana dashboard and alert rules use is one calibd exports
         assert used_names() - SYNTHETIC <= exposed_names(metrics)
         assert get(port, "/nope")[0] == 404

@@ -160,6 +160,7 @@ async def test_a_notification_kafka_refuses_is_recorded_and_the_others_flow(
             "mqtt.products_topic_prefix": f"test/{uid}/products",
             "handlers.echo_trigger_rates.summary_bytes": 1_200_000,
             "operations.http_port": port,
+            "instance": "relay-1",
             "outbox.retry_max_s": 1.0,
         },
     )
@@ -208,10 +209,10 @@ async def test_a_notification_kafka_refuses_is_recorded_and_the_others_flow(
     assert row["delivered_at"] is None and row["attempts"] == 1
     assert row["last_error"].startswith("MessageSizeTooLargeError")
     assert (
-        'calibd_notifications_refused_total{sink="kafka",type="ctao.calibpipe.calibration_ready"} 1'
-        in metrics
+        'calibd_notifications_refused_total{calibd_instance="relay-1",sink="kafka",'
+        'type="ctao.calibpipe.calibration_ready"} 1' in metrics
     )
-    assert "\ncalibd_outbox_failed 1\n" in metrics
+    assert '\ncalibd_outbox_failed{calibd_instance="relay-1"} 1\n' in metrics
     alerts = [e for e in daemon.log_lines() if e.get("msg", "").startswith("notification refused")]
     assert len(alerts) == 1 and alerts[0]["level"] == "error"
     assert not [e for e in daemon.log_lines() if e.get("msg", "").startswith("sink unavailable")]
