@@ -125,8 +125,9 @@ class AcadaTriggerSettings(Section):
         default=30.0,
         ge=1,
         le=3600,
-        description="The scanning lease: one instance sharing the database scans at a time; "
-        "a standby takes over this long after the holder stops renewing it",
+        description="The scanning lease: one instance sharing the database scans at a time "
+        "(renewed every third of it, during long scans too); a standby takes over this long "
+        "after the holder stops renewing it",
     )
     streams: dict[str, str] = Field(
         default={"CAL": "auto", "MUON": "ctao.acada.muon_data"},
@@ -140,5 +141,5 @@ class AcadaTriggerSettings(Section):
     @model_validator(mode="after")
     def _lease_outlasts_polls(self) -> AcadaTriggerSettings:
         if self.lease_s <= 2 * self.poll_interval_s:
-            raise ValueError("lease_s must exceed twice poll_interval_s (renewed every poll)")
+            raise ValueError("lease_s must exceed twice poll_interval_s (a standby polls for it)")
         return self

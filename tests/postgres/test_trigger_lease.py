@@ -1,6 +1,6 @@
 """Two `calibd run` instances on one PostgreSQL database watching the same ACADA trigger
 directories: one scans (the lease holder), the other stands by and takes over when the
-scanner dies; every trigger file is handled once."""
+scanner dies; every trigger file is handled once. A scan longer than the lease keeps it."""
 
 from __future__ import annotations
 
@@ -53,3 +53,44 @@ async def test_one_instance_scans_and_a_standby_takes_over(postgres, mqtt, tmp_p
         assert second.stop() == 0
     assert count(postgres, db, "SELECT count(*) FROM products") == 2  # one per trigger
     assert count(postgres, db, "SELECT count(DISTINCT input_event_id) FROM products") == 2
+
+
+async def test_a_scan_longer_than_the_lease_keeps_it(postgres, mqtt, tmp_path, uid):
+    db = postgres.create_database("longscan")
+    dl0 = tmp_path / "dl0" / "LST-1" / "events" / "2026" / "11" / "24"
+    dl0.mkdir(parents=True)
+    n = 24
+    for k in range(n):
+        write_dl0(dl0, BASE.format(k), "PEDESTAL")
+    extra = {
+        "database.url": postgres.url(db),
+        "mqtt.consume": False,
+        "acada_triggers.enabled": True,
+        "acada_triggers.directories": [str(tmp_path / "dl0")],
+        "acada_triggers.poll_interval_s": 0.2,
+        "acada_triggers.lease_s": 1.0,
+        "data_roots": [str(tmp_path / "dl0")],
+        # one trigger at a time, 0.25 s each: the first scan takes >= 6 s, six leases
+        "pipeline.max_in_flight": 1,
+        "handlers.echo_pedestal_run.cpu_seconds": 0.25,
+    }
+    first = DaemonProcess(tmp_path / "a", {**mqtt_settings(mqtt, uid), **extra}).start()
+    first.wait_msg("trigger directories scanned here")
+    settings_b = {**mqtt_settings(mqtt, uid), **extra, "mqtt.client_id": f"calibd-{uid}-b"}
+    second = DaemonProcess(tmp_path / "b", settings_b).start()
+    try:
+        second.wait_msg("standby: another instance scans the trigger directories")
+        for _ in range(300):
+            if count(postgres, db, "SELECT count(*) FROM products") >= n:
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.5)  # more than a lease: the standby stays one
+    finally:
+        assert second.stop() == 0 and first.stop() == 0
+    scanned_b = [
+        e for e in second.log_lines() if e.get("msg") == "trigger directories scanned here"
+    ]
+    assert scanned_b == []
+    assert not [e for e in first.log_lines() if "lease lost" in str(e.get("msg"))]
+    assert count(postgres, db, "SELECT count(*) FROM products") == n
+    assert count(postgres, db, "SELECT count(DISTINCT input_event_id) FROM products") == n

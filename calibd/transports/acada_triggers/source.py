@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -184,6 +185,7 @@ class AcadaTriggerSource:
         self.roots = roots
         self.pipeline = pipeline
         self._seen: set[Path] = set()
+        self._renewed: float | None = None  # monotonic time of the last lease renewal
         self.connected = True
 
     def scan(self) -> list[Path]:
@@ -215,19 +217,51 @@ class AcadaTriggerSource:
         name = "acada-triggers:" + ",".join(sorted(str(d) for d in self.settings.directories))
         scanning: bool | None = None
         while True:
-            held = await self._lease(name)
+            held = await self._holding(name)
             if held != scanning:  # log the changes only: standby, or (again) the scanner
                 scanning = held
                 log.info("trigger directories scanned here" if held else "standby: another "
                          "instance scans the trigger directories", lease=name)  # fmt: skip
-            if held:
-                for trigger in await asyncio.to_thread(self.scan):
-                    await self.handle(trigger)
+            if held and not await self._scan_holding(name):
+                scanning = False
+                log.warning("trigger scanning lease lost during a scan: standby", lease=name)
             await asyncio.sleep(self.settings.poll_interval_s)
 
+    async def _scan_holding(self, name: str) -> bool:
+        """Handle the new trigger files while a task keeps the lease renewed (a scan may take
+        longer than the lease); stop at once, False, when the lease is lost."""
+        lost = asyncio.Event()
+
+        async def keep() -> None:
+            while True:
+                await asyncio.sleep(self.settings.lease_s / 3)
+                if not await self._holding(name):
+                    lost.set()
+                    return
+
+        keeper = asyncio.create_task(keep(), name="calibd-trigger-lease")
+        try:
+            for trigger in await asyncio.to_thread(self.scan):
+                if lost.is_set():
+                    return False
+                await self.handle(trigger)
+            return not lost.is_set()
+        finally:
+            keeper.cancel()
+
+    async def _holding(self, name: str) -> bool:
+        """Whether this instance scans now: the lease renewed when a third of it has passed
+        since the last renewal (so not every poll: on SQLite each renewal is a write)."""
+        now = time.monotonic()
+        if self._renewed is not None and now - self._renewed < self.settings.lease_s / 3:
+            return True
+        held = await self._lease(name)
+        self._renewed = now if held else None
+        return held
+
     async def _lease(self, name: str) -> bool:
-        """Whether this instance scans now (the lease, renewed every poll); a database error
-        is logged and counts as not holding it (the next poll tries again)."""
+        """Take or renew the lease; a database error is logged and counts as not holding it
+        (the next poll tries again)."""
         try:
             return await self.pipeline.hold_lease(name, self.settings.lease_s)
         except Exception as exc:
