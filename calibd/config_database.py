@@ -50,6 +50,13 @@ class DatabaseSettings(Section):
     sslcert: Path | None = None
     sslkey: Path | None = None
     pool_size: int = Field(default=4, ge=1, le=100, description="PostgreSQL connections")
+    reconnect_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=86_400,
+        description="PostgreSQL: how long a call is tried again while the server cannot be "
+        "reached (restarted, network cut) before it is a storage fault and the daemon stops",
+    )
 
     @field_validator("url")
     @classmethod

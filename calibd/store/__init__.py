@@ -5,7 +5,8 @@ protocols   what each consumer needs of a store (PipelineStore, RelayStore, ...)
 rules       categories, supersession, wait keys: written once for every backend
 plan        what a group commit writes (and columns: the rows' columns and values)
 listing     the product listing; sql: SQL both backends run; rows: rows to records
-errors      StoreError, StoreBusy, StoreValueError (a message's values, not a fault)
+errors      StoreError, StoreBusy, StoreUnavailable, StoreValueError (a message's values,
+            not a fault)
 times       the stored text form of times
 migrations  each backend's numbered migration files
 factory     the store the settings name (SQLite, or PostgreSQL for `database.url`)
@@ -14,7 +15,13 @@ sqlite/     the SQLite backend; `Store` is its store class
 postgres/   the PostgreSQL backend (asyncpg), `PostgresStore`
 """
 
-from calibd.store.errors import StoreBusy, StoreError, StoreValueError, VersionConflict
+from calibd.store.errors import (
+    StoreBusy,
+    StoreError,
+    StoreUnavailable,
+    StoreValueError,
+    VersionConflict,
+)
 from calibd.store.protocols import (
     InboxStore,
     PipelineStore,
@@ -61,6 +68,7 @@ __all__ = [
     "StoreBackend",
     "StoreBusy",
     "StoreError",
+    "StoreUnavailable",
     "StoreValueError",
     "VersionConflict",
     "format_time",

@@ -7,12 +7,25 @@ from contextlib import AbstractContextManager, contextmanager
 
 from calibd.errors import StoreError
 
-__all__ = ["StoreBusy", "StoreError", "StoreValueError", "VersionConflict", "translating"]
+__all__ = [
+    "StoreBusy",
+    "StoreError",
+    "StoreUnavailable",
+    "StoreValueError",
+    "VersionConflict",
+    "translating",
+]
 
 
 class StoreBusy(StoreError):
     """Another writer held the database past the busy timeout; the write can be tried again.
     A StoreError, so a write that stays busy is a storage fault (`calibd.faults`)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database server cannot be reached (the connection lost, the server shutting down
+    or starting): the call is tried again on a new connection for `database.reconnect_s`;
+    past it, a storage fault like any StoreError."""
 
 
 class StoreValueError(Exception):

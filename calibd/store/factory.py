@@ -58,5 +58,6 @@ def make_store(settings: Settings, *, migrate: bool = True) -> StoreBackend:
         password=password,
         pool_size=db.pool_size,
         migrate=migrate,
+        reconnect_s=db.reconnect_s,
         shown=database_shown(settings),
     )

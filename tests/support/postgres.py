@@ -98,14 +98,24 @@ class PostgresCluster:
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
+        self._options = options
+        self.resume()
+        self.psql(f"CREATE ROLE {PASSWORD_USER} LOGIN PASSWORD '{self.password}'")
+        return self
+
+    def pause(self) -> None:
+        """Stop the server (fast: clients' connections are cut), keeping its data."""
+        stopped = self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+        self._check("stop", stopped)
+
+    def resume(self) -> None:
+        """Start the server (again) on the same port and data."""
         started = self._run(
             str(self.bindir / "pg_ctl"),
-            *("-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60"),
+            *("-D", str(self.data), "-l", str(self.log), "-o", self._options, "-w", "-t", "60"),
             "start",
         )
         self._check("start", started)
-        self.psql(f"CREATE ROLE {PASSWORD_USER} LOGIN PASSWORD '{self.password}'")
-        return self
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():

@@ -12,7 +12,6 @@ import asyncpg
 from calibd.store.dashboard import DashboardReads
 from calibd.store.errors import VersionConflict
 from calibd.store.postgres import commit as _commit
-from calibd.store.postgres.errors import translated
 from calibd.store.postgres.queries import PostgresQueries, listing
 from calibd.store.records import Completion, ConfigVersionRow, DueWait, InboxRow, PendingDelivery
 from calibd.store.rows import config_version_row, due_wait, inbox_row, pending_delivery
@@ -79,8 +78,7 @@ class PostgresStore(DashboardReads, PostgresQueries):
     async def processed(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
         """Which of these (source, id) pairs are completed (or parked for a retry), each with
         its recorded content digest (None when not known)."""
-        with translated():
-            return await _commit.existing_keys(self.pool, keys)
+        return await self._reconnecting(lambda: _commit.existing_keys(self.pool, keys))
 
     # --- configuration versions -------------------------------------------------------------
 
