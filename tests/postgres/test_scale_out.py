@@ -1,8 +1,8 @@
-"""bench/scale_out.py small, as a test: three instances in one Kafka group and one MQTT shared
-subscription on one PostgreSQL database, one SIGKILLed twice and restarted under load (the
-second time while waits are resumed). Echoed weather plus flat-field runs sent before their
-pedestal and FRAM-downs that wait for QualPipe: every input has one product, every wait
-completed once, every product notified at least once with one envelope id."""
+"""bench/scale_out.py small, as a test: three (then two) instances in one Kafka group and one
+MQTT shared subscription on one PostgreSQL database, one SIGKILLed twice and restarted under
+load (the second time while waits are resumed). Echoed weather plus flat-field runs sent
+before their pedestal and FRAM-downs that wait for QualPipe: every input has one product,
+every wait completed once, every product notified at least once with one envelope id."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ pytestmark = pytest.mark.integration
 WAITING = 4
 
 
-async def test_three_instances_one_killed_twice_lose_and_double_nothing(
-    kafka, mqtt, postgres, tmp_path
+@pytest.mark.parametrize("instances", [3, 2])
+async def test_instances_one_killed_twice_lose_and_double_nothing(
+    kafka, mqtt, postgres, tmp_path, instances
 ):
     figures = await run(
-        kafka, mqtt, postgres, tmp_path, n=120, instances=3, kills=2, seed=3, waiting=WAITING
+        kafka, mqtt, postgres, tmp_path, 120, instances, kills=2, seed=3, waiting=WAITING
     )
     total = 240 + 4 * WAITING  # weather, flat-fields, pedestals, FRAM-downs, assessments
     assert figures["SIGKILLs"] == 2 and figures["inputs"] == total
