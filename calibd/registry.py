@@ -202,6 +202,8 @@ class HandlerContext(Protocol):
 
 HandlerFn = Callable[[Any, HandlerContext], Awaitable[HandlerResult]]
 WaitHook = Callable[[PendingWait, HandlerContext], Awaitable[HandlerResult]]
+ReproduceHook = Callable[[Any, HandlerContext, dict[str, Any]], Awaitable[HandlerResult]]
+"""(the recorded event, context, the stored product) -> the result to compare it with."""
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,9 @@ class Handler:
     expire: WaitHook | None = None
     aliases: tuple[str, ...] = ()
     """Former names, deprecated: their settings are mapped to `name`."""
+    reproduce: ReproduceHook | None = None
+    """How `calibd reproduce` makes a product again when calling `fn` with the recorded
+    message would not (a product a wait hook made from several files); default: `fn`."""
 
     def load_config(self, raw: dict[str, Any] | None) -> BaseModel:
         """Validate this handler's section of the settings; errors name `handlers.<name>.<key>`."""
@@ -247,6 +252,7 @@ class Registry:
         resume: WaitHook | None = None,
         expire: WaitHook | None = None,
         aliases: tuple[str, ...] | list[str] = (),
+        reproduce: ReproduceHook | None = None,
     ) -> Handler:
         """Register `fn` for `event_type`; reject misconfiguration at once."""
         from calibd.events import INBOUND_MODELS
@@ -256,7 +262,7 @@ class Registry:
                 f"handler {fn.__qualname__}: {event_type!r} is not an inbound event type "
                 f"(known: {', '.join(sorted(INBOUND_MODELS))})"
             )
-        for hook in (fn, resume, expire):
+        for hook in (fn, resume, expire, reproduce):
             if hook is not None and not inspect.iscoroutinefunction(hook):
                 raise ConfigurationError(f"handler {hook.__qualname__} must be an async function")
         if event_type in self._by_type and not replace:
@@ -281,6 +287,7 @@ class Registry:
             resume=resume,
             expire=expire,
             aliases=tuple(aliases),
+            reproduce=reproduce,
         )
         if entry.name in entry.aliases:
             raise ConfigurationError(f"handler {entry.name!r} lists its own name as an alias")
@@ -338,6 +345,7 @@ def handler(
     resume: WaitHook | None = None,
     expire: WaitHook | None = None,
     aliases: tuple[str, ...] | list[str] = (),
+    reproduce: ReproduceHook | None = None,
 ) -> Callable[[HandlerFn], HandlerFn]:
     """Decorator: register an async handler for `event_type` (see the module docstring).
 
@@ -355,6 +363,7 @@ def handler(
             resume=resume,
             expire=expire,
             aliases=aliases,
+            reproduce=reproduce,
         )
         return fn
 

@@ -1,7 +1,8 @@
 """`calibd reproduce PRODUCT_ID`: re-run a product's algorithm from its provenance record.
 
 The recorded input message is decoded again, every recorded input file is checked against
-its sha256, the handler runs with the recorded configuration (not the one in force now) and
+its sha256, the handler runs (its `reproduce` hook when it has one: a product a wait hook
+made, such as a DL0 block's chunks) with the recorded configuration (not the one in force now) and
 sees the database as it stood when the product was made (products created before it). The
 result is compared with the stored product: arrays bit for bit, payload exactly. Nothing is
 written. The answer is `identical`, `different` (with what differs) or `not_reproducible`
@@ -12,6 +13,7 @@ valid).
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,7 @@ from calibd.logs import get_logger
 from calibd.registry import HandlerResult
 from calibd.reprocess import check_inputs
 from calibd.runtime_config import ConfigVersion
+from calibd.store import parse_time
 
 __all__ = ["reproduce"]
 
@@ -49,6 +52,10 @@ class _AsOfStore:
     async def product(self, product_id):
         found = await self._store.product(product_id)
         return found if found and found["created_at"] < self._as_of else None
+
+
+def _time(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else parse_time(value)
 
 
 def _compare(stored: dict[str, Any], draft) -> list[str]:
@@ -96,7 +103,10 @@ async def reproduce(pipeline, product_id: str) -> dict[str, Any]:
     ctx = pipeline.handler_context(handler, version, category, log.bind(product_id=prod["id"]))
     ctx.store = _AsOfStore(store, prod["created_at"])
     try:
-        result = await handler.fn(event, ctx)
+        if handler.reproduce is not None:
+            result = await handler.reproduce(event, ctx, prod)
+        else:
+            result = await handler.fn(event, ctx)
     except Exception as exc:
         return no(f"the handler failed: {type(exc).__name__}: {exc}")
     if not isinstance(result, HandlerResult):
@@ -109,7 +119,9 @@ async def reproduce(pipeline, product_id: str) -> dict[str, Any]:
     if not drafts:
         waiting = " (it waits for an input that did not exist then)" if result.waits else ""
         return no(f"the handler made no {prod['product_type']} product now{waiting}")
-    draft = drafts[0]
+    # the draft of the same validity (a handler may make several, e.g. a block's chunks)
+    same = [d for d in drafts if _time(d.valid_from) == _time(prod["valid_from"])]
+    draft = (same or drafts)[0]
     installed = draft.algorithm_version or handler.version
     if installed != prod["algorithm_version"]:
         return no(

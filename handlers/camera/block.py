@@ -12,7 +12,8 @@ own message failed, the older wait computes it once `compute_allowance_s` more h
 without a product, so a slow computation is not done twice). A file that
 arrives after its block was computed (a late file) computes the block again with every file:
 the new products supersede the block's earlier ones, and a `camera_block_late_files` report
-says which files came late.
+says which files came late. `calibd reproduce` computes a chunk's block again from the files
+its product recorded (`_reproduce`).
 """
 
 from __future__ import annotations
@@ -134,27 +135,35 @@ async def _expired(pending: PendingWait, ctx) -> HandlerResult:
         later = max(datetime.now(UTC), newest_at) + timedelta(seconds=allowance)
         state = {**pending.state, "fallback": True}
         return HandlerResult(waits=[Wait(pending.kind, pending.key, later, state)])
-    return await _compute(ctx, data, files, earlier, computed)
+    late = []
+    if computed is not None:
+        late = [f.name for ns, f in files if datetime.fromtimestamp(ns / 1e9, UTC) > computed]
+    return await _compute(ctx, data, [f for _, f in files], [p["id"] for p in earlier], late)
+
+
+async def _reproduce(event: CalibrationStreamFileEvent, ctx, product: dict) -> HandlerResult:
+    """`calibd reproduce`: the block of `product` computed again from the files it recorded
+    (the payload's `files`, in the directory of the message's file), with its late files."""
+    directory = Path(event.data.file.uri).parent
+    files = [directory / name for name in product["payload"]["files"]]
+    return await _compute(ctx, event.data, files, [], product["payload"]["late_files"])
 
 
 async def _compute(
-    ctx, data, files: list[tuple[int, Path]], earlier: list[dict], computed
+    ctx, data, files: list[Path], supersedes: list[str], late: list[str]
 ) -> HandlerResult:
-    """Compute the block of `files` ((trigger mtime ns, path), from `block_files`)."""
-    paths = [str(await ctx.resolve_file(str(f))) for _, f in files]
+    """Compute the block of `files` (those of `block_files`): its products supersede
+    `supersedes`; `late` names the files that came after it was computed before."""
+    paths = [str(await ctx.resolve_file(str(f))) for f in files]
     scratch = ctx.settings.data_dir / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     out = await compute_block_parallel(
         paths, ctx.config.block.model_dump(), ctx.run_cpu, ctx.cpu_workers, str(scratch)
     )
-    late = []
-    if computed is not None:
-        late = [f.name for ns, f in files if datetime.fromtimestamp(ns / 1e9, UTC) > computed]
     streams = out["streams"]
     rows = out["rows"]
     drafts = [
-        _draft(ctx, data, out, row, k, len(rows), [p["id"] for p in earlier], late)
-        for k, row in enumerate(rows)
+        _draft(ctx, data, out, row, k, len(rows), supersedes, late) for k, row in enumerate(rows)
     ]
     if len(streams) < ctx.config.streams:
         ctx.log.warning("block computed with missing streams", streams=streams)
@@ -236,6 +245,7 @@ async def _block_products(ctx, data) -> list[dict[str, Any]]:
     algorithm="ffactor-time-series",
     version="1",
     expire=_expired,
+    reproduce=_reproduce,
 )
 async def calibration_stream_file(event: CalibrationStreamFileEvent, ctx) -> HandlerResult:
     data = event.data

@@ -1,6 +1,7 @@
 """The camera_block handler through the pipeline on a real SQLite store: the trigger files of a
 4-stream DL0 observation block (as the trigger source turns them into messages) -> one
-product per chunk, computed once; a late file computes the block again and is reported."""
+product per chunk, computed once; a late file computes the block again and is reported;
+`calibd reproduce` makes each chunk again, bit for bit, from the files it recorded."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 from calibd.handlers.camera.dl0_simulate import simulate_dl0_block
 
 from calibd.config import AcadaTriggerSettings
+from calibd.reproduce import reproduce
 from calibd.store import parse_time
 from calibd.testing import eventually, outgoing, raw_message, running_pipeline
 from calibd.transports.acada_triggers.source import trigger_event
@@ -74,6 +76,8 @@ async def test_a_block_of_four_streams_makes_one_product_per_chunk_once(tmp_path
             end = parse_time(p["valid_to"]) if p["valid_to"] else start + timedelta(hours=1)
             best = await h.store.best_product("camera_calibration", 1, start + (end - start) / 2)
             valid_at[p["id"]] = best["id"]
+        reproduced = [await reproduce(h.pipeline, p["id"]) for p in products]
+    assert [r["status"] for r in reproduced] == ["identical"] * 4, reproduced
     # 400 flat-field events in chunks of 150 overlapping by 50: [0,150) [100,250) [200,350)
     # and the last 150: 4 rows
     assert len(products) == 4
@@ -113,6 +117,12 @@ async def test_a_late_file_computes_the_block_again_and_is_reported(tmp_path):
         )
         reports = await outgoing(h.store, event_type="ctao.calibpipe.report")
         stored = [await h.store.product(p["id"]) for p in valid]
+        # each chunk of both computations made again from the files it recorded
+        again = [(await reproduce(h.pipeline, p["id"]))["status"] for p in everything]
+        _cut_short(Path(truth.files[1]))
+        changed = await reproduce(h.pipeline, valid[0]["id"])
+    assert again == ["identical"] * 9
+    assert changed["status"] == "not_reproducible" and "sha256" in changed["reason"]
     assert len(first) == 4
     # the late file adds 100 flat-field events: 500 in chunks of 150 overlapping by 50
     assert len(valid) == 5 and len(everything) == 9
@@ -121,6 +131,10 @@ async def test_a_late_file_computes_the_block_again_and_is_reported(tmp_path):
     assert all(len(p["payload"]["files"]) == 9 for p in stored)
     (report,) = [r for r in reports if r["data"]["report_type"] == "camera_block_late_files"]
     assert report["data"]["details"]["late_files"] == [late]
+
+
+def _cut_short(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:-100])
 
 
 async def _all_expired(store) -> list[dict] | None:
