@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import BaseModel, Field
 
 from calibd.handler_api import BadInput
@@ -75,30 +74,35 @@ def _traces(waveforms: np.ndarray, source: str) -> tuple[np.ndarray, int]:
 
 
 def _integrate(
-    waveforms: np.ndarray, start: np.ndarray, width: int, peak_time: bool = True
+    waveforms: np.ndarray,
+    start: np.ndarray,
+    width: int,
+    peak_time: bool = True,
+    peak: np.ndarray | None = None,
 ) -> Extraction:
     """Sum and peak time in the windows [start, start + width), `start` shaped (n_ev, n_gains)
     (one window per camera) or (n_ev, n_gains, n_pixels); without `peak_time` the peak times
-    are NaN (not computed: pedestal events need none)."""
+    are NaN (not computed: pedestal events need none). `peak`: each pixel's highest sample
+    when it is known to be its window's too (the local peak window), so not searched again.
+    The windows are gathered from the flat traces by one index array (no per-axis grids)."""
     per_pixel = start if start.ndim == 3 else start[:, :, None]
-    at = np.broadcast_to(per_pixel, waveforms.shape[:3])[..., None, None]
-    windows = sliding_window_view(waveforms, width, axis=-1)  # a view: nothing copied
-    window = np.take_along_axis(windows, at, axis=-2)[..., 0, :]
+    shape, n_samples = waveforms.shape[:3], waveforms.shape[-1]
+    flat = np.ascontiguousarray(waveforms).reshape(-1)
+    first = np.arange(np.prod(shape), dtype=np.intp).reshape(shape) * n_samples + per_pixel
+    window = flat[first[..., None] + np.arange(width)]
     charge = window.sum(axis=-1, dtype=np.float64)
     if not peak_time:
         return Extraction(charge, np.full(charge.shape, np.nan), start, width)
-    j = window.argmax(axis=-1)
+    j = window.argmax(axis=-1) if peak is None else peak - per_pixel
     delta = np.zeros(charge.shape)
     if width >= 3:
-        inner = np.clip(j, 1, width - 2)[..., None]
-        y0, y1, y2 = (
-            np.take_along_axis(window, inner + d, axis=-1)[..., 0].astype(np.float64)
-            for d in (-1, 0, 1)
-        )
+        inner = np.clip(j, 1, width - 2)
+        at = first + inner
+        y0, y1, y2 = (flat[at + d].astype(np.float64) for d in (-1, 0, 1))
         curvature = y0 - 2 * y1 + y2
         with np.errstate(divide="ignore", invalid="ignore"):
             delta = np.where(curvature < 0, 0.5 * (y0 - y2) / curvature, 0.0)
-        delta = np.where(inner[..., 0] == j, np.clip(delta, -0.5, 0.5), 0.0)
+        delta = np.where(inner == j, np.clip(delta, -0.5, 0.5), 0.0)
     peak_time = np.where(np.isfinite(charge), per_pixel + j + delta, np.nan)
     return Extraction(charge, peak_time, start, width)
 
@@ -162,7 +166,9 @@ def local_peak_window(
     else:
         peak = waveforms.argmax(axis=-1)
     start = np.clip(peak - shift, 0, n_samples - width).astype(np.intp)
-    return _integrate(waveforms, start, width, peak_time)
+    # the window holds the peak when shift < width (clipping keeps it inside), and the first
+    # maximum of the trace is then the window's first maximum too
+    return _integrate(waveforms, start, width, peak_time, peak if 0 <= shift < width else None)
 
 
 def make_extractor(
