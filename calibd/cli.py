@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     web = sub.add_parser("web", help="serve the read-only dashboard on an existing database")
-    web.add_argument("--database", type=Path, help="default: database.path or <data_dir>")
+    web.add_argument("--database", type=Path, help="SQLite file (default: database.path or url)")
     web.add_argument("--host", default=None, help="default: operations.http_host (127.0.0.1)")
     web.add_argument("--port", type=int, default=8080)
 

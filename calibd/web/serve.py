@@ -50,28 +50,39 @@ async def call_asgi(app: Any, method: str, target: str) -> tuple[int, list[tuple
 
 
 def serve(settings: Settings, host: str, port: int) -> int:
-    """Serve the dashboard on an existing database until interrupted."""
+    """Serve the dashboard on an existing database (SQLite, or PostgreSQL with
+    `database.url`; checked, never migrated) until SIGTERM or SIGINT; 0 then."""
     import asyncio
 
     import uvicorn
 
     from calibd.daemon import load_handlers
-    from calibd.store import Store
+    from calibd.store.factory import database_shown, make_store
     from calibd.web.app import create_app
 
-    path = settings.database_path
-    if not path.is_file():
-        raise ConfigurationError(f"no database at {path} (calibd web reads an existing one)")
+    class Server(uvicorn.Server):
+        """uvicorn's server without its re-raising of the stop signal after shutdown (the
+        process would end killed by it, an exit status systemd reports as a failure)."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()
+
+    if settings.database.url is None and not settings.database_path.is_file():
+        raise ConfigurationError(
+            f"no database at {settings.database_path} (calibd web reads an existing one)"
+        )
     load_handlers(settings.pipeline.handler_modules)  # their exporters
+    shown = database_shown(settings)
 
     async def run() -> None:
-        async with Store(path, settings.database.busy_timeout_ms) as store:
+        async with make_store(settings, migrate=False) as store:
             app = create_app(store, settings)
             config = uvicorn.Config(
                 app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
             )
-            server = uvicorn.Server(config)
-            log.info("dashboard listening", url=f"http://{host}:{port}/", database=str(path))
+            server = Server(config)
+            log.info("dashboard listening", url=f"http://{host}:{port}/", database=shown)
             await server.serve()
 
     asyncio.run(run())

@@ -107,20 +107,21 @@ class WebServer:
         wait_listening(host, self.port, self.proc)
         self.url = f"http://{host}:{self.port}"
 
-    def stop(self) -> None:
+    def stop(self) -> int:
+        """SIGTERM; its exit code (0: it stopped as a service should)."""
         self.proc.terminate()
         try:
-            self.proc.wait(10)
+            return self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.wait()
+            return self.proc.wait()
 
 
 @pytest.fixture(scope="module")
 def web(demo_dir) -> Iterator[WebServer]:
     server = WebServer(demo_dir)
     yield server
-    server.stop()
+    assert server.stop() == 0  # SIGTERM: a clean stop, not death by the signal
     assert "Traceback" not in server.log.read_text()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 
@@ -23,6 +22,6 @@ def test_demo_serve_opens_the_dashboard_on_the_demos_database(tmp_path):
         assert status == 200 and body.count(b'<tr class="product">') == 1
         assert str(tmp_path / "calibd.sqlite").encode() in request(f"http://127.0.0.1:{port}")[2]
     finally:
-        proc.terminate()  # uvicorn shuts down, then dies of the signal it caught
-        assert proc.wait(20) in (0, -signal.SIGTERM), log.read_text()[-2000:]
+        proc.terminate()  # a clean stop: exit 0, not death by the signal
+        assert proc.wait(20) == 0, log.read_text()[-2000:]
     assert f"dashboard: http://127.0.0.1:{port}/" in log.read_text()
