@@ -20,6 +20,7 @@ from calibd.logs import get_logger
 from calibd.outbox import OutboxRelay
 from calibd.pipeline import Pipeline
 from calibd.registry import Registry, default_registry
+from calibd.scratch import remove_stale
 from calibd.store.factory import database_shown, make_store
 from calibd.systemd import Notifier
 from calibd.transports.base import Sink, Source
@@ -147,6 +148,7 @@ class Daemon:
         if self.stopping.is_set():  # a signal came while starting: nothing was taken yet
             return 1 if self.fatal else 0
         await self.recover_inbox()
+        await asyncio.to_thread(remove_stale, self.settings.data_dir)
         settle_heap()
         for source in self.sources:
             task = asyncio.create_task(source.run(), name=f"calibd-source-{source.name}")

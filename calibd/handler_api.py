@@ -51,6 +51,7 @@ from calibd.registry import (
 )
 from calibd.reprocess import reprocess
 from calibd.runtime_config import ConfigRejected
+from calibd.scratch import make_scratch_dir
 from calibd.store import parse_time
 from calibd.timerange import check_mjd
 from calibd.transports.acada_triggers.names import DL0FileName, parse_dl0_name
@@ -93,6 +94,7 @@ __all__ = [
     "exporter",
     "handler",
     "load_arrays",
+    "make_scratch_dir",
     "new_product_id",
     "parse_dl0_name",
     "parse_time",

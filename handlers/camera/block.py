@@ -155,10 +155,8 @@ async def _compute(
     """Compute the block of `files` (those of `block_files`): its products supersede
     `supersedes`; `late` names the files that came after it was computed before."""
     paths = [str(await ctx.resolve_file(str(f))) for f in files]
-    scratch = ctx.settings.data_dir / "scratch"
-    scratch.mkdir(parents=True, exist_ok=True)
     out = await compute_block_parallel(
-        paths, ctx.config.block.model_dump(), ctx.run_cpu, ctx.cpu_workers, str(scratch)
+        paths, ctx.config.block.model_dump(), ctx.run_cpu, ctx.cpu_workers, ctx.settings.data_dir
     )
     streams = out["streams"]
     rows = out["rows"]

@@ -31,6 +31,7 @@ import shutil
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
@@ -49,7 +50,7 @@ from calibd.handlers.camera.series import (
 from calibd.handlers.camera.stats import StatsConfig
 from pydantic import BaseModel, Field
 
-from calibd.handler_api import BadInput, release_freed_memory
+from calibd.handler_api import BadInput, make_scratch_dir, release_freed_memory
 
 __all__ = [
     "BlockConfig",
@@ -285,14 +286,19 @@ async def compute_block_parallel(
     config: dict[str, Any],
     run_cpu: Callable[..., Awaitable[Any]],
     workers: int,
-    scratch: str | None = None,
+    data_dir: Path | None = None,
 ) -> dict[str, Any]:
     """`compute_block` over a worker pool (`run_cpu`): step 1 once per group of streams, at
-    most `workers` at a time, then step 2; spills in a temporary folder under `scratch`."""
+    most `workers` at a time, then step 2; spills in a scratch folder of `data_dir` (removed
+    after, or at the next start if this process dies: calibd.scratch), else in the system's
+    temporary folder."""
     _checked(config)
     headers = await run_cpu(block_headers, paths)
     # made and removed in a thread: the spills of a block are hundreds of MB (event loop)
-    spill_dir = await asyncio.to_thread(tempfile.mkdtemp, prefix="calibd-block-", dir=scratch)
+    if data_dir is None:
+        spill_dir = await asyncio.to_thread(tempfile.mkdtemp, prefix="calibd-block-")
+    else:
+        spill_dir = await asyncio.to_thread(make_scratch_dir, data_dir, "block")
     try:
         calls = [
             run_cpu(extract_files, [headers[i] for i in g], g, config, spill_dir)

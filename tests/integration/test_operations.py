@@ -8,6 +8,8 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -31,6 +33,12 @@ def get(port: int, path: str) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
 async def test_notify_protocol_watchdog_health_and_metrics(mqtt, tmp_path, uid):
     sock_path = str(tmp_path / "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -38,6 +46,8 @@ async def test_notify_protocol_watchdog_health_and_metrics(mqtt, tmp_path, uid):
     sock.settimeout(20)
     port = free_port()
     settings = mqtt_settings(mqtt, uid, **{"operations.http_port": port, "instance": "ops-1"})
+    stale = tmp_path / "calibd" / "scratch" / f"calibd-{_dead_pid()}-block-x"  # a killed run's
+    stale.mkdir(parents=True)
     os.environ["NOTIFY_SOCKET"] = sock_path
     os.environ["WATCHDOG_USEC"] = "1000000"  # ping every 0.5 s
     try:
@@ -49,6 +59,7 @@ async def test_notify_protocol_watchdog_health_and_metrics(mqtt, tmp_path, uid):
         while not any("READY=1" in d for d in datagrams):
             datagrams.append(sock.recv(4096).decode())
         assert sum("WATCHDOG=1" in sock.recv(4096).decode() for _ in range(3)) == 3
+        assert not stale.exists()  # removed at start
         assert get(port, "/healthz") == (200, "ok\n")
         assert get(port, "/readyz") == (200, "ready\n")
         env = example("ctao.acada.weather")

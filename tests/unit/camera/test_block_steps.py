@@ -70,10 +70,10 @@ def test_the_parallel_route_gives_the_one_process_result(small_block, tmp_path):
     one = compute_block(paths, config)
     pool = CpuPool(2)
     try:
-        two = asyncio.run(compute_block_parallel(paths, config, pool.run, 2, str(tmp_path)))
+        two = asyncio.run(compute_block_parallel(paths, config, pool.run, 2, tmp_path))
     finally:
         pool.shutdown()
-    assert list(tmp_path.iterdir()) == []  # the spills are gone
+    assert list((tmp_path / "scratch").iterdir()) == []  # the spills are gone
     assert two["n_events"] == one["n_events"] == {"pedestal": 600, "flatfield": 600}
     assert len(two["rows"]) == len(one["rows"]) == 4
     for a, b in zip(one["rows"], two["rows"], strict=True):
