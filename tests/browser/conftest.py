@@ -83,6 +83,20 @@ def browser():
     driver.quit()
 
 
+def start_listening(argv: list[str], log: Path, port: int, timeout: float = 60) -> subprocess.Popen:
+    """`argv` (a calibd command serving on 127.0.0.1:`port`) started, its output in `log`,
+    once it listens."""
+    with log.open("ab") as fh:
+        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO)
+    try:
+        wait_listening("127.0.0.1", port, proc, timeout=timeout)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
+
+
 def wait_listening(host: str, port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

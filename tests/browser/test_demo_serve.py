@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
-from tests.browser.conftest import request, wait_listening
+from tests.browser.conftest import request, start_listening
 from tests.support.brokers import free_port
-from tests.support.daemon_process import REPO
 
 
 def test_demo_serve_opens_the_dashboard_on_the_demos_database(tmp_path):
     port = free_port()
     argv = [sys.executable, "-m", "calibd", "demo", "--keep", str(tmp_path), "--serve", str(port)]
     log = tmp_path / "demo.log"
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO)
+    proc = start_listening(argv, log, port, timeout=120)
     try:
-        wait_listening("127.0.0.1", port, proc, timeout=120)
         status, _, body = request(f"http://127.0.0.1:{port}", path="/products?type=irf")
         assert status == 200 and body.count(b'<tr class="product">') == 1
         assert str(tmp_path / "calibd.sqlite").encode() in request(f"http://127.0.0.1:{port}")[2]

@@ -21,24 +21,31 @@ def count(postgres, db: str, sql: str) -> int:
     return int(postgres.psql(sql, db).strip() or 0)
 
 
-async def test_one_instance_scans_and_a_standby_takes_over(postgres, mqtt, tmp_path, uid):
-    db = postgres.create_database("triggers")
-    dl0 = tmp_path / "dl0" / "LST-1" / "events" / "2026" / "11" / "24"
-    dl0.mkdir(parents=True)
-    write_dl0(dl0, BASE.format(0), "PEDESTAL")
+def scanner_and_standby(postgres, db, mqtt, uid, tmp_path, **more):
+    """Instance a (started, scanning) and b (started, standing by) on `db`'s trigger tree."""
     extra = {
         "database.url": postgres.url(db),
         "mqtt.consume": False,
         "acada_triggers.enabled": True,
         "acada_triggers.directories": [str(tmp_path / "dl0")],
         "acada_triggers.poll_interval_s": 0.2,
-        "acada_triggers.lease_s": 2.0,
         "data_roots": [str(tmp_path / "dl0")],
+        **more,
     }
     first = DaemonProcess(tmp_path / "a", {**mqtt_settings(mqtt, uid), **extra}).start()
     first.wait_msg("trigger directories scanned here")
     settings_b = {**mqtt_settings(mqtt, uid), **extra, "mqtt.client_id": f"calibd-{uid}-b"}
-    second = DaemonProcess(tmp_path / "b", settings_b).start()
+    return first, DaemonProcess(tmp_path / "b", settings_b).start()
+
+
+async def test_one_instance_scans_and_a_standby_takes_over(postgres, mqtt, tmp_path, uid):
+    db = postgres.create_database("triggers")
+    dl0 = tmp_path / "dl0" / "LST-1" / "events" / "2026" / "11" / "24"
+    dl0.mkdir(parents=True)
+    write_dl0(dl0, BASE.format(0), "PEDESTAL")
+    first, second = scanner_and_standby(
+        postgres, db, mqtt, uid, tmp_path, **{"acada_triggers.lease_s": 2.0}
+    )
     try:
         second.wait_msg("standby: another instance scans the trigger directories")
         assert first.stop(signal.SIGKILL) == -signal.SIGKILL  # the scanner dies
@@ -62,22 +69,19 @@ async def test_a_scan_longer_than_the_lease_keeps_it(postgres, mqtt, tmp_path, u
     n = 24
     for k in range(n):
         write_dl0(dl0, BASE.format(k), "PEDESTAL")
-    extra = {
-        "database.url": postgres.url(db),
-        "mqtt.consume": False,
-        "acada_triggers.enabled": True,
-        "acada_triggers.directories": [str(tmp_path / "dl0")],
-        "acada_triggers.poll_interval_s": 0.2,
-        "acada_triggers.lease_s": 1.0,
-        "data_roots": [str(tmp_path / "dl0")],
-        # one trigger at a time, 0.25 s each: the first scan takes >= 6 s, six leases
-        "pipeline.max_in_flight": 1,
-        "handlers.echo_pedestal_run.cpu_seconds": 0.25,
-    }
-    first = DaemonProcess(tmp_path / "a", {**mqtt_settings(mqtt, uid), **extra}).start()
-    first.wait_msg("trigger directories scanned here")
-    settings_b = {**mqtt_settings(mqtt, uid), **extra, "mqtt.client_id": f"calibd-{uid}-b"}
-    second = DaemonProcess(tmp_path / "b", settings_b).start()
+    # one trigger at a time, 0.25 s each: the first scan takes >= 6 s, six leases
+    first, second = scanner_and_standby(
+        postgres,
+        db,
+        mqtt,
+        uid,
+        tmp_path,
+        **{
+            "acada_triggers.lease_s": 1.0,
+            "pipeline.max_in_flight": 1,
+            "handlers.echo_pedestal_run.cpu_seconds": 0.25,
+        },
+    )
     try:
         second.wait_msg("standby: another instance scans the trigger directories")
         for _ in range(300):

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from calibd.store.postgres import PostgresStore
-from tests.browser.conftest import request, wait_listening
+from tests.browser.conftest import request, start_listening
 from tests.store_contract.records import done, ft, product
 from tests.support.brokers import free_port
 from tests.support.daemon_process import REPO
@@ -33,12 +33,9 @@ def test_the_dashboard_serves_a_postgresql_database(postgres, tmp_path):
     url = postgres.url(postgres.create_database("web"))
     asyncio.run(_one_product(url))
     port = free_port()
-    argv = _argv(tmp_path, url, port)
     log = tmp_path / "web.log"
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO)
+    proc = start_listening(_argv(tmp_path, url, port), log, port)
     try:
-        wait_listening("127.0.0.1", port, proc, timeout=60)
         status, _, body = request(f"http://127.0.0.1:{port}", path="/products")
         assert status == 200 and b"p-web-1" in body
         assert request(f"http://127.0.0.1:{port}", path="/products/p-web-1")[0] == 200
