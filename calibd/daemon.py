@@ -109,13 +109,13 @@ class Daemon:
     async def __aexit__(self, *exc: object) -> None:
         await self.shutdown()
 
-    async def recover_inbox(self) -> int:
+    async def recover_inbox(self, hold: bool = True) -> int:
         """Process this instance's inbox rows a previous run received but did not complete
-        (see calibd.inbox_keeper); `run` then keeps the inbox lease."""
+        (see calibd.inbox_keeper); with `hold` (`run`), take the inbox lease first."""
         assert self.pipeline is not None
         s = self.settings
         self.inbox = InboxKeeper(self.store, self.pipeline, s.instance, s.pipeline.inbox_lease_s)
-        return await self.inbox.recover()
+        return await self.inbox.recover(hold)
 
     def build_sources(self) -> list[Source]:
         assert self.pipeline is not None
@@ -387,7 +387,7 @@ async def replay(settings: Settings, path: Path, flush_timeout: float = 10.0) ->
 
     async with Daemon(settings) as daemon:
         assert daemon.pipeline is not None
-        await daemon.recover_inbox()
+        await daemon.recover_inbox(hold=False)  # a one-shot run holds no lease
         with progress(f"replay {path.name}", unit="messages") as bar:
             counts = await replay_file(path, daemon.pipeline, bar)
         await daemon.pipeline.settle()

@@ -39,9 +39,11 @@ class InboxKeeper:
         for row in rows:
             await self.pipeline.submit(inbox_raw(row.id, row.transport, row.origin, row.payload))
 
-    async def recover(self) -> int:
-        """Take the lease, then submit this instance's rows a previous run left."""
-        await self._hold()
+    async def recover(self, hold: bool = True) -> int:
+        """Take the lease (with `hold`: a daemon, not a one-shot replay), then submit this
+        instance's rows a previous run left."""
+        if hold:
+            await self._hold()
         rows = await self.store.inbox(owner=self.instance)
         await self._submit(rows)
         if rows:
