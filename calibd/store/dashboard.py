@@ -11,15 +11,9 @@ from typing import Any
 
 from calibd.store.listing import ProductListing
 from calibd.store.rules import INBOX_LEASE_PREFIX
-from calibd.store.sql import CATEGORY_RANK
+from calibd.store.sql import LISTED, listing_order, product_filters
 
 __all__ = ["DashboardReads"]
-
-LISTED = (
-    "id, product_type, tel_id, category, valid_from, valid_to, status, superseded_by, "
-    "created_at, input_source, input_event_id, algorithm, algorithm_version, config_hash, "
-    "config_version, summary"
-)
 
 
 class DashboardReads(ProductListing):
@@ -41,29 +35,19 @@ class DashboardReads(ProductListing):
         """Products as `products` lists them, filtered, from `offset`; newest first, or best
         first when `at` is given."""
         p = self._listing_params()
-        time = self._listing_time
-        where: list[str] = []
-        for column, value in (
-            ("product_type", product_type),
-            ("tel_id", tel_id),
-            ("category", category),
-        ):
-            if value is not None:
-                where.append(f"{column} = {p.add(value)}")
-        if since is not None:
-            where.append(f"valid_from >= {p.add(time(since))}")
-        if until is not None:
-            where.append(f"valid_from < {p.add(time(until))}")
-        if at is not None:
-            where.append(f"valid_from <= {p.add(time(at))}")
-            where.append(f"(valid_to IS NULL OR valid_to > {p.add(time(at))})")
+        where = product_filters(
+            p,
+            self._listing_time,
+            product_type=product_type,
+            tel_id=tel_id,
+            category=category,
+            since=since,
+            until=until,
+            at=at,
+        )
         if not include_superseded:
             where.append("status = 'valid'")
-        order = (
-            f"{CATEGORY_RANK} DESC, valid_from DESC, created_at DESC"
-            if at is not None
-            else "created_at DESC, id DESC"
-        )
+        order = listing_order(at, newest="created_at DESC, id DESC")
         sql = (
             f"SELECT {LISTED} FROM products"
             + (" WHERE " + " AND ".join(where) if where else "")

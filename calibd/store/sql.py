@@ -14,10 +14,13 @@ __all__ = [
     "COUNTS",
     "DUE_FOR",
     "LEASE",
+    "LISTED",
     "ORPHANED_INBOX",
     "OVERDUE_WAITS",
     "PENDING_FOR",
     "Params",
+    "listing_order",
+    "product_filters",
     "products_query",
     "sql_list",
 ]
@@ -64,6 +67,52 @@ class Params(list):
         return f"${len(self)}" if self.numbered else "?"
 
 
+LISTED = (
+    "id, product_type, tel_id, category, valid_from, valid_to, status, superseded_by, "
+    "created_at, input_source, input_event_id, algorithm, algorithm_version, config_hash, "
+    "config_version, summary"
+)
+"""The columns of a listed product (its metadata, no arrays)."""
+
+
+def product_filters(
+    p: Params,
+    time: Callable[[Any], Any],
+    *,
+    product_type: str | None = None,
+    tel_id: int | None = None,
+    category: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    at: datetime | None = None,
+) -> list[str]:
+    """The WHERE terms of a product listing: the given columns, a validity start in
+    [since, until), valid at `at`."""
+    where = [
+        f"{column} = {p.add(value)}"
+        for column, value in (
+            ("product_type", product_type),
+            ("tel_id", tel_id),
+            ("category", category),
+        )
+        if value is not None
+    ]
+    if since is not None:
+        where.append(f"valid_from >= {p.add(time(since))}")
+    if until is not None:
+        where.append(f"valid_from < {p.add(time(until))}")
+    if at is not None:
+        where.append(f"valid_from <= {p.add(time(at))}")
+        where.append(f"(valid_to IS NULL OR valid_to > {p.add(time(at))})")
+    return where
+
+
+def listing_order(at: datetime | None, newest: str = "created_at DESC") -> str:
+    """Best first (category, then the latest validity start) when valid `at` a time, else
+    `newest`."""
+    return f"{CATEGORY_RANK} DESC, valid_from DESC, created_at DESC" if at is not None else newest
+
+
 def products_query(
     p: Params,
     time: Callable[[Any], Any],
@@ -79,14 +128,7 @@ def products_query(
     `at` is given, else newest first; `as_of` (a stored time) as the database stood then:
     products created before it, superseded only by products created before it. `time`
     makes a datetime or stored time the backend's parameter."""
-    where = []
-    if product_type is not None:
-        where.append(f"product_type = {p.add(product_type)}")
-    if tel_id is not None:
-        where.append(f"tel_id = {p.add(tel_id)}")
-    if at is not None:
-        where.append(f"valid_from <= {p.add(time(at))}")
-        where.append(f"(valid_to IS NULL OR valid_to > {p.add(time(at))})")
+    where = product_filters(p, time, product_type=product_type, tel_id=tel_id, at=at)
     if as_of is not None:
         where.append(f"p.created_at < {p.add(time(as_of))}")
         where.append(
@@ -95,17 +137,10 @@ def products_query(
         )
     elif not include_superseded:
         where.append("status = 'valid'")
-    order = (
-        f"{CATEGORY_RANK} DESC, valid_from DESC, created_at DESC"
-        if at is not None
-        else "created_at DESC"
-    )
     return (
-        "SELECT id, product_type, tel_id, category, valid_from, valid_to, status, "
-        "superseded_by, created_at, input_source, input_event_id, algorithm, "
-        "algorithm_version, config_hash, config_version, summary FROM products p"
+        f"SELECT {LISTED} FROM products p"
         + (" WHERE " + " AND ".join(where) if where else "")
-        + f" ORDER BY {order} LIMIT {p.add(limit)}"
+        + f" ORDER BY {listing_order(at)} LIMIT {p.add(limit)}"
     )
 
 
