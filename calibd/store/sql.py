@@ -12,14 +12,15 @@ from calibd.store.rules import CATEGORIES, INBOX_LEASE_PREFIX, category_rank
 __all__ = [
     "CATEGORY_RANK",
     "COUNTS",
+    "DELIVERY_COLUMNS",
     "DUE_FOR",
     "LEASE",
     "LISTED",
     "ORPHANED_INBOX",
     "OVERDUE_WAITS",
-    "PENDING_FOR",
     "Params",
     "listing_order",
+    "pending_for",
     "product_filters",
     "products_query",
     "sql_list",
@@ -144,14 +145,32 @@ def products_query(
     )
 
 
-PENDING_FOR = (
-    "SELECT o.seq, o.event_id, o.event_type, o.channel, o.subtopic, o.key, o.envelope "
-    "FROM outbox_deliveries d JOIN outbox o ON o.event_id = d.event_id "
-    "WHERE d.sink = {sink} AND d.delivered_at IS NULL AND d.failed_at IS NULL "
-    "AND (d.claimed_by IS NULL OR d.claimed_by = {holder} OR d.claimed_until < {now}) "
-    "ORDER BY o.seq LIMIT {limit}"
-)
-"""The rows a relay may claim (`RelayStore.claim_deliveries`), placeholders by name."""
+DELIVERY_COLUMNS = "o.seq, o.event_id, o.event_type, o.channel, o.subtopic, o.key, o.envelope"
+"""The columns of a PendingDelivery."""
+
+
+def pending_for(
+    sink: str,
+    limit: str,
+    *,
+    holder: str | None = None,
+    now: str | None = None,
+    columns: str = DELIVERY_COLUMNS,
+) -> str:
+    """The deliveries `sink` has still to publish, in commit order (the arguments are the
+    backend's placeholders); with `holder` and `now`, only those it may claim
+    (`RelayStore.claim_deliveries`: unclaimed, its own, or their claim expired)."""
+    claimable = (
+        ""
+        if holder is None
+        else f"AND (d.claimed_by IS NULL OR d.claimed_by = {holder} OR d.claimed_until < {now}) "
+    )
+    return (
+        f"SELECT {columns} FROM outbox_deliveries d JOIN outbox o ON o.event_id = d.event_id "
+        f"WHERE d.sink = {sink} AND d.delivered_at IS NULL AND d.failed_at IS NULL "
+        f"{claimable}ORDER BY o.seq LIMIT {limit}"
+    )
+
 
 DUE_FOR = (
     "SELECT {columns} FROM waits "

@@ -15,7 +15,7 @@ from calibd.store.postgres import commit as _commit
 from calibd.store.postgres.queries import PostgresQueries, listing
 from calibd.store.records import Completion, ConfigVersionRow, DueWait, InboxRow, PendingDelivery
 from calibd.store.rows import config_version_row, due_wait, inbox_row, pending_delivery
-from calibd.store.sql import DUE_FOR, LEASE, ORPHANED_INBOX, PENDING_FOR
+from calibd.store.sql import DELIVERY_COLUMNS, DUE_FOR, LEASE, ORPHANED_INBOX, pending_for
 
 __all__ = ["PostgresStore"]
 
@@ -66,10 +66,7 @@ class PostgresStore(DashboardReads, PostgresQueries):
             "inbox.received_at, old.owner"
         )
 
-        async def run(conn: asyncpg.Connection) -> list[InboxRow]:
-            return sorted((inbox_row(r) for r in await conn.fetch(sql, owner)), key=lambda r: r.id)
-
-        return await self._write(run)
+        return [inbox_row(r) for r in await self._claimed(sql, "id", owner)]
 
     async def commit(self, items: Sequence[Completion]) -> None:
         """Write the outcomes of several messages in one transaction (all or nothing)."""
@@ -177,10 +174,7 @@ class PostgresStore(DashboardReads, PostgresQueries):
             "FROM picked WHERE w.id = picked.id RETURNING w.*"
         )
 
-        async def run(conn: asyncpg.Connection) -> list[Any]:
-            return await conn.fetch(sql, now, holder, limit, float(lease_s))
-
-        rows = sorted(await self._write(run), key=lambda r: r["id"])
+        rows = await self._claimed(sql, "id", now, holder, limit, float(lease_s))
         return [due_wait(r) for r in rows]
 
     async def defer_wait(self, wait_id: int, attempts: int, retry_at: datetime) -> None:
@@ -208,14 +202,7 @@ class PostgresStore(DashboardReads, PostgresQueries):
 
     async def pending_deliveries(self, sink: str, limit: int) -> list[PendingDelivery]:
         """Notifications `sink` has still to publish, in commit order."""
-        rows = await self._fetch(
-            "SELECT o.seq, o.event_id, o.event_type, o.channel, o.subtopic, o.key, o.envelope "
-            "FROM outbox_deliveries d JOIN outbox o ON o.event_id = d.event_id "
-            "WHERE d.sink = $1 AND d.delivered_at IS NULL AND d.failed_at IS NULL "
-            "ORDER BY o.seq LIMIT $2",
-            sink,
-            limit,
-        )
+        rows = await self._fetch(pending_for("$1", "$2"), sink, limit)
         return [pending_delivery(r) for r in rows]
 
     async def claim_deliveries(
@@ -223,22 +210,25 @@ class PostgresStore(DashboardReads, PostgresQueries):
     ) -> list[PendingDelivery]:
         """One statement: the claimable rows locked (those another relay is claiming right
         now skipped), claimed, returned."""
-        pick = PENDING_FOR.format(sink="$1", holder="$2", now="now()", limit="$3")
-        pick = pick.replace("SELECT o.seq, o.event_id,", "SELECT d.event_id,", 1)
+        pick = pending_for("$1", "$3", holder="$2", now="now()", columns="d.event_id")
         sql = (
             f"WITH picked AS ({pick} FOR UPDATE OF d SKIP LOCKED) "
             "UPDATE outbox_deliveries d SET claimed_by = $2, "
             "claimed_until = now() + make_interval(secs => $4) "
             "FROM picked, outbox o WHERE d.sink = $1 AND d.event_id = picked.event_id "
-            "AND o.event_id = d.event_id "
-            "RETURNING o.seq, o.event_id, o.event_type, o.channel, o.subtopic, o.key, o.envelope"
+            f"AND o.event_id = d.event_id RETURNING {DELIVERY_COLUMNS}"
         )
+        rows = await self._claimed(sql, "seq", sink, holder, limit, float(lease_s))
+        return [pending_delivery(r) for r in rows]
+
+    async def _claimed(self, sql: str, order: str, *args: Any) -> list[Any]:
+        """The rows a claiming `sql` (WITH picked ... FOR UPDATE SKIP LOCKED, UPDATE ...
+        RETURNING) returns, in `order` (RETURNING keeps none)."""
 
         async def run(conn: asyncpg.Connection) -> list[Any]:
-            return await conn.fetch(sql, sink, holder, limit, float(lease_s))
+            return await conn.fetch(sql, *args)
 
-        rows = sorted(await self._write(run), key=lambda r: r["seq"])
-        return [pending_delivery(r) for r in rows]
+        return sorted(await self._write(run), key=lambda r: r[order])
 
     async def _mark(self, sql: str, event_ids: Sequence[str], sink: str, *more: Any) -> None:
         async def run(conn: asyncpg.Connection) -> None:

@@ -19,7 +19,7 @@ from calibd.store.records import (
     PendingDelivery,
 )
 from calibd.store.rows import config_version_row, due_wait, inbox_row, pending_delivery
-from calibd.store.sql import DUE_FOR, LEASE, ORPHANED_INBOX, PENDING_FOR
+from calibd.store.sql import DUE_FOR, LEASE, ORPHANED_INBOX, pending_for
 from calibd.store.sqlite import commit as _commit
 from calibd.store.sqlite.queries import SqliteQueries
 from calibd.store.sqlite.reads import fetch_all, fetch_one
@@ -235,14 +235,7 @@ class SqliteStore(DashboardReads, SqliteQueries):
 
     async def pending_deliveries(self, sink: str, limit: int) -> list[PendingDelivery]:
         """Notifications `sink` has still to publish, in commit order."""
-        rows = await fetch_all(
-            self.r,
-            "SELECT o.seq, o.event_id, o.event_type, o.channel, o.subtopic, o.key, o.envelope "
-            "FROM outbox_deliveries d JOIN outbox o ON o.event_id = d.event_id "
-            "WHERE d.sink = ? AND d.delivered_at IS NULL AND d.failed_at IS NULL "
-            "ORDER BY o.seq LIMIT ?",
-            (sink, limit),
-        )
+        rows = await fetch_all(self.r, pending_for("?", "?"), (sink, limit))
         return [pending_delivery(r) for r in rows]
 
     async def claim_deliveries(
@@ -252,7 +245,7 @@ class SqliteStore(DashboardReads, SqliteQueries):
         written when nothing is pending: the relay polls)."""
         now = datetime.now(UTC)
         rows = await self._claim(
-            PENDING_FOR.format(sink="?", holder="?", now="?", limit="?"),
+            pending_for("?", "?", holder="?", now="?"),
             (sink, holder, format_time(now), limit),
             "UPDATE outbox_deliveries SET claimed_by = ?, claimed_until = ? "
             "WHERE event_id = ? AND sink = ?",
