@@ -13,7 +13,6 @@ valid).
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -52,10 +51,6 @@ class _AsOfStore:
     async def product(self, product_id):
         found = await self._store.product(product_id)
         return found if found and found["created_at"] < self._as_of else None
-
-
-def _time(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else parse_time(value)
 
 
 def _compare(stored: dict[str, Any], draft) -> list[str]:
@@ -120,7 +115,7 @@ async def reproduce(pipeline, product_id: str) -> dict[str, Any]:
         waiting = " (it waits for an input that did not exist then)" if result.waits else ""
         return no(f"the handler made no {prod['product_type']} product now{waiting}")
     # the draft of the same validity (a handler may make several, e.g. a block's chunks)
-    same = [d for d in drafts if _time(d.valid_from) == _time(prod["valid_from"])]
+    same = [d for d in drafts if d.valid_from == parse_time(prod["valid_from"])]
     draft = (same or drafts)[0]
     installed = draft.algorithm_version or handler.version
     if installed != prod["algorithm_version"]:
