@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from calibd.handlers.camera.handler import CameraConfig, compute_flatfield, compute_pedestal
 from calibd.handlers.camera.simulate import CameraModel, simulate_run
+from rss import peak_rss_mb
 
 
 def _measure(paths: tuple[str, str], config: dict, out) -> None:
@@ -31,17 +32,7 @@ def _measure(paths: tuple[str, str], config: dict, out) -> None:
     t1 = time.perf_counter()
     compute_flatfield([paths[1]], ped["arrays"], config)
     t2 = time.perf_counter()
-    out.send((t1 - t0, t2 - t1, _peak_rss_mb()))
-
-
-def _peak_rss_mb() -> float:
-    """VmHWM: this process's peak resident set (getrusage's ru_maxrss would carry the
-    parent's peak across the spawn's exec)."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    out.send((t1 - t0, t2 - t1, peak_rss_mb()))
 
 
 def run_mode(workdir: Path, mode: str, events: int, samples: int, chunk: int) -> None:

@@ -41,12 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from calibd.handlers.camera.block_compute import compute_block, compute_block_parallel
 from calibd.handlers.camera.dl0_simulate import simulate_dl0_block
 from reference_route import reference_route
+from rss import peak_rss_mb
 
 from calibd.executor import CpuPool
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _protozfits(paths: list[str]) -> int:
@@ -71,7 +68,7 @@ def _calibd(paths: list[str]) -> int:
 
 def _worker_peak() -> tuple[int, float]:
     time.sleep(0.3)  # so that each worker of the pool takes one of these calls
-    return os.getpid(), _rss_mb()
+    return os.getpid(), peak_rss_mb()
 
 
 def _calibd_parallel(paths: list[str], workers: int) -> tuple[int, float, float]:
@@ -116,17 +113,17 @@ def _ctapipe(paths: list[str]) -> int:
 def _child(kind: str, paths: list[str], workers: int, queue) -> None:
     if kind == "calibd-parallel":
         n, seconds, extra = _calibd_parallel(paths, workers)
-        queue.put((n, seconds, _rss_mb() + extra))
+        queue.put((n, seconds, peak_rss_mb() + extra))
         return
     t0 = time.perf_counter()
     if kind == "reference":
         with tempfile.TemporaryDirectory() as workdir:
             n = reference_route(paths, workdir)
         children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        queue.put((n, time.perf_counter() - t0, max(_rss_mb(), children)))
+        queue.put((n, time.perf_counter() - t0, max(peak_rss_mb(), children)))
         return
     n = {"protozfits": _protozfits, "calibd": _calibd, "ctapipe": _ctapipe}[kind](paths)
-    queue.put((n, time.perf_counter() - t0, _rss_mb()))
+    queue.put((n, time.perf_counter() - t0, peak_rss_mb()))
 
 
 def measure(kind: str, paths: list[str], workers: int) -> tuple[int, float, float]:

@@ -123,12 +123,13 @@ def _extracted(header: DL0Header, cfg: BlockConfig) -> Iterator[tuple]:
     (not computed: only the flat-field peak times make time shifts)."""
     kinds = {t: "pedestal" for t in cfg.pedestal_event_types}
     kinds |= {t: "flatfield" for t in cfg.flatfield_event_types}
+    codes = {kind: [t for t, k in kinds.items() if k == kind] for kind in KINDS}
     extractors: dict[str, Any] = {}
     for chunk in iter_dl0_events(header.path, header, cfg.read_batch, event_types=set(kinds)):
         n_samples = chunk.waveform.shape[-1]
         for kind in KINDS:
-            pick = np.isin(chunk.event_type, [t for t, k in kinds.items() if k == kind])
-            if not pick.any():
+            pick = np.flatnonzero(np.isin(chunk.event_type, codes[kind]))
+            if not pick.size:
                 continue
             key = f"{kind}:{n_samples}"
             if key not in extractors:
@@ -136,7 +137,7 @@ def _extracted(header: DL0Header, cfg: BlockConfig) -> Iterator[tuple]:
                 extractors[key] = make_extractor(
                     config, n_samples, source=header.name, peak_time=kind == "flatfield"
                 )
-            out = extractors[key](chunk.waveform[pick])
+            out = extractors[key](chunk.waveform, pick)  # no copy of the picked waveforms
             gain = None if chunk.gain is None else chunk.gain[pick]
             yield kind, chunk.mjd_tai[pick], out.charge, out.peak_time, gain
 

@@ -47,6 +47,7 @@ from calibd.handlers.camera.dl0_checks import (
     header_str,
     pixel_map,
 )
+from calibd.handlers.camera.window_sums import place_event
 
 from calibd.handler_api import BadInput
 
@@ -303,8 +304,9 @@ def _place(block: _Block, arrays: Any, ev: Any, header: DL0Header) -> None:
     i = block.n
     block.ints[:, i] = (ev.event_id, ev.event_type, ev.event_time_s, ev.event_time_qns)
     nominal = header.pixel_id_map[arrays.stored]
-    pe = arrays.waveform.astype(np.float32) / np.float32(header.waveform_scale)
-    block.waveform[i][:, nominal] = pe - np.float32(header.waveform_offset)
+    place_event(
+        block.waveform[i], arrays.waveform, nominal, header.waveform_scale, header.waveform_offset
+    )
     block.status[i, header.pixel_id_map] = arrays.status
     if block.gain is not None:
         info = (arrays.status >> 2) & 3

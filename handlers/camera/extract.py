@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from calibd.handlers.camera.window_sums import FIXED, GLOBAL, LOCAL, integrate
 from pydantic import BaseModel, Field
 
 from calibd.handler_api import BadInput
 
 __all__ = [
     "Extraction",
+    "Extractor",
     "ExtractorConfig",
     "fixed_window",
     "global_peak_window",
@@ -73,38 +75,36 @@ def _traces(waveforms: np.ndarray, source: str) -> tuple[np.ndarray, int]:
     return waveforms, waveforms.shape[-1]
 
 
-def _integrate(
+def _extract(
     waveforms: np.ndarray,
-    start: np.ndarray,
+    events: np.ndarray | None,
+    mode: int,
     width: int,
-    peak_time: bool = True,
-    peak: np.ndarray | None = None,
+    shift: int,
+    start: int,
+    peak_time: bool,
 ) -> Extraction:
-    """Sum and peak time in the windows [start, start + width), `start` shaped (n_ev, n_gains)
-    (one window per camera) or (n_ev, n_gains, n_pixels); without `peak_time` the peak times
-    are NaN (not computed: pedestal events need none). `peak`: each pixel's highest sample
-    when it is known to be its window's too (the local peak window), so not searched again.
-    The windows are gathered from the flat traces by one index array (no per-axis grids)."""
-    per_pixel = start if start.ndim == 3 else start[:, :, None]
-    shape, n_samples = waveforms.shape[:3], waveforms.shape[-1]
-    flat = np.ascontiguousarray(waveforms).reshape(-1)
-    first = np.arange(np.prod(shape), dtype=np.intp).reshape(shape) * n_samples + per_pixel
-    window = flat[first[..., None] + np.arange(width)]
-    charge = window.sum(axis=-1, dtype=np.float64)
-    if not peak_time:
-        return Extraction(charge, np.full(charge.shape, np.nan), start, width)
-    j = window.argmax(axis=-1) if peak is None else peak - per_pixel
-    delta = np.zeros(charge.shape)
-    if width >= 3:
-        inner = np.clip(j, 1, width - 2)
-        at = first + inner
-        y0, y1, y2 = (flat[at + d].astype(np.float64) for d in (-1, 0, 1))
-        curvature = y0 - 2 * y1 + y2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            delta = np.where(curvature < 0, 0.5 * (y0 - y2) / curvature, 0.0)
-        delta = np.where(inner == j, np.clip(delta, -0.5, 0.5), 0.0)
-    peak_time = np.where(np.isfinite(charge), per_pixel + j + delta, np.nan)
-    return Extraction(charge, peak_time, start, width)
+    """The compiled loops (`window_sums.integrate`) over `events` of `waveforms` (all when
+    None); a camera-wide window's start is reported per event and gain."""
+    if events is None:
+        events = np.arange(len(waveforms), dtype=np.intp)
+    charge, peak, starts = integrate(waveforms, events, mode, width, shift, start, peak_time)
+    if mode != LOCAL:
+        starts = starts[:, :, 0] if starts.shape[2] else np.full(starts.shape[:2], start)
+    return Extraction(charge, peak, starts, width)
+
+
+def _check_fixed(start: int, width: int, n_samples: int, source: str) -> None:
+    if start < 0 or width < 1 or start + width > n_samples:
+        raise BadInput(
+            f"{source}: window [{start}, {start + width}) does not fit the "
+            f"{n_samples}-sample traces"
+        )
+
+
+def _check_width(width: int, n_samples: int, source: str) -> None:
+    if width < 1 or width > n_samples:
+        raise BadInput(f"{source}: window width {width} does not fit the {n_samples}-sample traces")
 
 
 def fixed_window(
@@ -114,24 +114,13 @@ def fixed_window(
     *,
     source: str = "waveforms",
     peak_time: bool = True,
+    events: np.ndarray | None = None,
 ) -> Extraction:
-    """Sum of samples [start, start + width). Raises BadInput when the window leaves the trace."""
+    """Sum of samples [start, start + width). Raises BadInput when the window leaves the trace.
+    `events`: the indices of the events to integrate (all when None; so for the others)."""
     waveforms, n_samples = _traces(waveforms, source)
-    if start < 0 or width < 1 or start + width > n_samples:
-        raise BadInput(
-            f"{source}: window [{start}, {start + width}) does not fit the "
-            f"{n_samples}-sample traces"
-        )
-    starts = np.full(waveforms.shape[:2], start, dtype=np.intp)
-    return _integrate(waveforms, starts, width, peak_time)
-
-
-def _peak_window_input(waveforms: np.ndarray, width: int, source: str) -> tuple[np.ndarray, int]:
-    """The waveforms as an array and their length; BadInput when `width` does not fit."""
-    waveforms, n_samples = _traces(waveforms, source)
-    if width < 1 or width > n_samples:
-        raise BadInput(f"{source}: window width {width} does not fit the {n_samples}-sample traces")
-    return waveforms, n_samples
+    _check_fixed(start, width, n_samples, source)
+    return _extract(waveforms, events, FIXED, width, 0, start, peak_time)
 
 
 def global_peak_window(
@@ -141,13 +130,13 @@ def global_peak_window(
     *,
     source: str = "waveforms",
     peak_time: bool = True,
+    events: np.ndarray | None = None,
 ) -> Extraction:
     """Window [P - shift, P - shift + width) around the camera-wide peak P of each event and
     gain, clipped to the trace. Raises BadInput when the traces are shorter than `width`."""
-    waveforms, n_samples = _peak_window_input(waveforms, width, source)
-    peak = np.nansum(waveforms, axis=2, dtype=np.float64).argmax(axis=-1)
-    start = np.clip(peak - shift, 0, n_samples - width).astype(np.intp)
-    return _integrate(waveforms, start, width, peak_time)
+    waveforms, n_samples = _traces(waveforms, source)
+    _check_width(width, n_samples, source)
+    return _extract(waveforms, events, GLOBAL, width, shift, 0, peak_time)
 
 
 def local_peak_window(
@@ -157,18 +146,18 @@ def local_peak_window(
     *,
     source: str = "waveforms",
     peak_time: bool = True,
+    events: np.ndarray | None = None,
 ) -> Extraction:
-    """Window [p - shift, p - shift + width) around each pixel's own peak p, clipped to the
-    trace. Raises BadInput when the traces are shorter than `width`."""
-    waveforms, n_samples = _peak_window_input(waveforms, width, source)
-    if waveforms.dtype.kind == "f" and np.isnan(waveforms).any():
-        peak = np.where(np.isnan(waveforms), -np.inf, waveforms).argmax(axis=-1)
-    else:
-        peak = waveforms.argmax(axis=-1)
-    start = np.clip(peak - shift, 0, n_samples - width).astype(np.intp)
-    # the window holds the peak when shift < width (clipping keeps it inside), and the first
-    # maximum of the trace is then the window's first maximum too
-    return _integrate(waveforms, start, width, peak_time, peak if 0 <= shift < width else None)
+    """Window [p - shift, p - shift + width) around each pixel's own peak p (its first
+    highest sample, missing samples skipped), clipped to the trace. Raises BadInput when the
+    traces are shorter than `width`."""
+    waveforms, n_samples = _traces(waveforms, source)
+    _check_width(width, n_samples, source)
+    return _extract(waveforms, events, LOCAL, width, shift, 0, peak_time)
+
+
+Extractor = Callable[..., Extraction]
+"""`extractor(waveforms, events=None)`: see `make_extractor`."""
 
 
 def make_extractor(
@@ -177,15 +166,19 @@ def make_extractor(
     *,
     source: str = "waveforms",
     peak_time: bool = True,
-) -> Callable[[np.ndarray], Extraction]:
+) -> Extractor:
     """The configured extractor, its window checked against `n_samples` now (BadInput naming
     `source` when it does not fit) rather than at the first chunk; without `peak_time` its
-    peak times are NaN (not computed)."""
+    peak times are NaN (not computed). It takes the waveforms and, optionally, the indices of
+    the events to integrate (no copy of the others)."""
     cfg = ExtractorConfig.model_validate(config)
     options = {"source": source, "peak_time": peak_time}
+    width = cfg.window_width
     if cfg.name == "fixed_window":
-        fixed_window(np.zeros((1, 1, 1, n_samples)), cfg.window_start, cfg.window_width, **options)
-        return lambda wf: fixed_window(wf, cfg.window_start, cfg.window_width, **options)
+        _check_fixed(cfg.window_start, width, n_samples, source)
+        return lambda wf, events=None: fixed_window(
+            wf, cfg.window_start, width, events=events, **options
+        )
+    _check_width(width, n_samples, source)
     peak_window = local_peak_window if cfg.name == "local_peak_window" else global_peak_window
-    peak_window(np.zeros((1, 1, 1, n_samples)), cfg.window_width, cfg.shift, **options)
-    return lambda wf: peak_window(wf, cfg.window_width, cfg.shift, **options)
+    return lambda wf, events=None: peak_window(wf, width, cfg.shift, events=events, **options)

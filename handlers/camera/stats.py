@@ -5,8 +5,8 @@ Per chunk of events (axis 0) the same statistics as astropy's
 SigmaClippingAggregator and lstchain's calculators use): iteratively drop values farther than
 `sigma` standard deviations from the mean of the values kept so far, at most `max_iterations`
 times, then mean, median and population standard deviation of what is left. This module's own
-vectorised version gives the same numbers (tested) in a fraction of the time; NaN values are
-ignored.
+compiled version (`column_stats`) gives the same numbers (tested) in a fraction of the time;
+NaN values are ignored.
 
 Chunks are combined into run statistics: the mean weighted by the values kept, the pooled
 variance (within-chunk variances plus the spread of the chunk means: Chan et al.'s parallel
@@ -31,6 +31,7 @@ import warnings
 from typing import Literal
 
 import numpy as np
+from calibd.handlers.camera.column_stats import column_stats
 from pydantic import BaseModel, Field
 
 from calibd.handler_api import BadInput
@@ -78,84 +79,25 @@ def clipped_stats(
     """Sigma-clipped mean, median, population variance and count along axis 0 (NaN ignored).
 
     Returns `mean`, `median`, `var` (uncorrected), `n` (values kept), `n_valid` (non-NaN
-    values); NaN (and n = 0) where a column has no finite value. The sums are updated by
-    subtracting the values each iteration drops (columns that lose gross outliers are re-centred
-    and summed again, so no precision is lost).
+    values); NaN (and n = 0) where a column has no finite value (`column_stats`).
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
     shape = x.shape[1:]
-    x = x.reshape(len(x), -1)
-    m = x.shape[1]
-    valid = np.isfinite(x)
-    all_valid = bool(valid.all())
-    n_valid = valid.sum(axis=0)
-    keep = valid.copy()
-    n = n_valid.copy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        d = x if all_valid else np.where(valid, x, 0.0)
-        shift = np.where(n > 0, d.sum(axis=0) / n, 0.0)
-        d = d - shift
-        if not all_valid:
-            d[~valid] = 0.0
-        s1 = d.sum(axis=0)
-        s2 = np.einsum("ij,ij->j", d, d)
-        for _ in range(max_iterations):
-            mean_d = s1 / n
-            std = np.sqrt(np.maximum(s2 / n - mean_d**2, 0.0))
-            out = np.abs(d - mean_d) > sigma * std
-            out &= keep
-            rows, cols = np.nonzero(out)
-            if rows.size == 0:
-                break
-            keep[rows, cols] = False
-            vals = d[rows, cols]
-            removed2 = np.bincount(cols, weights=vals * vals, minlength=m)
-            n = n - np.bincount(cols, minlength=m)
-            s1 = s1 - np.bincount(cols, weights=vals, minlength=m)
-            s2 = s2 - removed2
-            offset2 = s1 * s1 / np.maximum(n, 1)
-            central = s2 - offset2
-            redo = np.flatnonzero((removed2 > 1e4 * central) | (offset2 > 1e4 * central))
-            if redo.size:  # gross outliers dropped: re-centre those columns and sum exactly
-                sub, kept = d[:, redo], keep[:, redo]
-                mu = np.where(kept, sub, 0.0).sum(axis=0) / n[redo]
-                mu = np.where(n[redo] > 0, mu, 0.0)
-                sub -= mu
-                shift[redo] += mu
-                d[:, redo] = sub
-                sub = np.where(kept, sub, 0.0)
-                s1[redo] = sub.sum(axis=0)
-                s2[redo] = np.einsum("ij,ij->j", sub, sub)
-        mean_d = s1 / n
-        var = np.maximum(s2 / n - mean_d**2, 0.0)
-        mean = shift + mean_d
-    median = _masked_median(x, keep, n)
+    mean, median, var, n, n_valid = column_stats(x.reshape(len(x), -1), sigma, max_iterations)
     return {
-        "mean": np.where(n > 0, mean, np.nan).reshape(shape),
+        "mean": mean.reshape(shape),
         "median": median.reshape(shape),
-        "var": np.where(n > 0, var, np.nan).reshape(shape),
+        "var": var.reshape(shape),
         "n": n.reshape(shape),
         "n_valid": n_valid.reshape(shape),
     }
 
 
-def _masked_median(x: np.ndarray, keep: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Median of the kept values of each column of `x` (n_rows, n_cols): a sort puts the
-    dropped ones, set to NaN, last."""
-    y = np.where(keep, x, np.nan).T.copy()
-    y.sort(axis=1)
-    lo = np.maximum((n - 1) // 2, 0)[:, None]
-    hi = np.maximum(n // 2, 0)[:, None]
-    med = 0.5 * (np.take_along_axis(y, lo, 1)[:, 0] + np.take_along_axis(y, hi, 1)[:, 0])
-    return np.where(n > 0, med, np.nan)
-
-
 def median_over_events(x: np.ndarray) -> np.ndarray:
     """Median along axis 0 of `x` (n_events, ...), NaN ignored (NaN where a column has no
     finite value)."""
-    flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    keep = np.isfinite(flat)
-    return _masked_median(flat, keep, keep.sum(axis=0)).reshape(np.shape(x)[1:])
+    x = np.asarray(x)
+    return column_stats(x.reshape(len(x), -1))[1].reshape(x.shape[1:])
 
 
 class StreamingStats:

@@ -20,11 +20,24 @@ def directives(name: str) -> dict[str, list[str]]:
 
 def test_the_template_runs_a_named_instance_with_its_own_configuration_and_state():
     single, template = directives("calibd.service"), directives("calibd@.service")
-    assert template["Environment"] == ["CALIBD_INSTANCE=%i"]
+    assert template["Environment"] == [
+        "CALIBD_INSTANCE=%i",
+        "NUMBA_CACHE_DIR=%C/calibd/%i/numba",
+    ]
+    assert single["Environment"] == ["NUMBA_CACHE_DIR=%C/calibd/numba"]
+    assert template["CacheDirectory"] == ["calibd/%i"] and single["CacheDirectory"] == ["calibd"]
+    assert "MemoryDenyWriteExecute" not in single  # numba compiles at run time
     assert template["ExecStart"] == ["/opt/calibd/venv/bin/calibd --config /etc/calibd/%i.toml run"]
     assert template["StateDirectory"] == ["calibd/%i"]
     assert template["ReadWritePaths"] == ["/var/lib/calibd/%i"]
-    differs = {"Description", "Environment", "ExecStart", "StateDirectory", "ReadWritePaths"}
+    differs = {
+        "Description",
+        "Environment",
+        "ExecStart",
+        "StateDirectory",
+        "CacheDirectory",
+        "ReadWritePaths",
+    }
     same = {k: v for k, v in single.items() if k not in differs}
     assert same == {k: v for k, v in template.items() if k not in differs}  # hardening too
     assert "NoNewPrivileges" in same and same["Type"] == ["notify"]

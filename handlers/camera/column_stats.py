@@ -1,0 +1,93 @@
+"""Sigma-clipped statistics of each column of a (n_rows, n_columns) array, compiled (numba).
+
+Column by column (copied a block of columns at a time, so the rows are read in order): the
+finite values; then at most `max_iterations` times the mean and population standard deviation
+of the values kept, and the values farther than `sigma` standard deviations from that mean
+dropped, until none is; then the kept values' mean, median and variance (two passes, so no
+precision is lost to large offsets or gross outliers). The numbers of astropy's
+`sigma_clipped_stats(x, sigma, maxiters, cenfunc="mean", stdfunc="std", axis=0)`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from calibd.handlers.camera.jit import compiled
+
+__all__ = ["column_stats"]
+
+#: columns copied out at once (a row's segment of them is one or two cache lines)
+BLOCK = 16
+
+
+def _mean_var(w, k):
+    s = 0.0
+    for i in range(k):
+        s += w[i]
+    mean = s / k
+    s2 = 0.0
+    for i in range(k):
+        d = w[i] - mean
+        s2 += d * d
+    return mean, s2 / k
+
+
+_mean_var = compiled(_mean_var)
+
+
+def _column_stats(x, sigma, max_iterations):
+    n_rows, n_cols = x.shape
+    mean = np.full(n_cols, np.nan)
+    median = np.full(n_cols, np.nan)
+    var = np.full(n_cols, np.nan)
+    kept = np.zeros(n_cols, dtype=np.int64)
+    n_valid = np.zeros(n_cols, dtype=np.int64)
+    block = np.empty((BLOCK, n_rows))
+    for c0 in range(0, n_cols, BLOCK):
+        width = min(BLOCK, n_cols - c0)
+        counts = np.zeros(BLOCK, dtype=np.int64)
+        for i in range(n_rows):  # the finite values of each column of the block, compacted
+            for b in range(width):
+                v = np.float64(x[i, c0 + b])
+                if np.isfinite(v):
+                    block[b, counts[b]] = v
+                    counts[b] += 1
+        for b in range(width):
+            w, k = block[b], counts[b]
+            n_valid[c0 + b] = k
+            if k == 0:
+                continue
+            m, v = _mean_var(w, k)
+            j = k
+            for _ in range(max_iterations):
+                limit = sigma * np.sqrt(v)
+                j = 0
+                for i in range(k):
+                    if abs(w[i] - m) <= limit:
+                        w[j] = w[i]
+                        j += 1
+                if j == k or j == 0:  # settled, or (sigma < 1) nothing left
+                    break
+                k = j
+                m, v = _mean_var(w, k)
+            if j == 0:
+                continue
+            mean[c0 + b], var[c0 + b], kept[c0 + b] = m, v, k
+            median[c0 + b] = np.median(w[:k])
+    return mean, median, var, kept, n_valid
+
+
+_column_stats = compiled(_column_stats)
+
+
+def column_stats(
+    x: np.ndarray, sigma: float = np.inf, max_iterations: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, median, population variance, values kept, finite values) of each column of
+    `x` (n_rows, n_columns); NaN (and 0 kept) where a column has no finite value. Without
+    `max_iterations` nothing is clipped: the statistics of the finite values."""
+    x = np.ascontiguousarray(x)
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"column_stats takes a 2-d array, not {x.shape}")
+    return _column_stats(x, float(sigma), int(max_iterations))
