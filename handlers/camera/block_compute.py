@@ -6,10 +6,11 @@ Two steps, so that a block uses every worker and holds one DL0 file open per wor
 `dl0_reader`, `read_batch` events at a time, integrates pedestal events (`pedestal_event_types`,
 by default PEDESTAL and SKY_PEDESTAL as in the reference pipeline) and flat-field events
 (`flatfield_event_types`: FLATFIELD) by their own extractor and spills the charges and peak
-times to disk (`block_spill`); `reduce_block` merges each kind in time order across the
-parallel streams and chunks and cuts it into overlapping chunks (`series`); each flat-field
-chunk gives a row of coefficients. `compute_block` does both in one process,
-`compute_block_parallel` over a pool.
+times to disk (`block_spill`); `block_reduce` merges each kind in time order across the
+parallel streams and chunks, cuts it into overlapping chunks (`series`) and reduces them to
+statistics (the two kinds in parallel); each flat-field chunk gives a row of coefficients.
+`compute_block` does both in one process, `compute_block_parallel` over a pool (the files'
+headers and checksums, too, are read in parallel).
 
 DL0 and R1 data here are photo-electrons, pedestal-subtracted by ACADA with its nominal
 coefficients, so what the coefficients correct is the RESIDUAL: `factor` (relative gain and
@@ -25,30 +26,19 @@ ACADA's nominal calibration (identity residual).
 from __future__ import annotations
 
 import asyncio
-import heapq
 import os
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
-from calibd.handlers.camera.block_spill import SpillInfo, SpillWriter, read_spill
+from calibd.handlers.camera.block_config import KINDS, BlockConfig
+from calibd.handlers.camera.block_reduce import block_rows, kind_statistics, of_kind, reduce_block
+from calibd.handlers.camera.block_spill import SpillInfo, SpillWriter
 from calibd.handlers.camera.dl0_reader import DL0Header, iter_dl0_events, open_dl0
-from calibd.handlers.camera.extract import ExtractorConfig, make_extractor
-from calibd.handlers.camera.ffactor import FFactorConfig
-from calibd.handlers.camera.gain_selection import split_by_gain
-from calibd.handlers.camera.series import (
-    EventChunker,
-    SeriesConfig,
-    chunk_statistics,
-    coefficient_series,
-    pair_chunks,
-)
-from calibd.handlers.camera.stats import StatsConfig
-from pydantic import BaseModel, Field
+from calibd.handlers.camera.extract import make_extractor
 
 from calibd.handler_api import BadInput, make_scratch_dir, release_freed_memory
 
@@ -58,50 +48,19 @@ __all__ = [
     "compute_block",
     "compute_block_parallel",
     "extract_files",
-    "reduce_block",
+    "one_block",
+    "read_headers",
     "stream_groups",
 ]
-
-#: an ACADA event type code (FLATFIELD 0, PEDESTAL 2, DARK/ELECTRONIC/SKY_PEDESTAL 3/4/5, ...)
-EventType = Annotated[int, Field(ge=0, le=255)]
-
-
-def _extractor(width: int = 12, shift: int = 4, name: str = "global_peak_window"):
-    return lambda: ExtractorConfig(name=name, window_width=width, shift=shift)
-
-
-class BlockConfig(BaseModel):
-    series: SeriesConfig = Field(default_factory=SeriesConfig)
-    pedestal_event_types: list[EventType] = Field(default=[2, 5], min_length=1, max_length=16)
-    flatfield_event_types: list[EventType] = Field(default=[0], min_length=1, max_length=16)
-    pedestal_extractor: ExtractorConfig = Field(default_factory=_extractor())
-    flatfield_extractor: ExtractorConfig = Field(
-        default_factory=_extractor(name="local_peak_window")
-    )
-    stats: StatsConfig = Field(default_factory=StatsConfig)
-    ffactor: FFactorConfig = Field(default_factory=FFactorConfig)
-    sampling_frequency_mhz: float = Field(
-        default=1024.0, gt=0, le=100_000, description="LSTCam's, as ctapipe-io-zfits describes it"
-    )
-    read_batch: int = Field(default=32, ge=1, le=100_000)
-    gain_switch_tolerance: float = Field(
-        default=0.001,
-        ge=0,
-        le=0.5,
-        description="gain-selected data: the share of a pixel's flat-field events in a chunk "
-        "that may be in its other gain before it is flagged GAIN_MIXED (unusable)",
-    )
-
-
-def _utc(mjd_tai: float) -> datetime:
-    from astropy.time import Time
-
-    return Time(mjd_tai, format="mjd", scale="tai").utc.to_datetime(timezone=UTC)
 
 
 def block_headers(paths: list[str]) -> list[DL0Header]:
     """The validated headers of a block's files; BadInput when they are not of one block."""
-    headers = [open_dl0(p) for p in paths]
+    return one_block([open_dl0(p) for p in paths])
+
+
+def one_block(headers: list[DL0Header]) -> list[DL0Header]:
+    """`headers`, checked to be of one block (BadInput naming the first that is not)."""
     first = headers[0]
     for h in headers[1:]:
         for key in ("tel_id", "obs_id", "sb_id", "n_pixels", "level"):
@@ -111,9 +70,6 @@ def block_headers(paths: list[str]) -> list[DL0Header]:
                     f"{getattr(first, key)}: not one observation block"
                 )
     return headers
-
-
-KINDS = ("pedestal", "flatfield")
 
 
 def _extracted(header: DL0Header, cfg: BlockConfig) -> Iterator[tuple]:
@@ -163,79 +119,6 @@ def extract_files(
     return spills
 
 
-def _spill_events(info: SpillInfo, batch: int, peak_time: bool) -> Iterator[tuple]:
-    """A spill's events as (MJD TAI, file order, charge, peak time or None), gain-selected
-    events split into the two gains."""
-    for records in read_spill(info, batch):
-        charge = records["charge"]
-        peak = records["peak"] if peak_time else None
-        if info.gain:
-            charge = split_by_gain(charge, records["gain"])
-            peak = None if peak is None else split_by_gain(peak, records["gain"])
-        for k, t in enumerate(records["t"].tolist()):
-            yield t, info.order, charge[k], None if peak is None else peak[k]
-
-
-def _chunk_statistics(spills: list[SpillInfo], cfg: BlockConfig) -> tuple[list[dict], int]:
-    """One kind's chunk statistics from its spills merged in time order, and its event count
-    (peak times of flat-field events only: pedestal events have none, `_extracted`)."""
-    peak_time = all(i.kind == "flatfield" for i in spills)
-    streams = (_spill_events(i, cfg.read_batch, peak_time) for i in spills)
-    merged = heapq.merge(*streams, key=lambda e: e[:2])
-    chunker = EventChunker(cfg.series, views=True)  # each chunk used at once
-    stats: list[dict] = []
-    pending: list[tuple] = []
-    count = 0
-
-    def flush() -> None:
-        if pending:
-            charge = np.stack([e[2] for e in pending])
-            peak = np.stack([e[3] for e in pending]) if peak_time else None
-            chunks = chunker.add(charge, peak, np.array([e[0] for e in pending]))
-            stats.extend(chunk_statistics(c, cfg.stats, peak_time) for c in chunks)
-            pending.clear()
-
-    for event in merged:
-        pending.append(event)
-        count += 1
-        if len(pending) >= cfg.read_batch:
-            flush()
-    flush()
-    stats.extend(chunk_statistics(c, cfg.stats, peak_time) for c in chunker.finish())
-    return stats, count
-
-
-def reduce_block(spills: list[SpillInfo], config: dict[str, Any], name: str) -> dict[str, Any]:
-    """Worker step 2: the block's coefficient rows from its spills (`name` names the block's
-    files in BadInput messages) and the event counts per kind."""
-    cfg = BlockConfig.model_validate(config)
-    stats, counts = {}, {}
-    for kind in KINDS:
-        mine = [i for i in spills if i.kind == kind]
-        stats[kind], counts[kind] = _chunk_statistics(mine, cfg) if mine else ([], 0)
-        if counts[kind] == 0:
-            raise BadInput(f"{name} and the other files of the block: no {kind} events")
-    pairs = pair_chunks(
-        [(s["time_start"], s["time_end"]) for s in stats["flatfield"]],
-        [(s["time_start"], s["time_end"]) for s in stats["pedestal"]],
-    )
-    rows = coefficient_series(
-        stats["flatfield"],
-        stats["pedestal"],
-        pairs,
-        cfg.flatfield_extractor.window_width,
-        cfg.ffactor,
-        gain_tolerance=cfg.gain_switch_tolerance if any(i.gain for i in spills) else None,
-    )
-    ns_per_sample = 1e3 / cfg.sampling_frequency_mhz
-    for row in rows:
-        coefficients = row["coefficients"]
-        coefficients["time_shift_ns"] = coefficients["time_shift"] * ns_per_sample
-        for key in ("valid_from", "valid_to"):
-            row[f"{key}_utc"] = None if row[key] is None else _utc(row[key])
-    return {"rows": rows, "n_events": counts}
-
-
 def _checked(config: dict[str, Any]) -> BlockConfig:
     cfg = BlockConfig.model_validate(config)
     if cfg.pedestal_extractor.window_width != cfg.flatfield_extractor.window_width:
@@ -282,6 +165,18 @@ def stream_groups(headers: list[DL0Header], n_groups: int) -> list[list[int]]:
     return [g for g in groups if g]
 
 
+def read_headers(paths: list[str]) -> list[DL0Header]:
+    """Worker step 0: the validated headers of some of a block's files."""
+    return [open_dl0(p) for p in paths]
+
+
+def _raise_first(results: list[Any]) -> None:
+    """Raise the first exception among `results` (of gather with return_exceptions)."""
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
 async def compute_block_parallel(
     paths: list[str],
     config: dict[str, Any],
@@ -289,12 +184,18 @@ async def compute_block_parallel(
     workers: int,
     data_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """`compute_block` over a worker pool (`run_cpu`): step 1 once per group of streams, at
-    most `workers` at a time, then step 2; spills in a scratch folder of `data_dir` (removed
+    """`compute_block` over a worker pool (`run_cpu`): the headers (and checksums) read in
+    `workers` parts, step 1 once per group of streams, at most `workers` at a time, then
+    step 2; spills in a scratch folder of `data_dir` (removed
     after, or at the next start if this process dies: calibd.scratch), else in the system's
     temporary folder."""
     _checked(config)
-    headers = await run_cpu(block_headers, paths)
+    # each file's checksums are verified as its header is read: spread over the workers
+    parts = [paths[i::workers] for i in range(min(workers, len(paths)))]
+    read = await asyncio.gather(*(run_cpu(read_headers, p) for p in parts), return_exceptions=True)
+    _raise_first(read)
+    by_path = {h.path: h for part in read for h in part}
+    headers = one_block([by_path[p] for p in paths])
     # made and removed in a thread: the spills of a block are hundreds of MB (event loop)
     if data_dir is None:
         spill_dir = await asyncio.to_thread(tempfile.mkdtemp, prefix="calibd-block-")
@@ -306,11 +207,17 @@ async def compute_block_parallel(
             for g in stream_groups(headers, workers)
         ]
         done = await asyncio.gather(*calls, return_exceptions=True)
-        failed = [d for d in done if isinstance(d, BaseException)]
-        if failed:
-            raise failed[0]
+        _raise_first(done)
         spills = [info for group in done for info in group]
-        reduced = await run_cpu(reduce_block, spills, config, headers[0].name)
+        parts = await asyncio.gather(
+            *(run_cpu(kind_statistics, mine, config) for mine in of_kind(spills).values()),
+            return_exceptions=True,
+        )  # the two kinds in parallel
+        _raise_first(parts)
+        stats = {kind: part[0] for kind, part in zip(KINDS, parts, strict=True)}
+        counts = {kind: part[1] for kind, part in zip(KINDS, parts, strict=True)}
+        gain_selected = any(i.gain for i in spills)
+        reduced = await run_cpu(block_rows, stats, counts, config, headers[0].name, gain_selected)
     finally:
         await asyncio.to_thread(shutil.rmtree, spill_dir, True)
     return _result(headers, reduced)

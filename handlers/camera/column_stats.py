@@ -34,6 +34,57 @@ def _mean_var(w, k):
 _mean_var = compiled(_mean_var)
 
 
+def _select(w, k, n):
+    """Reorder w[:n] in place so that w[k] is its k-th smallest value (Hoare's quickselect,
+    median-of-three pivots); every value left of k is <= w[k], every value right >= it."""
+    lo, hi = 0, n - 1
+    while hi > lo:
+        mid = (lo + hi) // 2
+        if w[mid] < w[lo]:
+            w[mid], w[lo] = w[lo], w[mid]
+        if w[hi] < w[lo]:
+            w[hi], w[lo] = w[lo], w[hi]
+        if w[hi] < w[mid]:
+            w[hi], w[mid] = w[mid], w[hi]
+        pivot = w[mid]
+        i, j = lo, hi
+        while i <= j:
+            while w[i] < pivot:
+                i += 1
+            while w[j] > pivot:
+                j -= 1
+            if i <= j:
+                w[i], w[j] = w[j], w[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return
+
+
+_select = compiled(_select)
+
+
+def _median(w, n):
+    """The median of w[:n] (reordered in place; n >= 1)."""
+    half = n // 2
+    _select(w, half, n)
+    upper = w[half]
+    if n % 2:
+        return upper
+    lower = w[0]
+    for i in range(1, half):  # the largest value left of the middle
+        if w[i] > lower:
+            lower = w[i]
+    return 0.5 * (lower + upper)
+
+
+_median = compiled(_median)
+
+
 def _column_stats(x, sigma, max_iterations):
     n_rows, n_cols = x.shape
     mean = np.full(n_cols, np.nan)
@@ -72,7 +123,7 @@ def _column_stats(x, sigma, max_iterations):
             if j == 0:
                 continue
             mean[c0 + b], var[c0 + b], kept[c0 + b] = m, v, k
-            median[c0 + b] = np.median(w[:k])
+            median[c0 + b] = _median(w, k)  # last: it reorders the kept values
     return mean, median, var, kept, n_valid
 
 

@@ -226,7 +226,8 @@ class _Block:
     def __init__(self, n: int, n_channels: int, n_pixels: int, n_samples: int) -> None:
         self.n = 0
         self.ints = np.zeros((4, n), dtype=np.int64)  # event_id, event_type, time_s, time_qns
-        self.waveform = np.full((n, n_channels, n_pixels, n_samples), np.nan, dtype=np.float32)
+        # every event's pixels are all written (`_place`: NaN where not stored)
+        self.waveform = np.empty((n, n_channels, n_pixels, n_samples), dtype=np.float32)
         self.status = np.zeros((n, n_pixels), dtype=np.uint8)
         self.gain = np.full((n, n_pixels), -1, dtype=np.int8) if n_channels == 1 else None
 
@@ -303,10 +304,9 @@ def _place(block: _Block, arrays: Any, ev: Any, header: DL0Header) -> None:
     """Copy one validated event into `block` (nominal pixel order, photo-electrons)."""
     i = block.n
     block.ints[:, i] = (ev.event_id, ev.event_type, ev.event_time_s, ev.event_time_qns)
-    nominal = header.pixel_id_map[arrays.stored]
-    place_event(
-        block.waveform[i], arrays.waveform, nominal, header.waveform_scale, header.waveform_offset
-    )
+    pid, stored = header.pixel_id_map, arrays.stored
+    scale, offset = header.waveform_scale, header.waveform_offset
+    place_event(block.waveform[i], arrays.waveform, pid[stored], pid[~stored], scale, offset)
     block.status[i, header.pixel_id_map] = arrays.status
     if block.gain is not None:
         info = (arrays.status >> 2) & 3

@@ -3,7 +3,8 @@ one pass over each trace finds its window, sums it and refines its peak time, wh
 expressions they replace made about ten passes and a gathered copy of every window.
 
 `integrate` implements the three windows of `extract` (see its docstring for their rules);
-`place_event` writes one DL0 event's stored samples into a block in p.e. (`dl0_reader`).
+`place_event` writes one DL0 event's stored samples into a block in p.e. and NaN where a
+pixel was not stored (`dl0_reader`).
 Both are compiled at their first call in a process (or loaded from numba's cache: `jit`).
 """
 
@@ -110,25 +111,34 @@ def integrate(
     return _integrate_compiled(wf, picked, mode, width, shift, start, peak_time)
 
 
-def _place_event(dst, src, nominal, scale, offset):
+def _place_event(dst, src, nominal, missing, scale, offset):
     for c in range(src.shape[0]):
         for i in range(src.shape[1]):
             row = dst[c, nominal[i]]
             for k in range(src.shape[2]):
                 row[k] = np.float32(src[c, i, k]) / scale - offset
+        for i in range(missing.shape[0]):
+            dst[c, missing[i]] = np.nan
 
 
 _place_event_compiled = compiled(_place_event)
 
 
 def place_event(
-    dst: np.ndarray, src: np.ndarray, nominal: np.ndarray, scale: float, offset: float
+    dst: np.ndarray,
+    src: np.ndarray,
+    nominal: np.ndarray,
+    missing: np.ndarray,
+    scale: float,
+    offset: float,
 ) -> None:
-    """dst[:, nominal] = src / scale - offset in float32 (src: (channels, stored pixels,
-    samples) uint16; dst: (channels, pixels, samples) float32, C-contiguous). The loops do
-    not check bounds, so the shapes and indices are checked here (ValueError)."""
+    """dst[:, nominal] = src / scale - offset in float32 and dst[:, missing] = NaN (src:
+    (channels, stored pixels, samples) uint16; dst: (channels, pixels, samples) float32,
+    C-contiguous). The loops do not check bounds, so the shapes and indices are checked
+    here (ValueError)."""
     src = np.ascontiguousarray(src)
     nominal = np.ascontiguousarray(nominal, dtype=np.intp)
+    missing = np.ascontiguousarray(missing, dtype=np.intp)
     c, n_pixels, n_samples = dst.shape
     if (
         dst.dtype != np.float32
@@ -136,13 +146,14 @@ def place_event(
         or src.ndim != 3
         or (src.shape[0], src.shape[2]) != (c, n_samples)
         or nominal.shape != (src.shape[1],)
-        or (nominal.size and not 0 <= nominal.min() <= nominal.max() < n_pixels)
+        or any(a.size and not 0 <= a.min() <= a.max() < n_pixels for a in (nominal, missing))
     ):
         raise ValueError(f"cannot place samples {src.shape} at {nominal.shape} in {dst.shape}")
     _place_event_compiled(
         dst,
         src,
         nominal,
+        missing,
         np.float32(scale),
         np.float32(offset),
     )
