@@ -2,7 +2,7 @@
 (runs in worker processes; `block` is the handler).
 
 Two steps, so that a block uses every worker and holds one DL0 file open per worker:
-`extract_files` (one call per group of streams, in parallel) reads each file alone with
+`extract_files` (one call per file, as many at once as there are workers) reads each file alone with
 `dl0_reader`, `read_batch` events at a time, integrates pedestal events (`pedestal_event_types`,
 by default PEDESTAL and SKY_PEDESTAL as in the reference pipeline) and flat-field events
 (`flatfield_event_types`: FLATFIELD) by their own extractor and spills the charges and peak
@@ -50,7 +50,6 @@ __all__ = [
     "extract_files",
     "one_block",
     "read_headers",
-    "stream_groups",
 ]
 
 
@@ -149,20 +148,34 @@ def compute_block(paths: list[str], config: dict[str, Any]) -> dict[str, Any]:
         return _result(headers, reduce_block(spills, config, headers[0].name))
 
 
-def stream_groups(headers: list[DL0Header], n_groups: int) -> list[list[int]]:
-    """The files' indices in at most `n_groups` groups of whole streams, balanced by events
-    (largest stream first into the lightest group)."""
-    streams: dict[str, list[int]] = {}
-    for i, h in enumerate(headers):
-        streams.setdefault(h.data_source or h.name, []).append(i)
-    groups: list[list[int]] = [[] for _ in range(max(1, min(n_groups, len(streams))))]
-    load = [0] * len(groups)
-    weight = {k: sum(headers[i].n_events for i in v) for k, v in streams.items()}
-    for key in sorted(streams, key=lambda k: -weight[k]):
-        g = load.index(min(load))
-        groups[g] += streams[key]
-        load[g] += weight[key]
-    return [g for g in groups if g]
+async def _each_file(
+    headers: list[DL0Header],
+    config: dict[str, Any],
+    spill_dir: str,
+    run_cpu: Callable[..., Awaitable[Any]],
+    workers: int,
+) -> list[SpillInfo]:
+    """Step 1 file by file, `workers` at a time, each worker taking the next file as it ends
+    one (the largest first): whatever the mix of event kinds in each stream (ACADA may send
+    all flat-field events to some streams), the workers end within about a file of each
+    other. After a failure the files not started yet are not read."""
+    room = asyncio.Semaphore(workers)
+    failed: list[BaseException] = []
+
+    async def one(i: int) -> list[SpillInfo]:
+        async with room:
+            if failed:
+                return []
+            try:
+                return await run_cpu(extract_files, [headers[i]], [i], config, spill_dir)
+            except BaseException as exc:
+                failed.append(exc)
+                raise
+
+    order = sorted(range(len(headers)), key=lambda i: -headers[i].n_events)
+    done = await asyncio.gather(*(one(i) for i in order), return_exceptions=True)
+    _raise_first(done)
+    return [info for part in done for info in part]
 
 
 def read_headers(paths: list[str]) -> list[DL0Header]:
@@ -185,10 +198,9 @@ async def compute_block_parallel(
     data_dir: Path | None = None,
 ) -> dict[str, Any]:
     """`compute_block` over a worker pool (`run_cpu`): the headers (and checksums) read in
-    `workers` parts, step 1 once per group of streams, at most `workers` at a time, then
-    step 2; spills in a scratch folder of `data_dir` (removed
-    after, or at the next start if this process dies: calibd.scratch), else in the system's
-    temporary folder."""
+    `workers` parts, step 1 file by file (`_each_file`), then step 2; spills in a scratch
+    folder of `data_dir` (removed after, or at the next start if this process dies:
+    calibd.scratch), else in the system's temporary folder."""
     _checked(config)
     # each file's checksums are verified as its header is read: spread over the workers
     parts = [paths[i::workers] for i in range(min(workers, len(paths)))]
@@ -202,13 +214,7 @@ async def compute_block_parallel(
     else:
         spill_dir = await asyncio.to_thread(make_scratch_dir, data_dir, "block")
     try:
-        calls = [
-            run_cpu(extract_files, [headers[i] for i in g], g, config, spill_dir)
-            for g in stream_groups(headers, workers)
-        ]
-        done = await asyncio.gather(*calls, return_exceptions=True)
-        _raise_first(done)
-        spills = [info for group in done for info in group]
+        spills = await _each_file(headers, config, spill_dir, run_cpu, workers)
         parts = await asyncio.gather(
             *(run_cpu(kind_statistics, mine, config) for mine in of_kind(spills).values()),
             return_exceptions=True,

@@ -1,5 +1,5 @@
-"""The two steps of a block's computation: spills, stream groups, and the parallel route giving
-what the one-process route gives."""
+"""The two steps of a block's computation: spills, and the parallel route giving what the
+one-process route gives."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 from calibd.handlers.camera.block_compute import (
-    block_headers,
     compute_block,
     compute_block_parallel,
-    stream_groups,
 )
 from calibd.handlers.camera.block_spill import SpillWriter, read_spill
 from calibd.handlers.camera.dl0_simulate import simulate_dl0_block
@@ -52,16 +50,6 @@ def small_block(tmp_path_factory):
         seed=7, start=datetime(2026, 1, 1, 22, tzinfo=UTC), gain_switch_pe=110.0,
     )  # fmt: skip
     return truth
-
-
-def test_stream_groups_keep_streams_whole_and_balance_them(small_block):
-    headers = block_headers(list(small_block.files))
-    groups = stream_groups(headers, 2)
-    assert len(groups) == 2 and sorted(i for g in groups for i in g) == list(range(len(headers)))
-    for g in groups:
-        assert len({headers[i].data_source for i in g}) == 2  # 4 equal streams in 2 groups
-    assert len(stream_groups(headers, 8)) == 4  # never more groups than streams
-    assert stream_groups(headers, 1) == [list(range(len(headers)))]
 
 
 def test_the_parallel_route_gives_the_one_process_result(small_block, tmp_path):
