@@ -8,9 +8,9 @@ child process on the same files, prints events per second and the child's peak R
 - calibd: `compute_block`, both steps of the camera_block handler's computation in one process
   (read, extract, spill; merge the streams, chunked statistics, coefficients);
 - calibd x N: `compute_block_parallel` as the handler runs it, over a pool of N worker processes
-  (`pipeline.workers`; groups of whole streams in parallel, then the merge); its peak RSS is the
-  sum of the peaks of the bench process and of each worker (an upper bound of what is resident
-  at once);
+  (`pipeline.workers`; the files in parallel, then the two kinds' statistics in parallel); its
+  peak RSS is the sum of the peaks of the bench process and of each worker (an upper bound of
+  what is resident at once), printed with the largest of them;
 - ctapipe: ctapipe-io-zfits' EventSource and ctapipe's CameraCalibrator (DL0 -> DL1 images)
   over the block once: the decoding floor of the reference route;
 - reference: the reference route itself (`reference_route.py`: ctapipe-process per event kind
@@ -78,13 +78,13 @@ def _calibd_parallel(paths: list[str], workers: int) -> tuple[int, float, float]
 
     pool = CpuPool(workers)
 
-    async def run() -> tuple[int, float, float]:
+    async def run() -> tuple[int, float, list[float]]:
         await asyncio.gather(*(pool.run(_worker_peak) for _ in range(workers)))
         t0 = time.perf_counter()
         out = await compute_block_parallel(paths, {}, pool.run, workers)
         seconds = time.perf_counter() - t0
         peaks = dict(await asyncio.gather(*(pool.run(_worker_peak) for _ in range(workers))))
-        return sum(out["n_events"].values()), seconds, sum(peaks.values())
+        return sum(out["n_events"].values()), seconds, list(peaks.values())
 
     try:
         return asyncio.run(run())
@@ -112,21 +112,25 @@ def _ctapipe(paths: list[str]) -> int:
 
 def _child(kind: str, paths: list[str], workers: int, queue) -> None:
     if kind == "calibd-parallel":
-        n, seconds, extra = _calibd_parallel(paths, workers)
-        queue.put((n, seconds, peak_rss_mb() + extra))
+        n, seconds, workers_mb = _calibd_parallel(paths, workers)
+        mine = peak_rss_mb()
+        queue.put((n, seconds, mine + sum(workers_mb), max(mine, *workers_mb)))
         return
     t0 = time.perf_counter()
     if kind == "reference":
         with tempfile.TemporaryDirectory() as workdir:
             n = reference_route(paths, workdir)
         children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        queue.put((n, time.perf_counter() - t0, max(peak_rss_mb(), children)))
+        rss = max(peak_rss_mb(), children)
+        queue.put((n, time.perf_counter() - t0, rss, rss))
         return
     n = {"protozfits": _protozfits, "calibd": _calibd, "ctapipe": _ctapipe}[kind](paths)
-    queue.put((n, time.perf_counter() - t0, peak_rss_mb()))
+    queue.put((n, time.perf_counter() - t0, peak_rss_mb(), peak_rss_mb()))
 
 
-def measure(kind: str, paths: list[str], workers: int) -> tuple[int, float, float]:
+def measure(kind: str, paths: list[str], workers: int) -> tuple[int, float, float, float]:
+    """Events, seconds, peak RSS (MB; summed over the processes of a pool) and the largest
+    single process's peak RSS, of `kind` in a fresh child process."""
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(kind, paths, workers, queue))
@@ -159,11 +163,12 @@ def main() -> None:
         results = {k: measure(k, list(truth.files), args.workers) for k in kinds}
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     base = results["protozfits"][0] / results["protozfits"][1]
-    for kind, (n, seconds, rss) in results.items():
+    for kind, (n, seconds, rss, largest) in results.items():
         rate = n / seconds
         kind = kind.replace("-parallel", f" x {args.workers}")
         print(f"{kind:<11} {n:6d} events {seconds:7.1f} s {rate:8.0f} events/s "
-              f"{rate / base:6.1%} of protozfits  peak RSS {rss:6.0f} MB")  # fmt: skip
+              f"{rate / base:6.1%} of protozfits  peak RSS {rss:6.0f} MB "
+              f"(largest process {largest:4.0f} MB)")  # fmt: skip
     if "reference" in results:
         ref = results["reference"][0] / results["reference"][1]
         for kind in ("calibd", "calibd-parallel"):

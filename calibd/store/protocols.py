@@ -116,13 +116,14 @@ class InboxStore(Protocol):
         ...
 
     async def inbox(self, transport: str | None = None, owner: str | None = None) -> list[InboxRow]:
-        """Rows not completed yet, oldest first; with `owner`: its rows and those of no owner."""
+        """Rows not completed yet, oldest first; with `owner`: its rows only."""
         ...
 
     async def adopt_inbox(self, owner: str) -> list[InboxRow]:
         """Make `owner` the owner of every row of another instance whose inbox lease
-        (`rules.inbox_lease`) has expired or was never held; those rows, oldest first, as
-        they were (their `owner` the instance they are taken from)."""
+        (`rules.inbox_lease`) has expired or was never held, and of every row of no owner
+        (written before owners were recorded); those rows, oldest first, as they were (their
+        `owner` the instance they are taken from, or None). Each row goes to one caller."""
         ...
 
     async def processed(self, keys: Sequence[Key]) -> dict[Key, str | None]: ...

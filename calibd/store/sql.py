@@ -182,12 +182,13 @@ DUE_FOR = (
 """The due waits a waits loop may claim (`PipelineStore.claim_due_waits`)."""
 
 ORPHANED_INBOX = (
-    "SELECT {columns} FROM inbox WHERE owner IS NOT NULL AND owner <> {owner} "
+    "SELECT {columns} FROM inbox WHERE owner IS NULL OR (owner <> {owner} "
     "AND NOT EXISTS (SELECT 1 FROM leases "
-    f"WHERE leases.name = '{INBOX_LEASE_PREFIX}' || inbox.owner AND leases.until >= {{now}}) "
+    f"WHERE leases.name = '{INBOX_LEASE_PREFIX}' || inbox.owner AND leases.until >= {{now}})) "
     "ORDER BY id"
 )
-"""Inbox rows of instances whose inbox lease has expired (`InboxStore.adopt_inbox`)."""
+"""Inbox rows of instances whose inbox lease has expired, and rows of no owner (written
+before owners were recorded) (`InboxStore.adopt_inbox`)."""
 
 LEASE = (
     "INSERT INTO leases (name, holder, until) VALUES ({name}, {holder}, {until}) "

@@ -7,29 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import astropy.units as u
 import numpy as np
 from calibd.handlers.irf.reader import read_dl2
 from pydantic import BaseModel, Field, model_validator
-from pyirf.binning import create_bins_per_decade
-from pyirf.irf import (
-    background_2d,
-    effective_area_per_energy,
-    effective_area_per_energy_and_fov,
-    energy_dispersion,
-    psf_table,
-)
-from pyirf.simulations import SimulatedEventsInfo
-from pyirf.spectral import (
-    IRFDOC_ELECTRON_SPECTRUM,
-    IRFDOC_PROTON_SPECTRUM,
-    PowerLaw,
-    calculate_event_weights,
-)
 
 from calibd.handler_api import BadInput
+
+if TYPE_CHECKING:
+    from pyirf.simulations import SimulatedEventsInfo
+
+# pyirf's modules are imported where they are used: they bring scipy.interpolate (~40 MB),
+# which every process that imports the handler families would otherwise hold
 
 __all__ = ["IrfConfig", "SimulatedFileSpec", "compute_irfs"]
 
@@ -75,6 +66,8 @@ class SimulatedFileSpec:
     viewcone_deg: float
 
     def info(self) -> SimulatedEventsInfo:
+        from pyirf.simulations import SimulatedEventsInfo
+
         return SimulatedEventsInfo(
             n_showers=self.n_showers,
             energy_min=self.energy_min_tev * u.TeV,
@@ -87,6 +80,8 @@ class SimulatedFileSpec:
 
 
 def _bins(cfg: IrfConfig) -> dict[str, u.Quantity]:
+    from pyirf.binning import create_bins_per_decade
+
     energy = create_bins_per_decade(
         cfg.energy_min_tev * u.TeV, cfg.energy_max_tev * u.TeV, cfg.bins_per_decade
     )
@@ -107,6 +102,20 @@ def _bins(cfg: IrfConfig) -> dict[str, u.Quantity]:
 def compute_irfs(files: list[SimulatedFileSpec], config: dict[str, Any]) -> dict[str, Any]:
     """The IRFs of a production: arrays (values and bin edges, units in the names) and a
     summary. Raises BadInput for unusable inputs."""
+    from pyirf.irf import (
+        background_2d,
+        effective_area_per_energy,
+        effective_area_per_energy_and_fov,
+        energy_dispersion,
+        psf_table,
+    )
+    from pyirf.spectral import (
+        IRFDOC_ELECTRON_SPECTRUM,
+        IRFDOC_PROTON_SPECTRUM,
+        PowerLaw,
+        calculate_event_weights,
+    )
+
     cfg = IrfConfig.model_validate(config)
     bins = _bins(cfg)
     gammas = [f for f in files if f.particle == "gamma"]

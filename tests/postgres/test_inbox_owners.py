@@ -1,6 +1,7 @@
 """Inbox rows belong to the instance that received them (a real `calibd run` on PostgreSQL):
 at start it submits its own rows only, not those of an instance that is alive; it takes over
-the rows of an instance whose inbox lease expired; every row ends as one product."""
+the rows of an instance whose inbox lease expired and the rows of no owner (written before
+owners were recorded); every row ends as one product."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ from tests.support.daemon_process import REPO, DaemonProcess
 pytestmark = pytest.mark.integration
 
 
-def _rows(owner: str, n: int) -> tuple[list[str], str]:
-    """n weather envelopes and the SQL that puts them in the inbox as `owner`'s."""
+def _rows(owner: str | None, n: int) -> tuple[list[str], str]:
+    """n weather envelopes and the SQL that puts them in the inbox as `owner`'s (None: of no
+    owner)."""
     envs = [example("ctao.acada.weather") for _ in range(n)]
     values = ", ".join(
-        f"('mqtt', 'mqtt test', convert_to($j${json.dumps(e)}$j$, 'UTF8'), now(), '{owner}')"
+        f"('mqtt', 'mqtt test', convert_to($j${json.dumps(e)}$j$, 'UTF8'), now(), "
+        f"{'NULL' if owner is None else repr(owner)})"
         for e in envs
     )
     sql = f"INSERT INTO inbox (transport, origin, payload, received_at, owner) VALUES {values}"
@@ -38,14 +41,14 @@ def test_own_rows_at_start_and_a_stopped_instances_rows_taken_over(postgres, mqt
         check=True, cwd=REPO, capture_output=True, timeout=120,
     )  # fmt: skip
     ids = {}
-    for owner in ("i0", "alive", "gone"):
+    for owner in ("i0", "alive", "gone", None):
         ids[owner], sql = _rows(owner, 2)
         postgres.psql(sql, db)
     postgres.psql(
         "INSERT INTO leases VALUES ('inbox:alive', 'alive', now() + interval '10 minutes')", db
     )
 
-    def products_of(owner: str) -> int:
+    def products_of(owner: str | None) -> int:
         listed = ", ".join(f"'{i}'" for i in ids[owner])
         sql = f"SELECT count(*) FROM products WHERE input_event_id IN ({listed})"
         return int(postgres.psql(sql, db))
@@ -57,9 +60,10 @@ def test_own_rows_at_start_and_a_stopped_instances_rows_taken_over(postgres, mqt
     try:
         recovered = daemon.wait_msg("recovered messages from the inbox", timeout=60)
         assert recovered["count"] == 2  # its own rows, not alive's nor gone's
-        took = daemon.wait_msg("took over the inbox rows of a stopped instance", timeout=30)
-        assert took["instances"] == ["gone"] and took["count"] == 2
-        wait_until(lambda: products_of("i0") + products_of("gone") == 4, 30, "products")
+        took = daemon.wait_msg("took over inbox rows of a stopped instance or of no owner", 30)
+        assert took["instances"] == ["gone"] and took["count"] == 4 and took["unowned"] == 2
+        mine = ("i0", "gone", None)
+        wait_until(lambda: sum(products_of(o) for o in mine) == 6, 30, "products")
         assert products_of("alive") == 0  # its lease holds: its rows stay its own
         owners = postgres.psql("SELECT owner FROM inbox ORDER BY id", db).split()
         assert owners == ["alive", "alive"]
@@ -72,4 +76,4 @@ def test_own_rows_at_start_and_a_stopped_instances_rows_taken_over(postgres, mqt
         assert daemon.stop() == 0, daemon.tail()
     assert postgres.psql("SELECT count(*) FROM inbox", db).strip() == "0"
     per_input = postgres.psql("SELECT count(*) FROM products GROUP BY input_event_id", db)
-    assert per_input.split() == ["1"] * 6
+    assert per_input.split() == ["1"] * 8

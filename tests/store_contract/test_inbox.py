@@ -10,14 +10,24 @@ from calibd.store.rules import inbox_lease
 from tests.store_contract.records import done
 
 
-async def test_an_instance_recovers_its_own_rows_and_rows_of_no_owner(store: StoreBackend):
+async def test_an_instance_recovers_its_own_rows_and_one_takes_the_rows_of_no_owner(
+    backend, store: StoreBackend
+):
     (a1,) = await store.add_many_to_inbox("mqtt", [("t/a", b"1")], owner="a")
     (b1,) = await store.add_many_to_inbox("mqtt", [("t/b", b"2")], owner="b")
-    (legacy,) = await store.add_many_to_inbox("mqtt", [("t/x", b"3")])
-    assert [r.id for r in await store.inbox(owner="a")] == [a1, legacy]
-    assert [(r.id, r.owner) for r in await store.inbox(owner="b")] == [(b1, "b"), (legacy, None)]
+    (legacy,) = await store.add_many_to_inbox("mqtt", [("t/x", b"3")])  # before owners
+    assert [r.id for r in await store.inbox(owner="a")] == [a1]
+    assert [(r.id, r.owner) for r in await store.inbox(owner="b")] == [(b1, "b")]
     assert [r.id for r in await store.inbox()] == [a1, b1, legacy]
     assert [r.id for r in await store.inbox("kafka", owner="a")] == []
+    assert await store.hold_lease(inbox_lease("a"), "a", 60)
+    async with backend.make() as other:
+        assert await other.hold_lease(inbox_lease("b"), "b", 60)
+        taken = await asyncio.gather(store.adopt_inbox("a"), other.adopt_inbox("b"))
+    assert sorted((r.id, r.owner) for group in taken for r in group) == [(legacy, None)]
+    winner = "a" if taken[0] else "b"
+    assert legacy in [r.id for r in await store.inbox(owner=winner)]
+    assert await store.adopt_inbox("a") == []
 
 
 async def test_rows_of_an_instance_whose_lease_expired_are_taken_over_once(
@@ -25,7 +35,6 @@ async def test_rows_of_an_instance_whose_lease_expired_are_taken_over_once(
 ):
     ids = await store.add_many_to_inbox("mqtt", [("t", b"1"), ("t", b"2")], owner="b")
     (own,) = await store.add_many_to_inbox("mqtt", [("t", b"3")], owner="a")
-    await store.add_many_to_inbox("mqtt", [("t", b"4")])  # no owner: never adopted
     assert await store.hold_lease(inbox_lease("b"), "b", 1)
     assert await store.adopt_inbox("a") == []  # b is alive
     await asyncio.sleep(1.2)  # b stopped renewing

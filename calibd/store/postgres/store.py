@@ -47,10 +47,10 @@ class PostgresStore(DashboardReads, PostgresQueries):
 
     async def inbox(self, transport: str | None = None, owner: str | None = None) -> list[InboxRow]:
         """Inbox rows not yet completed (left by a crash or a stop), oldest first; with
-        `owner`, that instance's and those of no owner."""
+        `owner`, that instance's only."""
         rows = await self._fetch(
             "SELECT * FROM inbox WHERE ($1::text IS NULL OR transport = $1) "
-            "AND ($2::text IS NULL OR owner = $2 OR owner IS NULL) ORDER BY id",
+            "AND ($2::text IS NULL OR owner = $2) ORDER BY id",
             transport,
             owner,
         )

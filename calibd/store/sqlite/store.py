@@ -57,10 +57,10 @@ class SqliteStore(DashboardReads, SqliteQueries):
 
     async def inbox(self, transport: str | None = None, owner: str | None = None) -> list[InboxRow]:
         """Inbox rows not yet completed (left by a crash or a stop), oldest first; with
-        `owner`, that instance's and those of no owner."""
+        `owner`, that instance's only."""
         sql = (
             "SELECT * FROM inbox WHERE (? IS NULL OR transport = ?) "
-            "AND (? IS NULL OR owner = ? OR owner IS NULL) ORDER BY id"
+            "AND (? IS NULL OR owner = ?) ORDER BY id"
         )
         rows = await fetch_all(self.r, sql, (transport, transport, owner, owner))
         return [inbox_row(r) for r in rows]
