@@ -94,10 +94,12 @@ async def test_the_broker_holds_what_calibd_cannot_take_yet(mqtt, tmp_path, uid)
         mqtt, f"test/{uid}/ctao/acada/weather", [json.dumps(e).encode() for e in envs]
     )
     daemon = DaemonProcess(data, stuck).start()
-    daemon.wait_query("SELECT COUNT(*) FROM inbox", lambda r: r[0][0] >= 4)
-    # the test broker's max_inflight_messages is 100: more than that is never taken at once
-    assert daemon.query("SELECT COUNT(*) FROM inbox")[0][0] <= 4 + 100
-    assert daemon.stop(signal.SIGKILL) == -signal.SIGKILL
+    try:
+        daemon.wait_query("SELECT COUNT(*) FROM inbox", lambda r: r[0][0] >= 4)
+        # the test broker's max_inflight_messages is 100: more than that is never taken at once
+        assert daemon.query("SELECT COUNT(*) FROM inbox")[0][0] <= 4 + 100
+    finally:  # killed even when the test fails: else it burns a core for 300 x 60 s
+        assert daemon.stop(signal.SIGKILL) == -signal.SIGKILL
 
     quick = {**stuck, "handlers.echo_weather.cpu_seconds": 0.0, "pipeline.max_in_flight": 64}
     finish_and_count(DaemonProcess(data, quick).start(), envs)
