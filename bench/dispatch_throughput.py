@@ -6,7 +6,8 @@ i.e. validated, deduplicated, dispatched and recorded in the ledger). With `--pr
 handler makes one product per message and the outbox publishes each notification to Kafka
 (the whole product path on a pre-filled topic). CPU is this process's (all its threads, so
 aiosqlite's too) over the same window; calibd's overhead per message is its CPU per message
-less the raw loop's. `--profile` prints calibd's hottest functions (cProfile; the figures of
+less the raw loop's, and split by thread (the event loop's and the database threads').
+`--profile` prints calibd's hottest functions (cProfile; the figures of
 a profiled run are slower). Prints figures; it is not a test.
 Usage: python bench/dispatch_throughput.py [N] [--product] [--profile]
 """
@@ -16,10 +17,13 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import json
+import os
 import pstats
 import resource
+import sqlite3
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -35,6 +39,21 @@ from calibd.events.examples import EXAMPLES
 from calibd.logs import configure_logging
 from calibd.registry import HandlerResult, ProductDraft, Registry
 from tests.support.brokers import start_tansu
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of each thread of this process, by its Python name and id (/proc)."""
+    out, tick = {}, os.sysconf("SC_CLK_TCK")
+    names = {t.native_id: t.name.split(" (")[0] for t in threading.enumerate()}
+    for tid in os.listdir("/proc/self/task"):
+        name = names.get(int(tid), "other")
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as fh:
+                fields = fh.read().rpartition(")")[2].split()
+        except OSError:  # the thread ended
+            continue
+        out[f"{name}:{tid}"] = (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 def rss_mb() -> float:
@@ -77,7 +96,7 @@ async def raw_loop(bootstrap: str, topic: str, n: int) -> tuple[float, float]:
 
 async def calibd_run(
     bootstrap: str, topic: str, n: int, workdir: Path, product: bool = False, profile=None
-) -> tuple[float, float]:
+) -> tuple[float, float, dict[str, float]]:
     registry = Registry()
 
     async def noop(event, ctx) -> HandlerResult:
@@ -108,17 +127,43 @@ async def calibd_run(
         pipeline = daemon.pipeline
         while pipeline.stats.total() == 0 and pipeline.in_flight == 0:
             await asyncio.sleep(0.001)
+        threads0 = thread_cpu()
         first, cpu0 = time.perf_counter(), time.process_time()
         if profile is not None:
             profile.enable()
         while pipeline.stats["done"] < n:
             await asyncio.sleep(0.005)
         elapsed, cpu = time.perf_counter() - first, time.process_time() - cpu0
+        threads = {k: v - threads0.get(k, 0.0) for k, v in thread_cpu().items()}
         if profile is not None:
             profile.disable()
         daemon.stopping.set()
         await runner
-    return elapsed, cpu
+    return elapsed, cpu, threads
+
+
+def ledger_floor(db: Path, n: int, batch: int = 150) -> float:
+    """CPU seconds per row of inserting n more ledger rows with random (source, id) keys into
+    calibd's own database with sqlite3 alone, `batch` rows per transaction (WAL, synchronous
+    NORMAL, as calibd writes): the floor of the ledger row in the figures above."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    rows = [
+        ("bench", str(uuid.uuid4()), "ctao.acada.weather", "done", "kafka", "[]", "t", "d" * 40)
+        for _ in range(n)
+    ]
+    sql = (
+        "INSERT INTO processed (source, event_id, event_type, status, transport, product_ids, "
+        "finished_at, digest) VALUES (?,?,?,?,?,?,?,?)"
+    )
+    cpu0 = time.process_time()
+    for i in range(0, n, batch):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(sql, rows[i : i + batch])
+        conn.execute("COMMIT")
+    cpu = time.process_time() - cpu0
+    conn.close()
+    return cpu / n
 
 
 async def main(n: int, product: bool, profiling: bool) -> None:
@@ -132,11 +177,12 @@ async def main(n: int, product: bool, profiling: bool) -> None:
             raw, raw_cpu = await raw_loop(broker.bootstrap, topic, n)
             rss_raw = rss_mb()
             profile = cProfile.Profile() if profiling else None
-            cal, cal_cpu = await calibd_run(
+            cal, cal_cpu, threads = await calibd_run(
                 broker.bootstrap, topic, n, Path(tmp) / "calibd", product, profile
             )
             rss_cal = rss_mb()
             db = (Path(tmp) / "calibd" / "calibd.sqlite").stat().st_size
+            floor = ledger_floor(Path(tmp) / "calibd" / "calibd.sqlite", n)
         finally:
             broker.stop()
     print(f"messages                 {n}")
@@ -148,6 +194,11 @@ async def main(n: int, product: bool, profiling: bool) -> None:
     print(f"CPU per message, calibd  {cal_cpu / n * 1e6:10.1f} us")
     overhead = (cal_cpu - raw_cpu) / n * 1e6
     print(f"calibd overhead          {overhead:10.1f} us/msg (target <= 50 us, no-op handler)")
+    busy = ", ".join(
+        f"{k} {v / n * 1e6:.1f}" for k, v in sorted(threads.items(), key=lambda kv: -kv[1]) if v
+    )
+    print(f"CPU per message by thread {busy} us (Thread-N: aiosqlite's)")
+    print(f"sqlite3 ledger row alone {floor * 1e6:10.1f} us (random keys, same database)")
     print(
         f"peak RSS                 {rss_cal:10.1f} MB  (after produce {rss0:.1f}, "
         f"after raw {rss_raw:.1f})"
