@@ -88,6 +88,15 @@ class MqttSettings(Section):
     reconnect_min_s: float = Field(default=0.5, gt=0, le=3600)
     reconnect_max_s: float = Field(default=30.0, gt=0, le=3600)
     publish: bool = Field(default=True, description="Publish notifications over MQTT")
+    max_publish_bytes: int = Field(
+        default=268_435_455,
+        ge=1,
+        le=268_435_455,
+        description="The largest notification published over MQTT; a larger one is refused "
+        "(recorded failed in the outbox, counted and logged). Set it below the broker's "
+        "max_packet_size and message_size_limit: a broker disconnects on an oversized packet "
+        "(every notification behind it would wait) or drops it after acknowledging it",
+    )
     products_topic_prefix: str = "ctao/calibpipe/products"
     quality_topic: str = "ctao/calibpipe/quality_requests"
     reports_topic: str = "ctao/calibpipe/reports"

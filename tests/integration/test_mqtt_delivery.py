@@ -96,8 +96,13 @@ async def test_the_broker_holds_what_calibd_cannot_take_yet(mqtt, tmp_path, uid)
     daemon = DaemonProcess(data, stuck).start()
     try:
         daemon.wait_query("SELECT COUNT(*) FROM inbox", lambda r: r[0][0] >= 4)
-        # the test broker's max_inflight_messages is 100: more than that is never taken at once
-        assert daemon.query("SELECT COUNT(*) FROM inbox")[0][0] <= 4 + 100
+        await asyncio.sleep(2.0)
+        held = daemon.query("SELECT COUNT(*) FROM inbox")[0][0]
+        await asyncio.sleep(1.0)
+        # calibd takes what the broker has sent without acknowledgement and stops there: the
+        # broker's in-flight window (max_inflight_messages 100, though Mosquitto may send a
+        # persistent session's queue in a larger first burst) holds the rest back
+        assert held < len(envs) and daemon.query("SELECT COUNT(*) FROM inbox")[0][0] == held
     finally:  # killed even when the test fails: else it burns a core for 300 x 60 s
         assert daemon.stop(signal.SIGKILL) == -signal.SIGKILL
 

@@ -92,7 +92,8 @@ def mosquitto_binary() -> str:
     return found
 
 
-def start_mosquitto(workdir: Path) -> BrokerProcess:
+def start_mosquitto(workdir: Path, extra: str = "") -> BrokerProcess:
+    """A Mosquitto on a free loopback port; `extra`: more lines of its configuration."""
     port = free_port()
     conf = workdir / f"mosquitto-{port}.conf"
     conf.write_text(
@@ -100,7 +101,7 @@ def start_mosquitto(workdir: Path) -> BrokerProcess:
         "allow_anonymous true\n"
         "persistence false\n"
         "max_queued_messages 100000\n"
-        "max_inflight_messages 100\n"
+        "max_inflight_messages 100\n" + extra
     )
     return BrokerProcess(
         "mosquitto", [mosquitto_binary(), "-c", str(conf)], port, workdir / f"mosquitto-{port}.log"

@@ -55,8 +55,15 @@ class MqttSink:
         self, rows: Sequence[PendingDelivery], delivered: Delivered, refused: Refused
     ) -> None:
         client = await self._ensure()
+        limit = self.settings.max_publish_bytes
         try:
             for row in rows:
+                if len(row.envelope) > limit:
+                    refused(
+                        row.event_id,
+                        f"{len(row.envelope)} bytes, over mqtt.max_publish_bytes {limit}",
+                    )
+                    continue
                 try:
                     async with asyncio.timeout(15):
                         await client.publish(self.topic(row), payload=row.envelope, qos=1)
