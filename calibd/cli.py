@@ -16,6 +16,7 @@ from calibd.cli_commands import (
     cmd_config,
     cmd_dead_letter_retry,
     cmd_dead_letters,
+    cmd_outbox_requeue,
     cmd_product_export,
     cmd_product_plot,
     cmd_product_show,
@@ -141,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--limit", type=int, default=50)
     dl.add_argument("--json", action="store_true")
 
+    ob = sub.add_parser("outbox", help="the notifications waiting or refused")
+    obs = ob.add_subparsers(dest="action", required=True)
+    rq = obs.add_parser(
+        "requeue", help="make refused notifications pending again (after a sink's limit is raised)"
+    )
+    rq.add_argument("event_ids", nargs="*", help="notification envelope ids (default: all)")
+    rq.add_argument("--sink", choices=["kafka", "mqtt"], help="only those refused by this sink")
+
     db = sub.add_parser("db", help="the database's schema: migrate it, or check it as it is")
     dbs = db.add_subparsers(dest="action", required=True)
     dbs.add_parser("migrate", help="apply the missing migrations (SQLite or PostgreSQL)")
@@ -232,6 +241,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return serve(settings, args.host or settings.operations.http_host, args.port)
     if args.command == "status":
         return asyncio.run(cmd_status(settings))
+    if args.command == "outbox":
+        return asyncio.run(cmd_outbox_requeue(settings, args.sink, args.event_ids))
     if args.command == "reprocess":
         return cmd_reprocess(settings, args)
     if args.command == "reproduce":

@@ -17,6 +17,7 @@ __all__ = [
     "cmd_config",
     "cmd_dead_letter_retry",
     "cmd_dead_letters",
+    "cmd_outbox_requeue",
     "cmd_product_export",
     "cmd_product_plot",
     "cmd_product_show",
@@ -223,6 +224,14 @@ def _http_get(url: str) -> str:
             return resp.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.read().decode()
+
+
+async def cmd_outbox_requeue(settings: Settings, sink: str | None, event_ids: list[str]) -> int:
+    """Refused notifications pending again: a running daemon's relay publishes them within a
+    second (one that is refused again is recorded failed again)."""
+    n = await _with_store(settings, lambda s: s.requeue_refused(sink, event_ids))
+    print(f"{n} refused notification deliveries pending again")
+    return 0
 
 
 async def cmd_status(settings: Settings) -> int:

@@ -212,6 +212,11 @@ class RelayStore(Protocol):
 
     async def outbox_backlog(self) -> dict[str, int]: ...
 
+    async def requeue_refused(self, sink: str | None = None, event_ids: Sequence[str] = ()) -> int:
+        """Make the refused deliveries (of `sink`, of `event_ids`; all when not given) pending
+        again, their attempts and error cleared (`calibd outbox requeue`); how many."""
+        ...
+
 
 @runtime_checkable
 class StoreBackend(PipelineStore, RelayStore, InboxStore, Protocol):

@@ -18,6 +18,7 @@ __all__ = [
     "LISTED",
     "ORPHANED_INBOX",
     "OVERDUE_WAITS",
+    "REQUEUE_REFUSED",
     "Params",
     "listing_order",
     "pending_for",
@@ -180,6 +181,15 @@ DUE_FOR = (
     "ORDER BY id LIMIT {limit}"
 )
 """The due waits a waits loop may claim (`PipelineStore.claim_due_waits`)."""
+
+REQUEUE_REFUSED = (
+    "UPDATE outbox_deliveries SET failed_at = NULL, last_error = NULL, attempts = 0, "
+    "claimed_by = NULL, claimed_until = NULL "
+    "WHERE failed_at IS NOT NULL AND delivered_at IS NULL AND ({sink} IS NULL OR sink = {sink}) "
+    "AND {of_ids}"
+)
+"""Refused deliveries made pending again (`RelayStore.requeue_refused`); `of_ids`: the
+backend's condition on the event ids (all when none is given)."""
 
 ORPHANED_INBOX = (
     "SELECT {columns} FROM inbox WHERE owner IS NULL OR (owner <> {owner} "

@@ -1,11 +1,14 @@
 """A notification the MQTT broker cannot take (over its `max_packet_size`, on which Mosquitto
 disconnects the publisher) is refused by calibd before it is sent (`mqtt.max_publish_bytes`):
-recorded failed with its reason, and the notifications behind it flow on."""
+recorded failed with its reason, and the notifications behind it flow on. Once the operator
+has a broker that takes it, `calibd outbox requeue` makes it pending again and it is sent."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -13,7 +16,7 @@ from tests.conftest import example
 from tests.integration.test_mqtt_and_triggers import Listener, mqtt_settings
 from tests.integration.test_mqtt_delivery import publish_many
 from tests.support.brokers import start_mosquitto
-from tests.support.daemon_process import DaemonProcess
+from tests.support.daemon_process import REPO, DaemonProcess
 
 pytestmark = pytest.mark.integration
 
@@ -69,3 +72,30 @@ async def test_a_notification_over_the_brokers_packet_limit_is_refused_and_the_r
     assert row["sink"] == "mqtt" and row["delivered_at"] is None
     assert "over mqtt.max_publish_bytes 190000" in row["last_error"]
     assert not [e for e in daemon.log_lines() if e.get("msg", "").startswith("sink unavailable")]
+
+    # the operator moves to a broker that takes it, raises the limit and requeues the refusal
+    requeue = [sys.executable, "-m", "calibd", "--data-dir", str(tmp_path / "calibd")]
+    out = subprocess.run(
+        [*requeue, "outbox", "requeue", "--sink", "mqtt"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert out.stdout.startswith("1 refused notification deliveries pending again")
+    roomy = start_mosquitto(tmp_path)
+    try:
+        again = DaemonProcess(
+            tmp_path / "calibd",
+            {**mqtt_settings(roomy, uid), "mqtt.max_publish_bytes": 1_000_000},
+        )
+        async with Listener(roomy, f"test/{uid}/products/#") as listener:
+            again.start()
+            try:
+                ((_, late),) = await listener.wait(1)
+            finally:
+                assert again.stop() == 0
+    finally:
+        roomy.stop()
+    assert late["data"]["product_id"] == products[oversized["id"]]
+    assert (
+        daemon.query("SELECT COUNT(*) FROM outbox_deliveries WHERE failed_at IS NOT NULL")[0][0]
+        == 0
+    )

@@ -119,3 +119,19 @@ async def test_a_lease_has_one_holder_until_it_expires(backend, store: StoreBack
         assert not await store.hold_lease("acada-triggers:/data", "a", 60)
     leases = {c["what"]: c["holder"] for c in await store.claims()}
     assert leases == {"lease acada-triggers:/data": "b", "lease acada-triggers:/other": "b"}
+
+
+async def test_refused_rows_are_requeued_by_sink_or_by_id(store: StoreBackend):
+    await store.commit([done("e1", outbox=[notice(f"n{i}") for i in range(3)])])
+    await store.mark_delivered("kafka", ["n0"])
+    await store.mark_refused("kafka", [("n1", "too large"), ("n2", "too large")])
+    await store.mark_refused("mqtt", [("n2", "over mqtt.max_publish_bytes")])
+    assert await store.pending_deliveries("kafka", 10) == []
+    assert await store.requeue_refused("kafka", ["n2"]) == 1  # that one, of that sink
+    assert [r.event_id for r in await store.pending_deliveries("kafka", 10)] == ["n2"]
+    assert await store.requeue_refused() == 2  # kafka's n1 and mqtt's n2; never delivered n0
+    assert [r.event_id for r in await store.pending_deliveries("kafka", 10)] == ["n1", "n2"]
+    assert [r.event_id for r in await store.pending_deliveries("mqtt", 10)] == ["n0", "n1", "n2"]
+    assert await store.requeue_refused() == 0
+    await store.mark_refused("kafka", [("n1", "too large again")])  # refused again: recorded
+    assert [r.event_id for r in await store.pending_deliveries("kafka", 10)] == ["n2"]

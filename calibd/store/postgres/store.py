@@ -15,7 +15,14 @@ from calibd.store.postgres import commit as _commit
 from calibd.store.postgres.queries import PostgresQueries, listing
 from calibd.store.records import Completion, ConfigVersionRow, DueWait, InboxRow, PendingDelivery
 from calibd.store.rows import config_version_row, due_wait, inbox_row, pending_delivery
-from calibd.store.sql import DELIVERY_COLUMNS, DUE_FOR, LEASE, ORPHANED_INBOX, pending_for
+from calibd.store.sql import (
+    DELIVERY_COLUMNS,
+    DUE_FOR,
+    LEASE,
+    ORPHANED_INBOX,
+    REQUEUE_REFUSED,
+    pending_for,
+)
 
 __all__ = ["PostgresStore"]
 
@@ -252,6 +259,16 @@ class PostgresStore(DashboardReads, PostgresQueries):
             "WHERE d.event_id = r.id AND d.sink = $2"
         )
         await self._mark(sql, [e for e, _ in refused], sink, [r for _, r in refused])
+
+    async def requeue_refused(self, sink: str | None = None, event_ids: Sequence[str] = ()) -> int:
+        of_ids = "(cardinality($2::text[]) = 0 OR event_id = ANY($2::text[]))"
+        sql = REQUEUE_REFUSED.format(sink="$1::text", of_ids=of_ids)
+
+        async def run(conn: asyncpg.Connection) -> int:
+            status = await conn.execute(sql, sink, list(event_ids))
+            return int(status.split()[-1])  # "UPDATE n"
+
+        return await self._write(run)
 
     async def outbox_backlog(self) -> dict[str, int]:
         rows = await self._fetch(

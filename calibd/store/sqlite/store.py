@@ -19,7 +19,7 @@ from calibd.store.records import (
     PendingDelivery,
 )
 from calibd.store.rows import config_version_row, due_wait, inbox_row, pending_delivery
-from calibd.store.sql import DUE_FOR, LEASE, ORPHANED_INBOX, pending_for
+from calibd.store.sql import DUE_FOR, LEASE, ORPHANED_INBOX, REQUEUE_REFUSED, pending_for
 from calibd.store.sqlite import commit as _commit
 from calibd.store.sqlite.queries import SqliteQueries
 from calibd.store.sqlite.reads import fetch_all, fetch_one
@@ -290,6 +290,17 @@ class SqliteStore(DashboardReads, SqliteQueries):
             )
 
         await self._write(run)
+
+    async def requeue_refused(self, sink: str | None = None, event_ids: Sequence[str] = ()) -> int:
+        sql = REQUEUE_REFUSED.format(
+            sink="?1", of_ids="(?2 = '[]' OR event_id IN (SELECT value FROM json_each(?2)))"
+        )
+
+        async def run(conn: aiosqlite.Connection) -> int:
+            cur = await conn.execute(sql, (sink, json.dumps(list(event_ids))))
+            return cur.rowcount
+
+        return await self._write(run)
 
     async def outbox_backlog(self) -> dict[str, int]:
         rows = await fetch_all(
