@@ -24,7 +24,8 @@ def _run(tool: str, config: dict, workdir: str, name: str) -> None:
     path = Path(workdir) / f"{name}.json"
     path.write_text(json.dumps(config))
     command = [str(Path(sys.executable).with_name(tool)), f"--config={path}", "--log-level=WARN"]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    # in the work folder: ctapipe writes its provenance log into the working directory
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr[-2000:]}")
 
