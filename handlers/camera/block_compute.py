@@ -215,15 +215,15 @@ async def compute_block_parallel(
         spill_dir = await asyncio.to_thread(make_scratch_dir, data_dir, "block")
     try:
         spills = await _each_file(headers, config, spill_dir, run_cpu, workers)
-        parts = await asyncio.gather(
-            *(run_cpu(kind_statistics, mine, config) for mine in of_kind(spills).values()),
+        by_kind = of_kind(spills)
+        done = await asyncio.gather(
+            *(run_cpu(kind_statistics, mine, config) for mine in by_kind.values()),
             return_exceptions=True,
         )  # the two kinds in parallel
-        _raise_first(parts)
-        stats = {kind: part[0] for kind, part in zip(KINDS, parts, strict=True)}
-        counts = {kind: part[1] for kind, part in zip(KINDS, parts, strict=True)}
+        _raise_first(done)
+        parts = dict(zip(by_kind, done, strict=True))
         gain_selected = any(i.gain for i in spills)
-        reduced = await run_cpu(block_rows, stats, counts, config, headers[0].name, gain_selected)
+        reduced = await run_cpu(block_rows, parts, config, headers[0].name, gain_selected)
     finally:
         await asyncio.to_thread(shutil.rmtree, spill_dir, True)
     return _result(headers, reduced)

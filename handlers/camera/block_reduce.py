@@ -82,15 +82,16 @@ def kind_statistics(spills: list[SpillInfo], config: dict[str, Any]) -> tuple[li
 
 
 def block_rows(
-    stats: dict[str, list[dict]],
-    counts: dict[str, int],
+    parts: dict[str, tuple[list[dict], int]],
     config: dict[str, Any],
     name: str,
     gain_selected: bool,
 ) -> dict[str, Any]:
-    """Worker step 2b: the block's coefficient rows from each kind's chunk statistics (`name`
-    names the block's files in BadInput messages) and the event counts per kind."""
+    """Worker step 2b: the block's coefficient rows from each kind's `kind_statistics`
+    (`name` names the block's files in BadInput messages) and the event counts per kind."""
     cfg = BlockConfig.model_validate(config)
+    stats = {kind: part[0] for kind, part in parts.items()}
+    counts = {kind: part[1] for kind, part in parts.items()}
     for kind in KINDS:
         if counts[kind] == 0:
             raise BadInput(f"{name} and the other files of the block: no {kind} events")
@@ -123,6 +124,4 @@ def of_kind(spills: list[SpillInfo]) -> dict[str, list[SpillInfo]]:
 def reduce_block(spills: list[SpillInfo], config: dict[str, Any], name: str) -> dict[str, Any]:
     """Step 2 in one process: `kind_statistics` of each kind, then `block_rows`."""
     parts = {kind: kind_statistics(mine, config) for kind, mine in of_kind(spills).items()}
-    stats = {kind: part[0] for kind, part in parts.items()}
-    counts = {kind: part[1] for kind, part in parts.items()}
-    return block_rows(stats, counts, config, name, any(i.gain for i in spills))
+    return block_rows(parts, config, name, any(i.gain for i in spills))

@@ -4,12 +4,13 @@ events at a time, integrated by the extractor (waveform files) into `Chunk`s."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.io import fits
+from calibd.handlers.camera.extract import Extractor
 
 from calibd.handler_api import BadInput
 
@@ -17,8 +18,6 @@ if TYPE_CHECKING:
     from calibd.handlers.camera.reader import RunHeader
 
 __all__ = ["READ_BYTES", "Chunk", "Extractor", "chunks_via_astropy", "chunks_via_reads"]
-
-Extractor = Callable[[np.ndarray], Any]
 
 
 @dataclass(frozen=True)

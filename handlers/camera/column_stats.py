@@ -11,7 +11,7 @@ precision is lost to large offsets or gross outliers). The numbers of astropy's
 from __future__ import annotations
 
 import numpy as np
-from calibd.handlers.camera.jit import compiled
+from calibd.handlers.camera.jit import compiled, float_array
 
 __all__ = ["column_stats"]
 
@@ -136,9 +136,7 @@ def column_stats(
     """(mean, median, population variance, values kept, finite values) of each column of
     `x` (n_rows, n_columns); NaN (and 0 kept) where a column has no finite value. Without
     `max_iterations` nothing is clipped: the statistics of the finite values."""
-    x = np.ascontiguousarray(x)
-    if x.dtype not in (np.float32, np.float64):
-        x = x.astype(np.float64)
+    x = float_array(x)
     if x.ndim != 2:
         raise ValueError(f"column_stats takes a 2-d array, not {x.shape}")
     return _column_stats(x, float(sigma), int(max_iterations))

@@ -117,7 +117,7 @@ def fixed_window(
     events: np.ndarray | None = None,
 ) -> Extraction:
     """Sum of samples [start, start + width). Raises BadInput when the window leaves the trace.
-    `events`: the indices of the events to integrate (all when None; so for the others)."""
+    `events`: the indices of the events to integrate (all when None)."""
     waveforms, n_samples = _traces(waveforms, source)
     _check_fixed(start, width, n_samples, source)
     return _extract(waveforms, events, FIXED, width, 0, start, peak_time)

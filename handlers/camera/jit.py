@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numba
+import numpy as np
 
-__all__ = ["compiled"]
+__all__ = ["compiled", "float_array"]
 
 
 def compiled(fn: Callable[..., Any]) -> Any:
@@ -18,3 +19,10 @@ def compiled(fn: Callable[..., Any]) -> Any:
         return numba.njit(nogil=True, cache=True)(fn)
     except RuntimeError:  # no writable cache folder: compiled at the first call instead
         return numba.njit(nogil=True)(fn)
+
+
+def float_array(x: Any) -> np.ndarray:
+    """`x` as a C-contiguous float32 or float64 array (other dtypes as float64), the layouts
+    the compiled loops are specialised for."""
+    x = np.ascontiguousarray(x)
+    return x if x.dtype in (np.float32, np.float64) else x.astype(np.float64)

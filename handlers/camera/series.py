@@ -159,41 +159,24 @@ class EventChunker:
         return EventChunk(*(None if a is None else a[lo:hi].copy() for a in arrays))
 
 
-#: pixels whose statistics are computed at once (bounds the float64 copies of a chunk)
-PIXEL_BLOCK = 256
-
-
 def _charge_statistics(charge: np.ndarray, stats: StatsConfig | dict | None) -> dict:
-    parts = []
-    for lo in range(0, charge.shape[-1], PIXEL_BLOCK):
-        part = StreamingStats(stats)
-        part.update(charge[..., lo : lo + PIXEL_BLOCK])
-        parts.append(part.result(require_values=False))
-    out = {key: np.concatenate([p[key] for p in parts], axis=-1) for key in parts[0]}
+    part = StreamingStats(stats)
+    part.update(charge)
+    out = part.result(require_values=False)
     if not np.any(out["n_events"] > 0):
         raise BadInput("every pixel's charge is NaN in all events of a chunk")
     return out
-
-
-def _median_peak_time(peak_time: np.ndarray) -> np.ndarray:
-    return np.concatenate(
-        [
-            median_over_events(peak_time[..., lo : lo + PIXEL_BLOCK])
-            for lo in range(0, peak_time.shape[-1], PIXEL_BLOCK)
-        ],
-        axis=-1,
-    )
 
 
 def chunk_statistics(
     chunk: EventChunk, stats: StatsConfig | dict | None = None, peak_time: bool = True
 ) -> dict:
     """Sigma-clipped charge statistics of the chunk's own events, and (with `peak_time`) the
-    median peak time, else None (computed `PIXEL_BLOCK` pixels at a time: the same numbers in
-    a fraction of the memory)."""
+    median peak time, else None (`column_stats` copies a few columns at a time: no float64
+    copy of the chunk)."""
     return {
         "charge": _charge_statistics(chunk.charge, stats),
-        "peak_time_median": _median_peak_time(chunk.peak_time) if peak_time else None,
+        "peak_time_median": median_over_events(chunk.peak_time) if peak_time else None,
         "n_events": len(chunk),
         "time_start": chunk.start,
         "time_end": chunk.end,

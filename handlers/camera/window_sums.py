@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from calibd.handlers.camera.jit import compiled
+from calibd.handlers.camera.jit import compiled, float_array
 
 __all__ = ["FIXED", "GLOBAL", "LOCAL", "integrate", "place_event"]
 
@@ -104,10 +104,10 @@ def integrate(
     has a missing sample) and window start of the events `events` of `waveforms` (n_events,
     n_gains, n_pixels, n_samples), each (len(events), n_gains, n_pixels). `width` must fit
     the traces and `start` (FIXED) lie in [0, n_samples - width]: the caller checks."""
-    wf = np.ascontiguousarray(waveforms)
-    if wf.dtype not in (np.float32, np.float64):
-        wf = wf.astype(np.float64)
+    wf = float_array(waveforms)
     picked = np.ascontiguousarray(events, dtype=np.intp)
+    if picked.size and not 0 <= picked.min() <= picked.max() < len(wf):  # loops do not check
+        raise ValueError(f"event indices outside the {len(wf)} events")
     return _integrate_compiled(wf, picked, mode, width, shift, start, peak_time)
 
 
